@@ -1,0 +1,230 @@
+"""Wiring: settings → store, fetcher, scorer, pipeline, digest targets. One function per command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from . import deliver as delivery
+from .config import load_seeds, load_settings
+from .digest import render
+from .errors import ConfigError, DeliveryError, MonitorError
+from .fetch import Fetcher
+from .models import Digest, DigestTarget, Document, FeedResult, Seed, Settings
+from .pipeline import run_feed
+from .score import Scorer, build_scorer
+from .store import Store
+
+log = logging.getLogger("monitor")
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Paths:
+    feeds: Path
+    seeds: Path
+    db: Path
+
+
+@dataclass
+class App:
+    paths: Paths
+    settings: Settings
+    store: Store
+    seeds: tuple[Seed, ...] = ()
+    now: Clock = utcnow
+    _scorer: Scorer | None = field(default=None, repr=False)
+
+    @property
+    def scorer(self) -> Scorer:
+        """Seeds plus the analyst's stored judgments: feedback shapes every later score."""
+        if self._scorer is None:
+            if not self.seeds:
+                self.seeds = load_seeds(self.paths.seeds)
+            self._scorer = build_scorer(self.seeds, self.store.judgments())
+        return self._scorer
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_app(paths: Paths, *, need_seeds: bool = True, need_feeds: bool = True, now: Clock = utcnow) -> App:
+    """Validate everything a command needs before doing any work."""
+    if need_feeds or paths.feeds.exists():
+        settings = load_settings(paths.feeds)
+    else:
+        settings = Settings(feeds=())
+    seeds = load_seeds(paths.seeds) if need_seeds else ()
+    store = Store(paths.db)
+    store.sync_feeds(settings.feeds)
+    return App(paths=paths, settings=settings, store=store, seeds=seeds, now=now)
+
+
+# --- poll --------------------------------------------------------------------------------------
+
+
+def poll(app: App, *, only_due: bool = False, workers: int = 8, rng: random.Random | None = None) -> list[FeedResult]:
+    """One pass over the feeds (all of them, or those due); one feed's failure is its own."""
+    feeds = app.settings.feeds
+    if not feeds:
+        raise ConfigError(f"{app.paths.feeds}: no feeds configured")
+    if only_due:
+        due = set(app.store.due_feeds(app.now()))
+        feeds = tuple(f for f in feeds if f.url in due)
+    scorer = app.scorer
+    with Fetcher(app.settings.fetch) as fetcher:
+        def one(spec: Any) -> FeedResult:
+            return run_feed(spec, store=app.store, fetcher=fetcher, scorer=scorer, now=app.now, rng=rng)
+
+        if len(feeds) <= 1:
+            return [one(f) for f in feeds]
+        with ThreadPoolExecutor(max_workers=min(workers, len(feeds)), thread_name_prefix="feed") as pool:
+            return list(pool.map(one, feeds))
+
+
+# --- digests -----------------------------------------------------------------------------------
+
+
+def render_digest(app: App, *, since: datetime | None, everything: bool, fmt: str) -> str:
+    """Render stored matches without recording anything (--since / --all)."""
+    items = app.store.matches_since(None if everything else since)
+    digest = Digest(generated_at=app.now(), matches=tuple(items), since=since)
+    return render(digest, fmt, templates_dir=_templates(app))
+
+
+def _templates(app: App) -> Path | None:
+    tdir = app.settings.digest.templates_dir
+    if not tdir:
+        return None
+    path = Path(tdir)
+    return path if path.is_absolute() else app.paths.feeds.parent / path
+
+
+def deliver_target(
+    app: App, target: str, send: Callable[[Digest], str], *, send_empty: bool = False
+) -> list[str]:
+    """Exactly once per target: matches are reserved in a pending digest before sending and
+    the digest is marked delivered only after `send` succeeds; pending digests go first."""
+    done = []
+    for digest_id, created, items in app.store.pending_digests(target):
+        digest = Digest(generated_at=created, matches=tuple(items))
+        try:
+            done.append(send(digest))
+        except MonitorError as exc:
+            app.store.finish_digest(digest_id, app.now(), error=str(exc))
+            raise
+        app.store.finish_digest(digest_id, app.now())
+    items = app.store.undelivered(target)
+    if not items and not send_empty:
+        return done
+    now = app.now()
+    digest_id = app.store.reserve_digest(target, items, now)
+    digest = Digest(generated_at=now, matches=tuple(items))
+    try:
+        done.append(send(digest))
+    except MonitorError as exc:
+        app.store.finish_digest(digest_id, app.now(), error=str(exc))
+        raise
+    app.store.finish_digest(digest_id, app.now())
+    return done
+
+
+def new_digest(app: App, fmt: str, write: Callable[[str], None], target: str = "cli") -> int:
+    """The matches not yet in an earlier digest for `target`, recorded once written."""
+    count = 0
+
+    def send(digest: Digest) -> str:
+        nonlocal count
+        count += len(digest.matches)
+        write(render(digest, fmt, templates_dir=_templates(app)))
+        return "written"
+
+    deliver_target(app, target, send, send_empty=True)
+    return count
+
+
+def deliver_all(app: App) -> list[tuple[str, str | None]]:
+    """Deliver to every configured target; one failing target does not stop the others."""
+    targets = app.settings.digest.targets
+    if not targets:
+        raise ConfigError(f"{app.paths.feeds}: settings.digest.targets is empty: nothing to deliver to")
+    results: list[tuple[str, str | None]] = []
+    base = app.paths.feeds.parent
+    for target in targets:
+        if target.type == "file" and target.dir and not Path(target.dir).is_absolute():
+            target = DigestTarget(**{**target.__dict__, "dir": str(base / target.dir)})
+
+        def send(digest: Digest, target: DigestTarget = target) -> str:
+            return delivery.deliver(digest, target, templates_dir=_templates(app))
+
+        try:
+            sent = deliver_target(app, target.name, send, send_empty=app.settings.digest.empty == "send")
+            results.append((target.name, "; ".join(sent) if sent else "nothing new"))
+        except DeliveryError as exc:
+            log.error("%s: %s", target.name, exc)
+            results.append((target.name, f"FAILED: {exc}"))
+    return results
+
+
+# --- offline scoring, feedback, explanations ---------------------------------------------------
+
+
+def score_lines(scorer: Scorer, lines: Iterable[str], out: IO[str]) -> int:
+    n = 0
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"input line {lineno}: not JSON: {exc.msg}") from None
+        if not isinstance(item, dict) or "id" not in item:
+            raise ConfigError(f"input line {lineno}: expected an object with an 'id'")
+        text = "\n".join(str(item.get(k) or "") for k in ("summary", "text") if item.get(k))
+        doc = Document(id=str(item["id"]), title=str(item.get("title") or ""), text=text, language=item.get("language"))
+        s = scorer.score(doc)
+        out.write(json.dumps({"id": item["id"], "score": round(s.value, 6), "match": s.match}) + "\n")
+        n += 1
+    return n
+
+
+def _article_ref(app: App, ref: str) -> int:
+    found = app.store.find_article(ref)
+    if found is None:
+        raise ConfigError(f"no stored article {ref!r} (give an article id or URL)")
+    return found.id
+
+
+def feedback(app: App, ref: str, relevant: bool) -> tuple[int, str]:
+    """Store a judgment and re-score that article with the updated scorer."""
+    article_id = _article_ref(app, ref)
+    app.store.judge(article_id, relevant, app.now())
+    app._scorer = None  # judgments changed
+    found = app.store.find_article(str(article_id))
+    assert found is not None
+    return article_id, app.store.rescore_article(article_id, app.scorer.score(found.document()), app.now())
+
+
+def explain(app: App, ref: str) -> dict[str, Any]:
+    article_id = _article_ref(app, ref)
+    found = app.store.find_article(str(article_id))
+    assert found is not None
+    s = app.scorer.score(found.document())
+    return {
+        "id": article_id, "url": found.url, "title": found.title, "feed": found.feed,
+        "score": round(s.value, 4), "threshold": round(app.scorer.threshold, 4), "match": s.match,
+        "nearest_seed": s.nearest_seed, "facets": list(s.facets), "terms": list(s.terms),
+        "sentence": s.sentence, "stored_match": app.store.match_for(article_id),
+    }
+

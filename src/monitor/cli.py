@@ -1,0 +1,227 @@
+"""Command line: parse arguments, call one function in app, print. User errors → one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__, app
+from .errors import MonitorError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Group(click.Group):
+    """Turns every MonitorError into `monitor: error: …` and exit 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MonitorError as exc:
+            click.echo(f"monitor: error: {exc}", err=True)
+            ctx.exit(2)
+        except OSError as exc:  # e.g. --out into a missing directory
+            click.echo(f"monitor: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+            ctx.exit(2)
+
+
+def _paths(ctx: click.Context) -> app.Paths:
+    obj: app.Paths = ctx.obj
+    return obj
+
+
+def _open(ctx: click.Context, **kw: bool) -> app.App:
+    a = app.open_app(_paths(ctx), **kw)
+    ctx.call_on_close(a.close)
+    return a
+
+
+def _date(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date (e.g. 2026-11-20 or 2026-11-20T07:00)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="monitor")
+@click.option("--feeds", type=click.Path(path_type=Path, dir_okay=False), default="feeds.yaml",
+              envvar="MONITOR_FEEDS", show_default=True, show_envvar=True, help="Feed list and settings.")
+@click.option("--seeds", type=click.Path(path_type=Path, file_okay=False), default="seeds",
+              envvar="MONITOR_SEEDS", show_default=True, show_envvar=True,
+              help="Folder of seed articles (.txt, .md, .html) that define the topic.")
+@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default="data/monitor.db",
+              envvar="MONITOR_DB", show_default=True, show_envvar=True, help="SQLite database file.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None,
+              help="Log verbosity on stderr (default: error; info for `run`).")
+@click.pass_context
+def cli(ctx: click.Context, feeds: Path, seeds: Path, db: Path, log_level: str | None) -> None:
+    """Watch news feeds and report new coverage related to a set of seed articles."""
+    level = log_level or ("info" if ctx.invoked_subcommand == "run" else "error")
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = app.Paths(feeds=feeds, seeds=seeds, db=db)
+
+
+@cli.command()
+@click.pass_context
+def poll(ctx: click.Context) -> None:
+    """Fetch every feed once, store new entries and matches, print a per-feed summary.
+
+    Exits 0 when the pass ran, even if some feeds failed (their errors are stored and
+    shown); exits 2 when nothing could run (bad config, unusable seeds or database).
+    """
+    a = _open(ctx)
+    results = app.poll(a)
+    failed = 0
+    for r in results:
+        if r.error:
+            failed += 1
+            click.echo(f"ERROR {r.name}: {r.error}")
+        elif r.not_modified:
+            click.echo(f"ok    {r.name}: not modified")
+        else:
+            warn = f" (warning: {r.warning})" if r.warning else ""
+            click.echo(f"ok    {r.name}: {r.new_entries} new, {r.matches} matches{warn}")
+    new = sum(r.new_entries for r in results)
+    matches = sum(r.matches for r in results)
+    click.echo(f"{len(results)} feeds, {failed} failed, {new} new entries, {matches} new matches")
+
+
+@cli.command()
+@click.option("--since", "since", metavar="ISO-DATE", help="Render matches updated since this date; records nothing.")
+@click.option("--all", "everything", is_flag=True, help="Render every stored match; records nothing.")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "text", "json", "atom"]), default="md", show_default=True)
+@click.option("--out", default="-", show_default=True, help="Output file, or - for stdout.")
+@click.pass_context
+def digest(ctx: click.Context, since: str | None, everything: bool, fmt: str, out: str) -> None:
+    """Render a digest of matches.
+
+    Without --since/--all: the matches not yet in an earlier digest, and that digest is
+    recorded so the next one starts after it.
+    """
+    if since and everything:
+        raise click.UsageError("give --since or --all, not both")
+    a = _open(ctx, need_seeds=False, need_feeds=False)
+
+    def write(text: str) -> None:
+        if out == "-":
+            click.echo(text, nl=not text.endswith("\n"))
+        else:
+            Path(out).write_text(text, encoding="utf-8")
+
+    if since or everything:
+        write(app.render_digest(a, since=_date(since) if since else None, everything=everything, fmt=fmt))
+    else:
+        n = app.new_digest(a, fmt, write)
+        if out != "-":
+            click.echo(f"{n} new matches written to {out}")
+
+
+@cli.command()
+@click.option("--input", "input_", type=click.File("r", encoding="utf-8"), default="-", show_default=True,
+              help="JSON lines, each with 'id' and any of 'title', 'summary', 'text'.")
+@click.option("--output", type=click.File("w", encoding="utf-8"), default="-", show_default=True,
+              help='JSON lines {"id", "score", "match"} in input order.')
+@click.pass_context
+def score(ctx: click.Context, input_: Any, output: Any) -> None:
+    """Score items offline against the seeds (no database needed)."""
+    from .config import load_seeds
+    from .score import build_scorer
+
+    scorer = build_scorer(load_seeds(_paths(ctx).seeds))
+    app.score_lines(scorer, input_, output)
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def matches(ctx: click.Context, limit: int, fmt: str) -> None:
+    """List stored matches, best first."""
+    a = _open(ctx, need_seeds=False, need_feeds=False)
+    items = a.store.top_matches(limit)
+    if fmt == "json":
+        click.echo(json.dumps([_match_json(m) for m in items], indent=2))
+        return
+    if not items:
+        click.echo("no matches stored yet")
+    for m in items:
+        click.echo(f"{m.score:.2f}  #{m.article_id}  {m.title}\n      {m.url}  ({m.feed})")
+
+
+def _match_json(m: Any) -> dict[str, Any]:
+    return {"id": m.article_id, "url": m.url, "title": m.title, "feed": m.feed, "score": m.score,
+            "published": m.published.isoformat() if m.published else None,
+            "first_seen": m.first_seen.isoformat(), "explanation": m.explanation}
+
+
+@cli.command()
+@click.argument("ref", metavar="ID|URL")
+@click.argument("verdict", type=click.Choice(["relevant", "irrelevant"]))
+@click.pass_context
+def feedback(ctx: click.Context, ref: str, verdict: str) -> None:
+    """Mark a stored article relevant or irrelevant; later scores and the threshold use it."""
+    a = _open(ctx, need_feeds=False)
+    article_id, result = app.feedback(a, ref, verdict == "relevant")
+    click.echo(f"article #{article_id} marked {verdict}; re-scored: {result}")
+
+
+@cli.command()
+@click.argument("ref", metavar="ID|URL")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def explain(ctx: click.Context, ref: str, fmt: str) -> None:
+    """Show why a stored article scores as it does: seed, facets, terms, best sentence."""
+    a = _open(ctx, need_feeds=False)
+    info = app.explain(a, ref)
+    if fmt == "json":
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    verdict = "MATCH" if info["match"] else "no match"
+    click.echo(f"#{info['id']} {info['title']}\n{info['url']}")
+    click.echo(f"score {info['score']:.3f} (threshold {info['threshold']:.3f}): {verdict}")
+    click.echo(f"nearest seed: {info['nearest_seed'] or '-'}")
+    click.echo(f"facets: {'; '.join(info['facets']) or '-'}")
+    click.echo(f"terms: {', '.join(info['terms']) or '-'}")
+    if info["sentence"]:
+        click.echo(f"best sentence: {info['sentence']}")
+
+
+@cli.command(name="eval")
+@click.option("--items", type=click.Path(path_type=Path, dir_okay=False, exists=True), required=True,
+              help="JSON lines of news items (id, date, language, title, summary).")
+@click.option("--labels", type=click.Path(path_type=Path, dir_okay=False, exists=True), required=True,
+              help="TSV of id and grade (2 on topic, 1 related, 0 off topic).")
+@click.option("--feedback", "use_feedback", is_flag=True,
+              help="Adaptive filtering: reveal each match's grade to the scorer, in date order.")
+@click.option("--lang", default=None, help="Only items whose language starts with this (e.g. en).")
+@click.option("--decisions", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help='Write {"id", "score", "match"} per item in processing order.')
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def eval_(ctx: click.Context, items: Path, labels: Path, use_feedback: bool, lang: str | None,
+          decisions: Path | None, fmt: str) -> None:
+    """Measure relevance against graded items: the scorer and two baselines."""
+    from .config import load_seeds
+    from .evaluate import format_report, run_eval
+
+    report = run_eval(items, labels, load_seeds(_paths(ctx).seeds), feedback=use_feedback,
+                      lang=lang, decisions_path=decisions)
+    click.echo(format_report(report, fmt))
+
+
+def main() -> None:
+    cli(prog_name="monitor")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""One feed's run: fetch → parse → decide what is new → extract → score → store.
+
+Never raises for anything a feed or server can do: the outcome is a FeedResult value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from .errors import ExtractError, FetchError, MonitorError, StorageError
+from .extract import build_article, extract_page
+from .models import Document, Entry, FeedResult, FeedSpec, FetchResult, Score
+from .parse import parse_feed
+from .store import Store
+
+log = logging.getLogger("monitor.pipeline")
+
+MAX_BACKOFF = 24 * 3600.0
+JITTER = 0.1
+
+
+class FetcherLike(Protocol):
+    def fetch_feed(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult: ...
+    def fetch_page(self, url: str) -> FetchResult: ...
+
+
+class ScorerLike(Protocol):
+    threshold: float
+
+    def score(self, doc: Document) -> Score: ...
+
+
+# --- pure decisions ------------------------------------------------------------------------
+
+
+def entry_hash(entry: Entry) -> str:
+    """What the feed says about an entry; a change means the story was updated."""
+    basis = "\x00".join((entry.title, entry.link or "", entry.summary, entry.content))
+    return hashlib.sha1(" ".join(basis.split()).encode("utf-8")).hexdigest()
+
+
+def decide(entries: tuple[Entry, ...], known: dict[str, str]) -> list[tuple[Entry, str]]:
+    """Entries to process: unseen ones, and stored ones whose feed text changed."""
+    out = []
+    for entry in entries:
+        digest = entry_hash(entry)
+        if known.get(entry.id) != digest:
+            out.append((entry, digest))
+    return out
+
+
+def next_due(
+    interval: float,
+    now: datetime,
+    *,
+    failures: int = 0,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> datetime:
+    """Next attempt: the interval when healthy; capped exponential backoff with jitter after
+    failures; never earlier than a server's Retry-After."""
+    rng = rng or random.Random()
+    delay = interval if failures <= 0 else min(MAX_BACKOFF, interval * 2 ** min(failures - 1, 20))
+    delay = max(delay, min(interval, 60.0)) if failures else delay
+    delay *= 1 + rng.uniform(-JITTER, JITTER)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_BACKOFF))
+    return now + timedelta(seconds=delay)
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def run_feed(
+    spec: FeedSpec,
+    *,
+    store: Store,
+    fetcher: FetcherLike,
+    scorer: ScorerLike,
+    now: Callable[[], datetime],
+    rng: random.Random | None = None,
+) -> FeedResult:
+    started = now()
+    try:
+        state = store.feed_state(spec.url)
+    except StorageError as exc:
+        return FeedResult(url=spec.url, name=spec.name, error=str(exc))
+    try:
+        fetched = fetcher.fetch_feed(spec.url, etag=state.etag, last_modified=state.last_modified)
+    except FetchError as exc:
+        return _failed(spec, store, started, str(exc), state.error_count, exc.retry_after, exc.permanent, rng)
+    except Exception as exc:  # a bug must not end the pass for the other feeds
+        log.exception("internal error fetching %s", spec.url)
+        return _failed(spec, store, started, f"internal error: {type(exc).__name__}: {exc}", state.error_count, None, False, rng)
+
+    url = spec.url
+    if fetched.permanent_redirect and fetched.permanent_redirect != spec.url:
+        # The entries still belong to the feed the user configured; feeds.yaml stays the
+        # source of truth, so only record where it moved.
+        log.info("feed %s moved permanently to %s", spec.url, fetched.permanent_redirect)
+
+    due = next_due(spec.interval, started, rng=rng)
+    if fetched.not_modified:
+        store.record_fetch(url, now=started, next_due=due)
+        return FeedResult(url=url, name=spec.name, not_modified=True)
+
+    try:
+        parsed = parse_feed(fetched.content, fetched.headers, url)
+    except MonitorError as exc:
+        return _failed(spec, store, started, str(exc), state.error_count, None, False, rng)
+    except Exception as exc:
+        log.exception("internal error parsing %s", spec.url)
+        return _failed(spec, store, started, f"internal error: {type(exc).__name__}: {exc}", state.error_count, None, False, rng)
+
+    new = changed = matches = 0
+    try:
+        known = store.known_entries(url)
+        for entry, digest in decide(parsed.entries, known):
+            article = _article(entry, spec, fetcher)
+            score = scorer.score(
+                Document(id=entry.id, title=article.title, text=article.text, language=article.language)
+            )
+            _, is_match = store.save_article(url, article, digest, score, now())
+            if entry.id in known:
+                changed += 1
+            else:
+                new += 1
+            matches += int(is_match)
+    except StorageError as exc:
+        return _failed(spec, store, started, str(exc), state.error_count, None, False, rng)
+
+    # Validators are saved only after every entry is stored: a crash mid-feed means the next
+    # poll re-fetches the whole feed instead of getting a 304 and losing the rest.
+    store.record_fetch(
+        url,
+        now=started,
+        next_due=due,
+        warning=parsed.warning,
+        etag=fetched.etag,
+        last_modified=fetched.last_modified,
+        refresh_validators=True,
+        title=parsed.title,
+    )
+    if parsed.warning:
+        log.warning("%s: %s", spec.name, parsed.warning)
+    return FeedResult(url=url, name=spec.name, new_entries=new, matches=matches, warning=parsed.warning)
+
+
+def _article(entry: Entry, spec: FeedSpec, fetcher: FetcherLike):  # type: ignore[no-untyped-def]
+    if not spec.full_text:
+        return build_article(entry, None, None)
+    if not entry.link:
+        return build_article(entry, None, "entry has no link")
+    try:
+        page = fetcher.fetch_page(entry.link)
+        extracted = extract_page(page.content, page.headers.get("content-type", ""), page.final_url)
+    except (FetchError, ExtractError) as exc:
+        return build_article(entry, None, str(exc))
+    except Exception as exc:  # hostile pages must not take the feed down with them
+        log.exception("internal error extracting %s", entry.link)
+        return build_article(entry, None, f"internal error: {type(exc).__name__}")
+    return build_article(entry, extracted, None)
+
+
+def _failed(
+    spec: FeedSpec,
+    store: Store,
+    started: datetime,
+    error: str,
+    failures: int,
+    retry_after: float | None,
+    permanent: bool,
+    rng: random.Random | None,
+) -> FeedResult:
+    log.warning("%s: %s", spec.name, error)
+    try:
+        store.record_fetch(
+            spec.url,
+            now=started,
+            next_due=next_due(spec.interval, started, failures=failures + 1, retry_after=retry_after, rng=rng),
+            error=error,
+            status="gone" if permanent else None,
+        )
+    except StorageError as exc:
+        error = f"{error} (and could not record it: {exc})"
+    return FeedResult(url=spec.url, name=spec.name, error=error)

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_seeds, load_settings, parse_interval
+from monitor.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_shipped_feeds_yaml_is_valid() -> None:
+    settings = load_settings(ROOT / "feeds.yaml", env={})
+    assert len(settings.feeds) >= 12
+    assert all(f.url.startswith("https://") for f in settings.feeds)
+    assert any(not f.full_text for f in settings.feeds)
+    assert settings.digest.targets[0].type == "file"
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("10s", 10), ("15m", 900), ("2h", 7200), ("1d", 86400), (45, 45)])
+def test_intervals(text: object, seconds: float) -> None:
+    assert parse_interval(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("feeds: [", "line"),
+        ("feeds:\n  - name: x\n", "feed #1: missing url"),
+        ("feeds:\n  - url: http://a/1\n  - url: http://a/2\n    interval: 5 parsecs\n", "feed #2 (http://a/2): bad interval"),
+        ("feeds:\n  - url: ftp://a/1\n", "must start with http"),
+        ("feeds:\n  - url: http://a/1\n    full_text: maybe\n", "full_text must be true or false"),
+        ("feeds:\n  - url: http://a/1\n    colour: red\n", "unknown key(s): colour"),
+        ("feeds:\n  - url: http://a/1\n  - url: http://a/1\n", "duplicate url"),
+        ("feeds: []\nsettings:\n  digest:\n    time: '25:00'\n", "settings.digest.time"),
+        ("feeds: []\nsettings:\n  digest:\n    targets:\n      - type: email\n        to: [x@y.z]\n", "from"),
+        ("feeds: []\nsettings:\n  fetch:\n    allow_hosts: ['10.0.0.0/99']\n", "CIDR"),
+    ],
+)
+def test_errors_name_file_and_entry(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(content)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert str(path) in str(info.value) and message in str(info.value)
+
+
+def test_env_adds_allowed_hosts_and_smtp_credentials(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        "feeds: [http://127.0.0.1/f]\nsettings:\n  fetch: {allow_hosts: [intranet.local]}\n"
+        "  digest:\n    targets:\n      - {type: email, to: [a@b.c], from: m@b.c, smtp: {host: 127.0.0.1, port: 2525}}\n"
+    )
+    s = load_settings(path, env={"MONITOR_ALLOW_HOSTS": "127.0.0.1, 10.1.0.0/16", "MONITOR_SMTP_USER": "u", "MONITOR_SMTP_PASSWORD": "p"})
+    assert s.fetch.allow_hosts == ("intranet.local", "127.0.0.1", "10.1.0.0/16")
+    smtp = s.digest.targets[0].smtp
+    assert smtp is not None and (smtp.user, smtp.password, smtp.port) == ("u", "p", 2525)
+
+
+def test_seeds_accept_txt_md_html_and_drop_boilerplate(tmp_path: Path) -> None:
+    body = " ".join(["Militaries", "signed", "a", "defence", "cooperation", "accord", "today."] * 6)
+    (tmp_path / "a.txt").write_text(f"Headline one\n\n{body}\nLost Password?\nExit mobile version\n")
+    (tmp_path / "b.md").write_text(f"# Headline two\n\n{body}\n")
+    (tmp_path / "c.html").write_text(f"<html><body><nav>Home | World</nav><article><h1>Three</h1><p>{body}</p><p>{body}</p></article></body></html>")
+    (tmp_path / "notes.json").write_text("{}")
+    seeds = load_seeds(tmp_path)
+    assert [s.name for s in seeds] == ["a.txt", "b.md", "c.html"]
+    assert "Lost Password" not in seeds[0].text and "Exit mobile version" not in seeds[0].text
+    assert "defence cooperation" in seeds[2].text
+
+
+def test_seed_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no seed articles"):
+        load_seeds(tmp_path)
+    with pytest.raises(ConfigError, match="not found"):
+        load_seeds(tmp_path / "missing")
