@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -74,7 +75,14 @@ def open_app(paths: Paths, *, need_seeds: bool = True, need_feeds: bool = True, 
 # --- poll --------------------------------------------------------------------------------------
 
 
-def poll(app: App, *, only_due: bool = False, workers: int = 8, rng: random.Random | None = None) -> list[FeedResult]:
+def poll(
+    app: App,
+    *,
+    only_due: bool = False,
+    workers: int = 8,
+    rng: random.Random | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> list[FeedResult]:
     """One pass over the feeds (all of them, or those due); one feed's failure is its own."""
     feeds = app.settings.feeds
     if not feeds:
@@ -85,7 +93,10 @@ def poll(app: App, *, only_due: bool = False, workers: int = 8, rng: random.Rand
     scorer = app.scorer
     with Fetcher(app.settings.fetch) as fetcher:
         def one(spec: Any) -> FeedResult:
-            return run_feed(spec, store=app.store, fetcher=fetcher, scorer=scorer, now=app.now, rng=rng)
+            if should_stop():
+                return FeedResult(url=spec.url, name=spec.name, warning="interrupted")
+            return run_feed(spec, store=app.store, fetcher=fetcher, scorer=scorer, now=app.now,
+                            rng=rng, should_stop=should_stop)
 
         if len(feeds) <= 1:
             return [one(f) for f in feeds]
@@ -160,10 +171,7 @@ def deliver_all(app: App) -> list[tuple[str, str | None]]:
     if not targets:
         raise ConfigError(f"{app.paths.feeds}: settings.digest.targets is empty: nothing to deliver to")
     results: list[tuple[str, str | None]] = []
-    base = app.paths.feeds.parent
-    for target in targets:
-        if target.type == "file" and target.dir and not Path(target.dir).is_absolute():
-            target = DigestTarget(**{**target.__dict__, "dir": str(base / target.dir)})
+    for target in targets:  # a relative file-target dir is relative to the working directory
 
         def send(digest: Digest, target: DigestTarget = target) -> str:
             return delivery.deliver(digest, target, templates_dir=_templates(app))
@@ -228,3 +236,78 @@ def explain(app: App, ref: str) -> dict[str, Any]:
         "sentence": s.sentence, "stored_match": app.store.match_for(article_id),
     }
 
+
+
+# --- status and backfill -------------------------------------------------------------------------
+
+
+def status(app: App) -> dict[str, Any]:
+    return {"heartbeat": app.store.get_value("heartbeat"), "feeds": app.store.feed_states(), **app.store.counts()}
+
+
+BACKFILL_FEED = "backfill:urls"
+
+
+def _profile_key(app: App) -> str:
+    """Identifies the scoring profile; a rescore is resumable only under the same profile."""
+    h = hashlib.sha256()
+    for seed in app.seeds or load_seeds(app.paths.seeds):
+        h.update(seed.name.encode() + b"\0" + seed.text.encode() + b"\0")
+    for j in app.store.judgments():
+        h.update(f"{j.document.id}:{j.relevant};".encode())
+    return "rescore:" + h.hexdigest()[:16]
+
+
+def rescore(app: App, *, since: datetime | None, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Re-score stored articles against the current seeds and judgments; resumable."""
+    key = _profile_key(app) + (f":{since.isoformat()}" if since else "")
+    done_up_to = int(app.store.get_value(key) or 0)
+    articles = app.store.articles(since=since, after_id=done_up_to)
+    counts = {"articles": len(articles), "new": 0, "demoted": 0, "kept": 0, "none": 0}
+    scorer = app.scorer
+    for i, article in enumerate(articles, start=1):
+        counts[app.store.rescore_article(article.id, scorer.score(article.document()), app.now())] += 1
+        if i % 50 == 0 or i == len(articles):
+            app.store.set_value(key, str(article.id))  # resume point
+        if progress:
+            progress(i, len(articles))
+    return counts
+
+
+def backfill_urls(
+    app: App, urls: list[str], *, since: datetime | None, progress: Callable[[int, int], None] | None = None
+) -> dict[str, int]:
+    """Fetch, extract, score and store article URLs; URLs already stored are skipped (resumable)."""
+    from .extract import build_article, extract_page
+    from .models import Entry
+    from .pipeline import entry_hash
+
+    app.store.ensure_feed(BACKFILL_FEED, "backfill", "manual")
+    known = app.store.known_entries(BACKFILL_FEED)
+    counts = {"urls": len(urls), "stored": 0, "matches": 0, "skipped": 0, "failed": 0, "too_old": 0}
+    scorer = app.scorer
+    with Fetcher(app.settings.fetch) as fetcher:
+        for i, url in enumerate(urls, start=1):
+            if url in known:
+                counts["skipped"] += 1
+            else:
+                try:
+                    page = fetcher.fetch_page(url)
+                    text, meta = extract_page(page.content, page.headers.get("content-type", ""), page.final_url)
+                except MonitorError as exc:
+                    counts["failed"] += 1
+                    log.warning("%s: %s", url, exc)
+                else:
+                    entry = Entry(id=url, feed_url=BACKFILL_FEED, title=meta.get("title") or url, link=url,
+                                  published=None, summary="", content="")
+                    article = build_article(entry, (text, meta), None)
+                    if since and article.published and article.published < since:
+                        counts["too_old"] += 1
+                    else:
+                        s = scorer.score(Document(id=url, title=article.title, text=article.text, language=article.language))
+                        _, is_match = app.store.save_article(BACKFILL_FEED, article, entry_hash(entry), s, app.now())
+                        counts["stored"] += 1
+                        counts["matches"] += int(is_match)
+            if progress:
+                progress(i, len(urls))
+    return counts

@@ -61,14 +61,30 @@ def _date(value: str) -> datetime:
 @click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default="data/monitor.db",
               envvar="MONITOR_DB", show_default=True, show_envvar=True, help="SQLite database file.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None,
-              help="Log verbosity on stderr (default: error; info for `run`).")
+              help="Log verbosity on stderr (default: error; info for `run` and `backfill`).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="One line per event on stderr; json for log collectors.")
 @click.pass_context
-def cli(ctx: click.Context, feeds: Path, seeds: Path, db: Path, log_level: str | None) -> None:
+def cli(ctx: click.Context, feeds: Path, seeds: Path, db: Path, log_level: str | None, log_format: str) -> None:
     """Watch news feeds and report new coverage related to a set of seed articles."""
-    level = log_level or ("info" if ctx.invoked_subcommand == "run" else "error")
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = log_level or ("info" if ctx.invoked_subcommand in ("run", "backfill") else "error")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter() if log_format == "json" else logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     ctx.obj = app.Paths(feeds=feeds, seeds=seeds, db=db)
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+               "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out)
 
 
 @cli.command()
@@ -101,15 +117,28 @@ def poll(ctx: click.Context) -> None:
 @click.option("--all", "everything", is_flag=True, help="Render every stored match; records nothing.")
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "text", "json", "atom"]), default="md", show_default=True)
 @click.option("--out", default="-", show_default=True, help="Output file, or - for stdout.")
+@click.option("--deliver", is_flag=True,
+              help="Deliver to every target in feeds.yaml settings.digest (files, email), exactly once per target.")
 @click.pass_context
-def digest(ctx: click.Context, since: str | None, everything: bool, fmt: str, out: str) -> None:
-    """Render a digest of matches.
+def digest(ctx: click.Context, since: str | None, everything: bool, fmt: str, out: str, deliver: bool) -> None:
+    """Render a digest of matches, or deliver it to the configured targets.
 
     Without --since/--all: the matches not yet in an earlier digest, and that digest is
-    recorded so the next one starts after it.
+    recorded so the next one starts after it. --deliver sends the matches each configured
+    target has not had yet (what the daily job runs); exits 1 if a target failed.
     """
     if since and everything:
         raise click.UsageError("give --since or --all, not both")
+    if deliver:
+        if since or everything:
+            raise click.UsageError("--deliver sends what is new; it cannot be combined with --since/--all")
+        a = _open(ctx, need_seeds=False)
+        results = app.deliver_all(a)
+        for target, outcome in results:
+            click.echo(f"{target}: {outcome}")
+        if any(outcome.startswith("FAILED") for _, outcome in results):
+            ctx.exit(1)
+        return
     a = _open(ctx, need_seeds=False, need_feeds=False)
 
     def write(text: str) -> None:
@@ -217,6 +246,79 @@ def eval_(ctx: click.Context, items: Path, labels: Path, use_feedback: bool, lan
     report = run_eval(items, labels, load_seeds(_paths(ctx).seeds), feedback=use_feedback,
                       lang=lang, decisions_path=decisions)
     click.echo(format_report(report, fmt))
+
+
+@cli.command()
+@click.option("--tick", type=click.FloatRange(min=0.5), default=5.0, show_default=True,
+              help="Seconds between checks for feeds that are due.")
+@click.pass_context
+def run(ctx: click.Context, tick: float) -> None:
+    """Run the service: poll each feed at its interval and deliver the daily digest.
+
+    One service per database; SIGTERM or Ctrl-C stops it within seconds.
+    """
+    from .service import run_service
+
+    run_service(_paths(ctx), tick=tick)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def status(ctx: click.Context, fmt: str) -> None:
+    """Per feed: last fetch, next due, last error, entries, matches; and the service heartbeat."""
+    a = _open(ctx, need_seeds=False, need_feeds=False)
+    info = app.status(a)
+    if fmt == "json":
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    click.echo(f"service heartbeat: {info['heartbeat'] or 'never'}")
+    click.echo(f"{info['feeds_total'] if 'feeds_total' in info else len(info['feeds'])} feeds, "
+               f"{info['articles']} articles, {info['matches']} matches")
+    for f in info["feeds"]:
+        state = f["status"] if f["status"] != "active" else ("failing" if f["last_error"] else "ok")
+        click.echo(f"[{state}] {f['name'] or f['url']}: entries {f['entries']}, matches {f['matches']}, "
+                   f"last fetch {f['last_fetch_at'] or 'never'}, next due {f['next_due_at'] or 'now'}")
+        if f["last_error"]:
+            click.echo(f"    last error: {f['last_error']}")
+
+
+@cli.command()
+@click.option("--rescore", is_flag=True, help="Re-score every stored article against the current seeds and feedback.")
+@click.option("--urls", "urls_file", type=click.File("r", encoding="utf-8"), default=None,
+              help="File with one article URL per line to fetch and process.")
+@click.option("--since", metavar="ISO-DATE", default=None, help="Only articles published on or after this date.")
+@click.pass_context
+def backfill(ctx: click.Context, rescore: bool, urls_file: Any, since: str | None) -> None:
+    """Re-score stored articles or process a list of URLs. Resumable: run again after an
+    interruption and it continues where it stopped."""
+    if rescore == bool(urls_file):
+        raise click.UsageError("give exactly one of --rescore or --urls FILE")
+    a = _open(ctx, need_feeds=False)
+    bound = _date(since) if since else None
+    tty = sys.stderr.isatty()
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if tty:
+            if bar is None:
+                bar = click.progressbar(length=total, label="backfill", file=sys.stderr)
+                bar.__enter__()
+            bar.update(1)
+        elif done % 100 == 0 or done == total:
+            logging.getLogger("monitor.backfill").info("%d/%d done", done, total)
+
+    try:
+        if rescore:
+            counts = app.rescore(a, since=bound, progress=progress)
+        else:
+            urls = [u.strip() for u in urls_file if u.strip() and not u.startswith("#")]
+            counts = app.backfill_urls(a, urls, since=bound, progress=progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 def main() -> None:

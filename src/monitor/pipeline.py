@@ -14,7 +14,7 @@ from typing import Protocol
 
 from .errors import ExtractError, FetchError, MonitorError, StorageError
 from .extract import build_article, extract_page
-from .models import Document, Entry, FeedResult, FeedSpec, FetchResult, Score
+from .models import Article, Document, Entry, FeedResult, FeedSpec, FetchResult, Score
 from .parse import parse_feed
 from .store import Store
 
@@ -84,6 +84,7 @@ def run_feed(
     scorer: ScorerLike,
     now: Callable[[], datetime],
     rng: random.Random | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> FeedResult:
     started = now()
     try:
@@ -121,6 +122,9 @@ def run_feed(
     try:
         known = store.known_entries(url)
         for entry, digest in decide(parsed.entries, known):
+            if should_stop():
+                # Leave the validators alone so the next pass fetches the feed again in full.
+                return FeedResult(url=url, name=spec.name, new_entries=new, matches=matches, warning="interrupted")
             article = _article(entry, spec, fetcher)
             score = scorer.score(
                 Document(id=entry.id, title=article.title, text=article.text, language=article.language)
@@ -148,10 +152,11 @@ def run_feed(
     )
     if parsed.warning:
         log.warning("%s: %s", spec.name, parsed.warning)
+    log.info("feed %s: %d new, %d changed, %d matches", spec.name, new, changed, matches)
     return FeedResult(url=url, name=spec.name, new_entries=new, matches=matches, warning=parsed.warning)
 
 
-def _article(entry: Entry, spec: FeedSpec, fetcher: FetcherLike):  # type: ignore[no-untyped-def]
+def _article(entry: Entry, spec: FeedSpec, fetcher: FetcherLike) -> Article:
     if not spec.full_text:
         return build_article(entry, None, None)
     if not entry.link:

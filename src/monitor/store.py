@@ -210,6 +210,14 @@ class Store:
                     (spec.url, spec.name, json.dumps(list(spec.tags)), spec.interval, int(spec.full_text)),
                 )
 
+    def ensure_feed(self, url: str, name: str, status: str) -> None:
+        """A feed row that is not in feeds.yaml (e.g. backfilled URLs); never polled."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO feeds (url, name, tags, status) VALUES (?, ?, '[]', ?) ON CONFLICT(url) DO NOTHING",
+                (url, name, status),
+            )
+
     def feed_state(self, url: str) -> FeedState:
         rows = self._query("SELECT * FROM feeds WHERE url = ?", [url])
         if not rows:

@@ -1,0 +1,239 @@
+"""Render a Digest as Markdown, HTML, plain text, JSON or an Atom feed.
+
+Pure: the only I/O is loading Jinja2 templates, from ``templates_dir`` when given (a file of the
+same name there overrides the packaged one) and from ``monitor/templates`` otherwise.
+
+Templates see these variables:
+
+``title``, ``count``, ``generated_at`` / ``since`` (human strings, ``since`` may be None),
+``generated_at_iso`` / ``since_iso``, ``feed_id`` (Atom), and ``items``: a list of dicts with
+``title``, ``url`` (as stored), ``link`` (the URL when it is http(s), else None: never put ``url``
+in an href), ``feed``, ``published`` / ``published_iso`` (may be None), ``first_seen`` /
+``first_seen_iso``, ``updated_iso``, ``score`` ("0.87"), ``explanation``, ``nearest_seed``,
+``facets``, ``terms`` (shown only when not already part of ``explanation``), ``sentence``,
+``changed`` and ``atom_id``. Markdown templates get a ``md`` filter (escape text) and an
+``md_url`` filter (encode a link destination).
+
+HTML and Atom templates are autoescaped. Naive datetimes are taken to be UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+
+from monitor.errors import ConfigError
+from monitor.models import Digest, MatchItem
+
+FORMATS = ("md", "html", "text", "json", "atom")
+
+TEMPLATES = {
+    "md": "digest.md.j2",
+    "html": "digest.html.j2",
+    "text": "digest.txt.j2",
+    "atom": "digest.atom.j2",
+}
+
+PACKAGE_TEMPLATES = Path(__file__).parent / "templates"
+
+# Characters XML 1.0 forbids (and that have no business in a digest anywhere).
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
+_SPACE = re.compile(r"\s+")
+
+
+def render(digest: Digest, fmt: str, *, templates_dir: Path | None = None) -> str:
+    """Render `digest` in `fmt` (one of FORMATS).
+
+    Raises ValueError for an unknown format and ConfigError for an unusable template directory
+    or a broken override template.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown digest format {fmt!r} (expected one of {', '.join(FORMATS)})")
+    if fmt == "json":
+        return render_json(digest)
+    env = _environment(str(templates_dir) if templates_dir is not None else None)
+    name = TEMPLATES[fmt]
+    try:
+        template = env.get_template(name)
+        return template.render(_context(digest))
+    except jinja2.TemplateError as exc:
+        where = f" in {templates_dir}" if templates_dir is not None else ""
+        raise ConfigError(f"template {name}{where}: {_one_line(str(exc))}") from exc
+
+
+def render_json(digest: Digest) -> str:
+    data = {
+        "generated_at": iso(digest.generated_at),
+        "since": iso(digest.since) if digest.since is not None else None,
+        "count": len(digest.matches),
+        "matches": [
+            {
+                "id": m.article_id,
+                "url": m.url,
+                "title": m.title,
+                "feed": m.feed,
+                "published": iso(m.published) if m.published is not None else None,
+                "first_seen": iso(m.first_seen),
+                "score": m.score,
+                "explanation": m.explanation,
+                "sentence": m.sentence,
+                "nearest_seed": m.nearest_seed,
+                "facets": list(m.facets),
+                "terms": list(m.terms),
+                "changed": m.changed,
+            }
+            for m in digest.matches
+        ],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+# --- helpers (public: the deliver module and templates use them) -----------------------------
+
+
+def safe_link(url: str | None) -> str | None:
+    """The URL if it may be rendered as a link (absolute http/https), else None."""
+    if not url:
+        return None
+    url = _clean(url).strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url
+
+
+def iso(value: datetime) -> str:
+    """RFC 3339 / ISO-8601 with an offset; naive datetimes are UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat(timespec="seconds")
+
+
+def human(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    offset = value.utcoffset()
+    zone = "UTC" if not offset else value.strftime("%z")
+    return f"{value:%Y-%m-%d %H:%M} {zone}"
+
+
+def md_escape(text: object) -> str:
+    """Escape Markdown syntax (link brackets, emphasis, raw HTML) in running text."""
+    return _MD_SPECIAL.sub(r"\\\1", _SPACE.sub(" ", str(text)).strip())
+
+
+def md_url(url: str) -> str:
+    """Encode characters that would end or break a Markdown link destination."""
+    out = []
+    for ch in url:
+        if ch in "()<> \\" or ord(ch) < 0x21 or ord(ch) == 0x7F:
+            out.append("".join(f"%{b:02X}" for b in ch.encode("utf-8")))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def atom_id(item: MatchItem) -> str:
+    """Stable entry id: the same article gets the same id in every digest."""
+    key = (
+        item.url.strip() if item.url and item.url.strip() else f"monitor:article:{item.article_id}"
+    )
+    return uuid.uuid5(uuid.NAMESPACE_URL, key).urn
+
+
+# --- internals -------------------------------------------------------------------------------
+
+
+def _clean(text: str) -> str:
+    return _INVALID_XML.sub("", text)
+
+
+def _one_line(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
+
+
+def _autoescape(name: str | None) -> bool:
+    return name is not None and name.endswith((".html.j2", ".atom.j2", ".html", ".xml"))
+
+
+@lru_cache(maxsize=16)
+def _environment(templates_dir: str | None) -> jinja2.Environment:
+    loaders: list[jinja2.BaseLoader] = []
+    if templates_dir is not None:
+        if not Path(templates_dir).is_dir():
+            raise ConfigError(f"templates directory {templates_dir} does not exist")
+        loaders.append(jinja2.FileSystemLoader(templates_dir))
+    loaders.append(jinja2.FileSystemLoader(str(PACKAGE_TEMPLATES)))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=_autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["md"] = md_escape
+    env.filters["md_url"] = md_url
+    return env
+
+
+def _mentioned(part: str, explanation: str) -> bool:
+    return part.lower() in explanation.lower()
+
+
+def _item(m: MatchItem, generated_at: datetime) -> dict[str, Any]:
+    explanation = _one_line(_clean(m.explanation))
+    title = _one_line(_clean(m.title)) or _one_line(_clean(m.url)) or "(untitled)"
+    facets = [_one_line(_clean(f)) for f in m.facets if f.strip()]
+    terms = [_one_line(_clean(t)) for t in m.terms if t.strip()]
+    nearest = _one_line(_clean(m.nearest_seed))
+    return {
+        "id": m.article_id,
+        "title": title,
+        "url": _one_line(_clean(m.url)),
+        "link": safe_link(m.url),
+        "feed": _one_line(_clean(m.feed)),
+        "published": human(m.published) if m.published is not None else None,
+        "published_iso": iso(m.published) if m.published is not None else None,
+        "first_seen": human(m.first_seen),
+        "first_seen_iso": iso(m.first_seen),
+        # an updated article is news as of this digest; a new one as of when it was first seen
+        "updated_iso": iso(generated_at if m.changed else m.first_seen),
+        "score": f"{m.score:.2f}",
+        "explanation": explanation,
+        "nearest_seed": (
+            nearest if nearest and not _mentioned(f"nearest seed {nearest}", explanation) else ""
+        ),
+        "facets": facets if facets and not _mentioned("; ".join(facets), explanation) else [],
+        "terms": terms if terms and not _mentioned(", ".join(terms), explanation) else [],
+        "sentence": _one_line(_clean(m.sentence)),
+        "changed": m.changed,
+        "atom_id": atom_id(m),
+    }
+
+
+def _context(digest: Digest) -> dict[str, Any]:
+    title = _one_line(_clean(digest.title)) or "monitor digest"
+    return {
+        "title": title,
+        "count": len(digest.matches),
+        "day": digest.generated_at.date().isoformat(),
+        "generated_at": human(digest.generated_at),
+        "generated_at_iso": iso(digest.generated_at),
+        "since": human(digest.since) if digest.since is not None else None,
+        "since_iso": iso(digest.since) if digest.since is not None else None,
+        "feed_id": uuid.uuid5(uuid.NAMESPACE_URL, f"monitor:digest:{title}").urn,
+        "items": [_item(m, digest.generated_at) for m in digest.matches],
+    }

@@ -1,0 +1,122 @@
+"""`monitor run`: the only APScheduler user. A tick polls the feeds that are due; a daily job
+delivers the digest. One service per database; SIGTERM/SIGINT stop it within seconds."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from . import app as application
+from .errors import ConfigError, MonitorError
+
+log = logging.getLogger("monitor.service")
+STOP_GRACE = 8.0  # seconds a running poll gets to finish its current entry after a signal
+
+
+class InstanceLock:
+    """An flock beside the database: the kernel drops it when the process dies, even on SIGKILL."""
+
+    def __init__(self, db: Path) -> None:
+        self.path = Path(f"{db}.lock")
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, "a+")  # noqa: SIM115 - held for the service's lifetime
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            f.close()
+            raise ConfigError(f"{self.path.parent / self.path.stem}: already used by a running `monitor run` ({holder})") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}")
+        f.flush()
+        self._file = f
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+def run_service(paths: application.Paths, *, tick: float = 5.0) -> None:
+    lock = InstanceLock(paths.db)
+    lock.acquire()
+    a = application.open_app(paths)
+    stop = threading.Event()
+    busy = threading.Lock()
+    settings = a.settings.digest
+    scheduler = BlockingScheduler(timezone=UTC)
+
+    def heartbeat() -> None:
+        a.store.set_value("heartbeat", datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def tick_job() -> None:
+        with busy:
+            try:
+                heartbeat()
+                for r in application.poll(a, only_due=True, should_stop=stop.is_set):
+                    if r.error:
+                        log.warning("feed=%s error=%s", r.name, r.error)
+                    elif r.new_entries or r.matches:
+                        log.info("feed=%s new=%d matches=%d", r.name, r.new_entries, r.matches)
+            except MonitorError as exc:
+                log.error("poll failed: %s", exc)
+            except Exception:
+                log.exception("poll crashed; the next tick tries again")
+
+    def digest_job() -> None:
+        with busy:
+            try:
+                for target, outcome in application.deliver_all(a):
+                    log.info("digest target=%s %s", target, outcome)
+            except MonitorError as exc:
+                log.error("digest failed: %s", exc)
+            except Exception:
+                log.exception("digest crashed; pending digests are retried next time")
+
+    hour, minute = (int(x) for x in settings.time.split(":"))
+    scheduler.add_job(tick_job, IntervalTrigger(seconds=tick), id="tick", max_instances=1,
+                      coalesce=True, next_run_time=datetime.now(UTC))
+    if settings.targets:
+        scheduler.add_job(digest_job, CronTrigger(hour=hour, minute=minute, timezone=settings.timezone),
+                          id="digest", max_instances=1, coalesce=True, misfire_grace_time=3600)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("service started: %d feeds, tick %ss, digest at %s %s, db %s",
+             len(a.settings.feeds), tick, settings.time, settings.timezone, paths.db)
+    try:
+        scheduler.start()
+    finally:
+        stop.set()
+        finished = busy.acquire(timeout=STOP_GRACE)
+        log.info("service stopped" + ("" if finished else " (a poll was still running; its open transaction is rolled back)"))
+        lock.release()
+        if not finished:
+            # Every write is one transaction, so leaving now loses at most the entry in flight.
+            logging.shutdown()
+            os._exit(0)
+        a.close()
+
+
