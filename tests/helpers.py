@@ -6,8 +6,8 @@ import gzip
 import html
 import json
 import re
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 from click.testing import CliRunner, Result

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from helpers import SEEDS, corpus_pages, page_title, rss, run, seed_page, write_feeds
 from httpserver import TestServer
 
