@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -35,6 +36,19 @@ def wait_until(predicate: Any, timeout: float = 60.0) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_smtp(inbox: Inbox) -> tuple[Controller, int]:
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, port
 
 
 def count(db: Path, sql: str) -> int:
@@ -74,10 +88,9 @@ class Inbox:
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=0)
-    controller.start()
+    controller, port = start_smtp(inbox)
     try:
-        yield inbox, controller.server.sockets[0].getsockname()[1]
+        yield inbox, port
     finally:
         controller.stop()
 
@@ -156,10 +169,8 @@ def test_deliver_sends_one_email_and_files_then_nothing_new(tmp_path: Path, serv
 
 def test_smtp_refusal_loses_nothing_and_retries_first(tmp_path: Path, server: TestServer) -> None:
     inbox = Inbox(refuse=1)
-    controller = Controller(inbox, hostname="127.0.0.1", port=0)
-    controller.start()
+    controller, port = start_smtp(inbox)
     try:
-        port = controller.server.sockets[0].getsockname()[1]
         links = _setup(tmp_path, server, port)
         run(*_args(tmp_path), "poll")
         failed = run(*_args(tmp_path), "digest", "--deliver")
@@ -180,10 +191,8 @@ def test_smtp_refusal_loses_nothing_and_retries_first(tmp_path: Path, server: Te
 def test_sigkill_mid_delivery_then_restart_sends_once(tmp_path: Path, server: TestServer) -> None:
     stall = threading.Event()
     inbox = Inbox(stall=stall)
-    controller = Controller(inbox, hostname="127.0.0.1", port=0)
-    controller.start()
+    controller, port = start_smtp(inbox)
     try:
-        port = controller.server.sockets[0].getsockname()[1]
         links = _setup(tmp_path, server, port)
         run(*_args(tmp_path), "poll")
         proc = subprocess.Popen([MONITOR, *_args(tmp_path), "digest", "--deliver"], stdout=subprocess.DEVNULL,

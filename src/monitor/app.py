@@ -242,7 +242,9 @@ def explain(app: App, ref: str) -> dict[str, Any]:
 
 
 def status(app: App) -> dict[str, Any]:
-    return {"heartbeat": app.store.get_value("heartbeat"), "feeds": app.store.feed_states(), **app.store.counts()}
+    counts = app.store.counts()
+    return {"heartbeat": app.store.get_value("heartbeat"), "articles": counts["articles"],
+            "matches": counts["matches"], "feeds": app.store.feed_states()}
 
 
 BACKFILL_FEED = "backfill:urls"

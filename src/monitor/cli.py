@@ -273,7 +273,7 @@ def status(ctx: click.Context, fmt: str) -> None:
         click.echo(json.dumps(info, indent=2, default=str))
         return
     click.echo(f"service heartbeat: {info['heartbeat'] or 'never'}")
-    click.echo(f"{info['feeds_total'] if 'feeds_total' in info else len(info['feeds'])} feeds, "
+    click.echo(f"{len(info['feeds'])} feeds, "
                f"{info['articles']} articles, {info['matches']} matches")
     for f in info["feeds"]:
         state = f["status"] if f["status"] != "active" else ("failing" if f["last_error"] else "ok")
