@@ -165,12 +165,12 @@ def new_digest(app: App, fmt: str, write: Callable[[str], None], target: str = "
     return count
 
 
-def deliver_all(app: App) -> list[tuple[str, str | None]]:
+def deliver_all(app: App) -> list[tuple[str, str]]:
     """Deliver to every configured target; one failing target does not stop the others."""
     targets = app.settings.digest.targets
     if not targets:
         raise ConfigError(f"{app.paths.feeds}: settings.digest.targets is empty: nothing to deliver to")
-    results: list[tuple[str, str | None]] = []
+    results: list[tuple[str, str]] = []
     for target in targets:  # a relative file-target dir is relative to the working directory
 
         def send(digest: Digest, target: DigestTarget = target) -> str:

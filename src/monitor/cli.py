@@ -37,8 +37,8 @@ def _paths(ctx: click.Context) -> app.Paths:
     return obj
 
 
-def _open(ctx: click.Context, **kw: bool) -> app.App:
-    a = app.open_app(_paths(ctx), **kw)
+def _open(ctx: click.Context, *, need_seeds: bool = True, need_feeds: bool = True) -> app.App:
+    a = app.open_app(_paths(ctx), need_seeds=need_seeds, need_feeds=need_feeds)
     ctx.call_on_close(a.close)
     return a
 

@@ -33,7 +33,7 @@ def from_iso(value: str | None) -> datetime | None:
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
-    db["feeds"].create(  # type: ignore[union-attr]
+    db.table("feeds").create(
         {
             "id": int, "url": str, "name": str, "tags": str, "interval": float, "full_text": int,
             "title": str, "etag": str, "last_modified": str, "status": str,
@@ -45,8 +45,8 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
         not_null={"url"},
         defaults={"status": "active", "error_count": 0, "entries": 0, "full_text": 1},
     )
-    db["feeds"].create_index(["url"], unique=True)
-    db["articles"].create(  # type: ignore[union-attr]
+    db.table("feeds").create_index(["url"], unique=True)
+    db.table("articles").create(
         {
             "id": int, "feed_id": int, "entry_id": str, "entry_hash": str, "url": str,
             "canonical_url": str, "title": str, "published": str, "first_seen": str,
@@ -56,11 +56,11 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("feed_id", "feeds", "id")],
     )
-    db["articles"].create_index(["feed_id", "entry_id"], unique=True)
-    db["articles"].create_index(["canonical_url"])
-    db["articles"].create_index(["first_seen"])
-    db["articles"].enable_fts(["title", "text"], create_triggers=True, tokenize="unicode61")
-    db["matches"].create(  # type: ignore[union-attr]
+    db.table("articles").create_index(["feed_id", "entry_id"], unique=True)
+    db.table("articles").create_index(["canonical_url"])
+    db.table("articles").create_index(["first_seen"])
+    db.table("articles").enable_fts(["title", "text"], create_triggers=True, tokenize="unicode61")
+    db.table("matches").create(
         {
             "id": int, "article_id": int, "score": float, "explanation": str,
             "nearest_seed": str, "facets": str, "terms": str, "sentence": str,
@@ -70,8 +70,8 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
         foreign_keys=[("article_id", "articles", "id")],
         defaults={"revision": 1, "status": "active"},
     )
-    db["matches"].create_index(["article_id"], unique=True)
-    db["digests"].create(  # type: ignore[union-attr]
+    db.table("matches").create_index(["article_id"], unique=True)
+    db.table("digests").create(
         {
             "id": int, "target": str, "created_at": str, "status": str,
             "delivered_at": str, "count": int, "attempts": int, "last_error": str,
@@ -79,18 +79,18 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         defaults={"attempts": 0},
     )
-    db["digest_items"].create(  # type: ignore[union-attr]
+    db.table("digest_items").create(
         {"digest_id": int, "target": str, "match_id": int, "revision": int},
         foreign_keys=[("digest_id", "digests", "id"), ("match_id", "matches", "id")],
     )
     # Exactly once per target: one row per (target, match, revision) across all digests.
-    db["digest_items"].create_index(["target", "match_id", "revision"], unique=True)
-    db["judgments"].create(  # type: ignore[union-attr]
+    db.table("digest_items").create_index(["target", "match_id", "revision"], unique=True)
+    db.table("judgments").create(
         {"article_id": int, "relevant": int, "judged_at": str},
         pk="article_id",
         foreign_keys=[("article_id", "articles", "id")],
     )
-    db["service"].create({"key": str, "value": str}, pk="key")  # type: ignore[union-attr]
+    db.table("service").create({"key": str, "value": str}, pk="key")
 
 
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_m1_initial,)

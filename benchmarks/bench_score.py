@@ -1,0 +1,66 @@
+"""Median and p95 time of one ``Scorer.score()`` call on 3,000-word articles.
+
+Texts are built from real article bodies (the page corpus' ground-truth ``articleBody``),
+concatenated and cut to 3,000 words; seeds are read from the seeds directory.
+
+    python benchmarks/bench_score.py [--pages ../shared/corpus/pages/scrapinghub-aeb]
+                                     [--seeds seeds] [--words 3000] [--n 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from monitor.models import Document, Seed
+from monitor.score import build_scorer, clean_seed_text
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pages", type=Path,
+                    default=ROOT.parent / "shared" / "corpus" / "pages" / "scrapinghub-aeb")
+    ap.add_argument("--seeds", type=Path, default=ROOT / "seeds")
+    ap.add_argument("--words", type=int, default=3000)
+    ap.add_argument("--n", type=int, default=200)
+    args = ap.parse_args()
+
+    gt = json.loads((args.pages / "ground-truth.json").read_text(encoding="utf-8"))
+    bodies = [gt[k]["articleBody"] for k in sorted(gt)]
+    words: list[str] = []
+    for b in bodies:
+        words.extend(b.split())
+    texts = []
+    step = max(1, (len(words) - args.words) // max(1, args.n))
+    for i in range(args.n):
+        start = (i * step) % max(1, len(words) - args.words)
+        texts.append(" ".join(words[start : start + args.words]))
+
+    seeds = [Seed(name=p.name, text=clean_seed_text(p.read_text(encoding="utf-8")))
+             for p in sorted(args.seeds.glob("*.txt"))]
+    t0 = time.perf_counter()
+    scorer = build_scorer(seeds)
+    build_ms = (time.perf_counter() - t0) * 1000
+    for t in texts[:5]:  # warm caches
+        scorer.score(Document(id="warm", title="", text=t))
+    times = []
+    for i, t in enumerate(texts):
+        doc = Document(id=str(i), title="", text=t)
+        t0 = time.perf_counter()
+        scorer.score(doc)
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    p95 = times[int(0.95 * (len(times) - 1))]
+    print(f"build_scorer: {build_ms:.0f} ms ({len(seeds)} seeds)")
+    print(f"score() on {args.words}-word texts, n={len(times)}: "
+          f"median {statistics.median(times):.2f} ms, p95 {p95:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,724 @@
+"""Seed-profile relevance scoring (pure: no I/O).
+
+The seeds define the topic.  ``build_scorer`` reads them into a profile of
+
+* **facets**: groups of places the seeds relate to each other.  Every seed is read as a
+  relation between two parties (its most salient country or coordinated list of countries,
+  and the most salient other one); the parties of all seeds are 2-coloured into two facets
+  ("who" and "with whom"), so that a seed pairing A with B and another pairing C with B put
+  A and C on the same side.  Country mentions are normalised with a general gazetteer of all
+  countries (names, aliases, demonyms, capitals) and world regions; rare proper names that
+  sit right next to a facet's country in the seeds (an organisation, a person) join that facet
+  with a lower weight.
+* **theme**: the seeds' salient non-place terms, weighted by background rarity (``wordfreq``
+  Zipf frequency as an IDF prior, never the topic-heavy stream) and by how many seeds share
+  them.
+
+A document is read in windows of a few sentences (the title joins every window), so a
+40-word summary and a 3,000-word article are judged alike: the best window decides, and a
+conjunction of facets inside one window counts, not scattered mentions.  The value is
+``0.55*conj + 0.15*single + 0.30*theme`` (without facets: the theme alone), plus what feedback
+has taught.  See docs/relevance.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from wordfreq import zipf_frequency
+
+from monitor.models import Document, Judgment, Score, Seed
+from monitor.score.clean import clean_seed_text
+from monitor.score.geo import NAMES
+from monitor.score.text import (
+    GAZ_FIRST,
+    REGION_MEMBERS,
+    countries,
+    fold,
+    may_have_place,
+    quick_tokens,
+    sentences,
+    stem,
+    tokens,
+)
+
+__all__ = ["Scorer", "build_scorer", "clean_seed_text"]
+
+WINDOW_SENTENCES = 3
+WINDOW_TOKENS = 90
+ZIPF_CEIL = 7.0
+STOP_ZIPF = 5.6  # words at least this common carry no topic information
+W_CONJ, W_SINGLE, W_COVER, W_THEME = 0.55, 0.08, 0.07, 0.30
+PAIR_GENERALISED = 0.85
+REL_GAIN = 1.0
+LEARN_WEIGHT = 0.25
+LEARN_UP = 0.25
+ATTACHED_WEIGHT = 0.8
+
+
+_IDF: dict[str, float] = {}
+
+
+def idf(word: str) -> float:
+    """Background rarity of a (folded) word: wordfreq Zipf frequency as an IDF prior."""
+    v = _IDF.get(word)
+    if v is None:
+        z = zipf_frequency(word, "en")
+        if z >= STOP_ZIPF or len(word) < 3 or not word.isalpha():
+            v = 0.0
+        elif z <= 0:
+            v = ZIPF_CEIL - 2.0  # unknown words: names, typos; rare but not trusted fully
+        else:
+            v = ZIPF_CEIL - z
+        _IDF[word] = v
+    return v
+
+
+# ---- reading a text -----------------------------------------------------------------------
+
+
+@dataclass
+class _Sent:
+    text: str
+    ntok: int
+    codes: list[tuple[int, int, str]]  # (start, end, country or @region)
+    stems: list[str]  # content stems in order (no place names)
+    raw: list[str]
+    folded: list[str]
+    is_title: bool = False
+
+
+def _read(text: str, title: str = "") -> list[_Sent]:
+    out: list[_Sent] = []
+    parts: list[tuple[str, bool]] = []
+    if title.strip():
+        parts.append((title.strip(), True))
+    parts.extend((s, False) for s in sentences(text))
+    for s, is_title in parts:
+        raw = tokens(s)
+        if not raw:
+            continue
+        folded = [fold(t) for t in raw]
+        codes = countries(raw, folded)
+        inplace: set[int] = set()
+        for a, b, _c in codes:
+            inplace.update(range(a, b))
+        stems = [stem(f) for i, f in enumerate(folded) if i not in inplace]
+        out.append(_Sent(s, len(raw), codes, stems, raw, folded, is_title))
+    return out
+
+
+_ABBR = re.compile(r"\b[A-Z]\.\s?[A-Z]\.")
+_FIRST = frozenset(GAZ_FIRST)
+
+
+def _forms(st: str) -> list[str]:
+    """Surface forms that the light stemmer maps to ``st``."""
+    out = [st, st + "s", st + "es"]
+    if st.endswith("y"):
+        out.append(st[:-1] + "ies")
+    return [f for f in out if stem(f) == st]
+
+
+_SENTINEL = "qqzsentinelqq"
+
+
+def _read_fast(text: str, title: str, vocab: dict[str, str],
+               keys: frozenset[str] = frozenset()) -> list[_Sent]:
+    """Like ``_read`` but only looks closely at sentences holding a vocabulary word or a place:
+    one C-level translate/split for the whole text, then a single pass over its tokens, so a
+    3,000-word article costs about a millisecond.  Other sentences keep only their length."""
+    keys = keys or frozenset(vocab)
+    pieces: list[tuple[str, bool]] = []
+    if title.strip():
+        pieces.append((title.strip(), True))
+    pieces.extend((s, False) for s in sentences(text))
+    if not pieces:
+        return []
+    toks = quick_tokens((" " + _SENTINEL + " ").join(p for p, _t in pieces))
+    interesting = keys | _FIRST
+    ntok = [0] * len(pieces)
+    found: dict[int, set[str]] = {}
+    si = cur = 0
+    for t in toks:
+        if t == _SENTINEL:
+            ntok[si] = cur
+            si += 1
+            cur = 0
+            continue
+        cur += 1
+        if t in interesting:
+            found.setdefault(si, set()).add(t)
+    ntok[si] = cur
+    out: list[_Sent] = []
+    for i, (s, is_title) in enumerate(pieces):
+        tset = found.get(i)
+        abbrev = "." in s and _ABBR.search(s) is not None
+        if not tset and not abbrev:
+            out.append(_Sent(s, ntok[i], [], [], [], [], is_title))
+            continue
+        tset = tset or set()
+        codes: list[tuple[int, int, str]] = []
+        raw: list[str] = []
+        folded: list[str] = []
+        if abbrev or may_have_place(tset, s):
+            raw = tokens(s)
+            folded = [fold(t) for t in raw]
+            codes = countries(raw, folded)
+        hit = tset & keys
+        if codes and hit:
+            inplace = {folded[i] for a, b, _c in codes for i in range(a, b)}
+            hit = hit - inplace
+        out.append(_Sent(s, ntok[i], codes, [vocab[f] for f in sorted(hit)], raw, folded,
+                         is_title))
+    return out
+
+
+# ---- the seed profile ---------------------------------------------------------------------
+
+
+@dataclass
+class _Facet:
+    label: str
+    members: dict[str, float]  # country code -> weight
+    attached: dict[str, float] = field(default_factory=dict)  # stem -> weight
+
+
+def _seed_parties(sents: list[_Sent]) -> tuple[dict[str, float], list[set[str]]]:
+    """Salience of each country in a seed, and coordinated lists of 3+ countries."""
+    sal: dict[str, float] = defaultdict(float)
+    lists: list[set[str]] = []
+    for k, s in enumerate(sents):
+        boost = 2.0 if k == 0 else 1.0
+        run: list[str] = []
+        prev_end = -10
+        for a, b, c in s.codes:
+            if c.startswith("@"):
+                continue
+            sal[c] += boost
+            gap = s.folded[prev_end:a] if prev_end >= 0 else None
+            if gap is not None and all(g in {"and", "or", "nor"} for g in gap) and len(gap) <= 1:
+                run.append(c)
+            else:
+                if len(set(run)) >= 3:
+                    lists.append(set(run))
+                run = [c]
+            prev_end = b
+        if len(set(run)) >= 3:
+            lists.append(set(run))
+    return sal, lists
+
+
+def _groups(sal: dict[str, float], lists: list[set[str]]) -> list[set[str]]:
+    """The seed's two parties: top country (+ its list mates) and the top other one."""
+    if not sal:
+        return []
+    ranked = sorted(sal.items(), key=lambda kv: (-kv[1], kv[0]))
+    top = ranked[0][1]
+
+    def group_of(c: str) -> set[str]:
+        g = {c}
+        for lst in lists:
+            if c in lst:
+                g |= {x for x in lst if sal.get(x, 0.0) >= 0.25 * top}
+        return g
+
+    g1 = group_of(ranked[0][0])
+    rest = [(c, v) for c, v in ranked if c not in g1]
+    if not rest or rest[0][1] < 0.2 * top:
+        return [g1]
+    g2 = group_of(rest[0][0]) - g1
+    return [g1, g2]
+
+
+def _two_colour(edges_diff: dict[tuple[str, str], float],
+                edges_same: dict[tuple[str, str], float]) -> tuple[set[str], set[str]]:
+    nodes = sorted({x for e in list(edges_diff) + list(edges_same) for x in e})
+    if not nodes:
+        return set(), set()
+    best: tuple[float, int] | None = None
+    n = len(nodes)
+    if n <= 16:
+        candidates = range(1 << (n - 1))
+    else:  # greedy fallback for very many nodes
+        candidates = range(1)
+    best_mask = 0
+    for mask in candidates:
+        side = {nodes[i]: (mask >> i) & 1 for i in range(n)}
+        val = 0.0
+        for (a, b), w in edges_diff.items():
+            val += w if side[a] != side[b] else -w
+        for (a, b), w in edges_same.items():
+            val += w if side[a] == side[b] else -w
+        if best is None or val > best[0] + 1e-12:
+            best = (val, mask)
+            best_mask = mask
+    if n > 16:  # local search
+        side = {x: 0 for x in nodes}
+        changed = True
+        while changed:
+            changed = False
+            for x in nodes:
+                def gain(v: int, x: str = x) -> float:
+                    g = 0.0
+                    for (a, b), w in edges_diff.items():
+                        if x in (a, b):
+                            o = b if a == x else a
+                            g += w if v != side[o] else -w
+                    for (a, b), w in edges_same.items():
+                        if x in (a, b):
+                            o = b if a == x else a
+                            g += w if v == side[o] else -w
+                    return g
+                if gain(1 - side[x]) > gain(side[x]) + 1e-12:
+                    side[x] = 1 - side[x]
+                    changed = True
+        a_side = {x for x in nodes if side[x] == 0}
+    else:
+        a_side = {nodes[i] for i in range(n) if not (best_mask >> i) & 1}
+    return a_side, set(nodes) - a_side
+
+
+@dataclass
+class _Profile:
+    facets: list[_Facet]
+    theme: dict[str, float]
+    seed_terms: list[dict[str, float]]
+    seed_codes: list[set[str]]
+    seed_names: list[str]
+    theme_z: float
+    surface: dict[str, str]  # stem -> a surface form for explanations
+    pairs: set[tuple[str, str]] = field(default_factory=set)  # place pairs a seed relates
+    attached_code: dict[str, str] = field(default_factory=dict)  # attached stem -> place
+
+
+def _build_profile(seeds: Sequence[Seed], seed_reads: list[list[_Sent]]) -> _Profile:
+    n = max(1, len(seeds))
+    diff: dict[tuple[str, str], float] = defaultdict(float)
+    same: dict[tuple[str, str], float] = defaultdict(float)
+    seed_codes: list[set[str]] = []
+    pairs: set[tuple[str, str]] = set()
+    pair_seeds: list[bool] = []
+    for sents in seed_reads:
+        sal, lists = _seed_parties(sents)
+        groups = _groups(sal, lists)
+        seed_codes.append(set().union(*groups) if groups else set())
+        pair_seeds.append(len(groups) == 2)
+        if len(groups) == 2:
+            for a in groups[0]:
+                for b in groups[1]:
+                    diff[tuple(sorted((a, b)))] += 1.0  # type: ignore[index]
+                    pairs.add((a, b))
+                    pairs.add((b, a))
+        for g in groups:
+            for a in g:
+                for b in g:
+                    if a < b:
+                        same[(a, b)] += 1.0
+    side_a, side_b = _two_colour(dict(diff), dict(same))
+    facets: list[_Facet] = []
+    relational = sum(1 for p in pair_seeds if p)
+    # a relation is the topic only when several seeds show one (a list of launch countries in
+    # a single seed is not a relation)
+    if side_a and side_b and relational >= min(2, n):
+        for side in (side_a, side_b):
+            label = "/".join(sorted(NAMES.get(c, c) for c in side))
+            facets.append(_Facet(label, {c: 1.0 for c in sorted(side)}))
+
+    # theme terms
+    df: Counter[str] = Counter()
+    tf_all: list[Counter[str]] = []
+    surface: dict[str, str] = {}
+    for sents in seed_reads:
+        tf: Counter[str] = Counter()
+        for s in sents:
+            inplace: set[int] = set()
+            for p0, p1, _c in s.codes:
+                inplace.update(range(p0, p1))
+            for i, f in enumerate(s.folded):
+                if i in inplace or idf(f) <= 0:
+                    continue
+                st = stem(f)
+                tf[st] += 1
+                surface.setdefault(st, f)
+        tf_all.append(tf)
+        df.update(tf.keys())
+    seed_terms: list[dict[str, float]] = []
+    for tf in tf_all:
+        seed_terms.append({t: idf(surface[t]) * (1 + math.log(c)) for t, c in tf.items()})
+    theme: dict[str, float] = {}
+    for t, d in df.items():
+        tot = sum(tf[t] for tf in tf_all)
+        if d < 2 and tot < 3:
+            continue
+        theme[t] = idf(surface[t]) * (d / n) ** 0.5 * (1 + math.log(tot) / 4)
+    top = sorted(theme.items(), key=lambda kv: (-kv[1], kv[0]))[:400]
+    theme = dict(top)
+    if not facets:
+        # no relational structure: places are ordinary theme features
+        for codes in seed_codes:
+            for c in codes:
+                theme["#" + c] = theme.get("#" + c, 0.0) + 4.0 / n
+
+    # proper names glued to a facet's place in the seeds join that facet
+    attached_code: dict[str, str] = {}
+    if facets:
+        votes: dict[str, Counter[int]] = defaultdict(Counter)
+        code_votes: dict[str, Counter[str]] = defaultdict(Counter)
+        for sents in seed_reads:
+            for s in sents:
+                fpos: list[tuple[int, int, int]] = []
+                for p0, p1, c in s.codes:
+                    for k, fa in enumerate(facets):
+                        if c in fa.members:
+                            fpos.append((p0, p1, k))
+                if not fpos:
+                    continue
+                near = {i for p0, p1, _ in fpos for i in range(p0, p1)}
+                for i, tok in enumerate(s.raw):
+                    if i == 0 or i in near or not tok[:1].isupper() or tok.isupper():
+                        continue
+                    f = s.folded[i]
+                    if idf(f) < ZIPF_CEIL - 3.8:  # rare names only
+                        continue
+                    dist = [(min(abs(i - p0), abs(i - (p1 - 1))), k, p0) for p0, p1, k in fpos]
+                    d, k, at = min(dist)
+                    if d <= 2:
+                        votes[stem(f)][k] += 1
+                        code_votes[stem(f)][next(c for x, _y, c in s.codes if x == at)] += 1
+        for st, v in sorted(votes.items()):
+            (k, c1), *rest = v.most_common()
+            if rest and rest[0][1] == c1:
+                continue
+            facets[k].attached[st] = ATTACHED_WEIGHT
+            attached_code[st] = code_votes[st].most_common(1)[0][0]
+
+    # theme normaliser: what a seed's opening window holds
+    leads = []
+    for sents in seed_reads:
+        seen: set[str] = set()
+        ntok = 0
+        for s in sents:
+            seen.update(s.stems)
+            ntok += s.ntok
+            if ntok >= WINDOW_TOKENS:
+                break
+        leads.append(sum(theme.get(t, 0.0) for t in seen))
+    leads.sort()
+    z = leads[len(leads) // 2] / 2.0 if leads and leads[len(leads) // 2] > 0 else 1.0
+    return _Profile(facets, theme, seed_terms, seed_codes, [s.name for s in seeds], z, surface,
+                    pairs, attached_code)
+
+
+# ---- scoring ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Eval:
+    value: float
+    base: float
+    win: tuple[int, int]
+    strengths: list[float]
+    hits: list[list[str]]
+    terms: list[str]
+
+
+class Scorer:
+    """Scores documents against a seed profile; learns from judgments."""
+
+    def __init__(self, profile: _Profile, threshold: float, base_threshold: float) -> None:
+        self._p = profile
+        self.threshold = threshold
+        self.base_threshold = base_threshold
+        self._learned: dict[str, float] = {}
+        self._judged: list[tuple[Document, bool]] = []
+        self._rel_vecs: list[dict[str, float]] = []
+        self._non_vecs: list[dict[str, float]] = []
+        members: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for k, fa in enumerate(profile.facets):
+            for c, w in fa.members.items():
+                members[c].append((k, w))
+        for r, mem in REGION_MEMBERS.items():
+            for k, fa in enumerate(profile.facets):
+                frac = len(mem & set(fa.members)) / len(mem)
+                if frac > 0:
+                    members[r].append((k, min(0.8, math.sqrt(frac))))
+        self._code_facets = dict(members)
+        attached: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for k, fa in enumerate(profile.facets):
+            for st, w in fa.attached.items():
+                attached[st].append((k, w))
+        self._attached = dict(attached)
+        self._vocab: dict[str, str] = {}
+        self._rebuild_vocab()
+
+    def _rebuild_vocab(self) -> None:
+        vocab: dict[str, str] = {}
+        for st in list(self._p.theme) + list(self._attached) + sorted(self._learned):
+            if st[:1] in "#=":
+                continue
+            for f in _forms(st):
+                vocab.setdefault(f, st)
+        self._vocab = vocab
+        self._vocab_keys = frozenset(vocab)
+
+    # -- internals --
+    def _sent_features(self, s: _Sent) -> tuple[list[float], list[list[str]], set[str]]:
+        nf = len(self._p.facets)
+        strength = [0.0] * nf
+        hits: list[list[str]] = [[] for _ in range(nf)]
+        terms: set[str] = set()
+        for _a, _b, c in s.codes:
+            for k, w in self._code_facets.get(c, ()):
+                if w > strength[k]:
+                    strength[k] = w
+                terms.add("=" + c)
+                label = NAMES.get(c, c.lstrip("@"))
+                if label not in hits[k]:
+                    hits[k].append(label)
+        theme = self._p.theme
+        learned = self._learned
+        for st in s.stems:
+            if st in theme or st in learned:
+                terms.add(st)
+            at = self._attached.get(st)
+            if at:
+                terms.add("=" + self._p.attached_code.get(st, "?"))
+                for k, w in at:
+                    if w > strength[k]:
+                        strength[k] = w
+                    label = self._p.surface.get(st, st).capitalize()
+                    if label not in hits[k]:
+                        hits[k].append(label)
+        if not self._p.facets:
+            for _a, _b, c in s.codes:
+                if "#" + c in theme:
+                    terms.add("#" + c)
+        return strength, hits, terms
+
+    def _window_value(self, strengths: list[float], terms: set[str],
+                      prominence: float = 1.0) -> tuple[float, float]:
+        theme = self._p.theme
+        t_raw = sum(theme.get(t, 0.0) for t in terms)
+        t = 1.0 - math.exp(-t_raw / self._p.theme_z)
+        nf = len(strengths)
+        if nf >= 2:
+            conj = math.prod(strengths) ** (1.0 / nf)
+            places = [t[1:] for t in terms if t[:1] == "="]
+            if conj > 0:
+                # a pair of places some seed relates directly beats a generalised pair
+                pairs = self._p.pairs
+                direct = any((a, b) in pairs for a in places for b in places if a < b)
+                conj *= (1.0 if direct else PAIR_GENERALISED) * prominence
+            cover = min(1.0, len(places) / 3.0)
+            single = max(strengths)
+            base = W_CONJ * conj + W_SINGLE * single + W_COVER * cover + W_THEME * t
+        else:
+            base = t
+        adj = 0.0
+        if self._learned:
+            lr = sum(self._learned.get(u, 0.0) for u in terms)
+            adj = min(LEARN_UP, LEARN_WEIGHT * math.tanh(lr))
+        return base, adj
+
+    def _evaluate(self, doc: Document) -> tuple[_Eval, list[_Sent]]:
+        sents = _read_fast(doc.text or "", doc.title or "", self._vocab, self._vocab_keys)
+        empty: tuple[list[float], list[list[str]], set[str]] = (
+            [0.0] * len(self._p.facets), [[] for _ in self._p.facets], set())
+        feats = [self._sent_features(s) if (s.codes or s.stems) else empty for s in sents]
+        nf = len(self._p.facets)
+        n_places = sum(len(s.codes) for s in sents)
+        n_facet = sum(1 for f in feats for t in f[2] if t[:1] == "=")
+        n_facet_mentions = sum(1 for s in sents for _a, _b, c in s.codes if c in self._code_facets)
+        share = n_facet_mentions / n_places if n_places else (1.0 if n_facet else 0.0)
+        prominence = 0.75 + 0.25 * min(1.0, 2.0 * share)
+        title_idx = [i for i, s in enumerate(sents) if s.is_title]
+        body = [i for i, s in enumerate(sents) if not s.is_title]
+        windows: list[list[int]] = []
+        if not body:
+            windows = [title_idx]
+        else:
+            for j, i in enumerate(body):
+                if feats[i] is empty and windows:
+                    continue  # a window starting at the next informative sentence dominates
+                w = [i]
+                ntok = sents[i].ntok
+                for i2 in body[j + 1 : j + WINDOW_SENTENCES]:
+                    if ntok + sents[i2].ntok > WINDOW_TOKENS:
+                        break
+                    w.append(i2)
+                    ntok += sents[i2].ntok
+                windows.append(title_idx + w)
+        best: _Eval | None = None
+        for w in windows:
+            strengths = [0.0] * nf
+            terms: set[str] = set()
+            for i in w:
+                st, _h, tm = feats[i]
+                for k in range(nf):
+                    if st[k] > strengths[k]:
+                        strengths[k] = st[k]
+                terms |= tm
+            base, adj = self._window_value(strengths, terms, prominence)
+            val = min(1.0, max(0.0, base + adj))
+            if best is None or val > best.value + 1e-12:
+                best = _Eval(val, base, (w[0], w[-1]), strengths, [], sorted(terms))
+        if best is None:
+            best = _Eval(0.0, 0.0, (0, 0), [0.0] * nf, [], [])
+        return best, sents
+
+    # -- public --
+    def score(self, doc: Document) -> Score:
+        ev, sents = self._evaluate(doc)
+        value = round(ev.value, 6)
+        if not sents:
+            return Score(value=0.0, match=False)
+        lo, hi = ev.win
+        idx = [i for i in range(len(sents)) if sents[i].is_title or lo <= i <= hi]
+        nf = len(self._p.facets)
+        hits: list[list[str]] = [[] for _ in range(nf)]
+        best_sent, best_sv = "", -1.0
+        for i in idx:
+            st, h, tm = self._sent_features(sents[i])
+            for k in range(nf):
+                for x in h[k]:
+                    if x not in hits[k]:
+                        hits[k].append(x)
+            sv = sum(st) + 0.1 * sum(self._p.theme.get(t, 0.0) for t in tm)
+            if not sents[i].is_title and sv > best_sv:
+                best_sent, best_sv = sents[i].text, sv
+        if not best_sent:
+            best_sent = sents[idx[0]].text if idx else ""
+        facets = tuple(f"{fa.label}: {', '.join(hits[k])}" for k, fa in enumerate(self._p.facets)
+                       if hits[k])
+        ranked = sorted(ev.terms, key=lambda t: (-(self._p.theme.get(t, 0.0)
+                                                   + self._learned.get(t, 0.0)), t))
+        terms = tuple(self._p.surface.get(t, t.lstrip("#")) for t in ranked[:8])
+        # nearest seed: shared weighted terms and places
+        doc_codes = {c for s in sents for _a, _b, c in s.codes}
+        doc_terms = set(ev.terms)
+        sims = []
+        for j, seed_vec in enumerate(self._p.seed_terms):
+            v = sum(seed_vec.get(t, 0.0) for t in doc_terms)
+            v += 5.0 * len(doc_codes & self._p.seed_codes[j])
+            sims.append((v, -j))
+        nearest = self._p.seed_names[-max(sims)[1]] if sims else ""
+        return Score(value=value, match=value >= self.threshold, nearest_seed=nearest,
+                     facets=facets, terms=terms, sentence=best_sent[:400])
+
+    def _doc_vector(self, doc: Document) -> dict[str, float]:
+        sents = _read(doc.text or "", doc.title or "")
+        tf: Counter[str] = Counter()
+        for s in sents[:12]:  # the opening: title and lead carry the story
+            for st in s.stems:
+                tf[st] += 1
+        vec = {}
+        for st, c in tf.items():
+            w = idf(self._p.surface.get(st, st))
+            if w > 0:
+                vec[st] = w * (1 + math.log(c))
+        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+        return {k: v / norm for k, v in vec.items()}
+
+    def learn(self, doc: Document, relevant: bool) -> None:
+        """Rocchio-style term feedback plus threshold adaptation on judged documents."""
+        self._judged.append((doc, relevant))
+        (self._rel_vecs if relevant else self._non_vecs).append(self._doc_vector(doc))
+        learned: dict[str, float] = defaultdict(float)
+        for vecs, sign in ((self._rel_vecs, 1.0), (self._non_vecs, -1.0)):
+            if not vecs:
+                continue
+            for vec in vecs:
+                for k, v in vec.items():
+                    learned[k] += sign * v / math.sqrt(len(vecs))
+        self._learned = {k: v for k, v in learned.items() if abs(v) > 1e-9}
+        self._rebuild_vocab()
+        self._adapt_threshold()
+
+    def _adapt_threshold(self) -> None:
+        scored = sorted(((self._evaluate(d)[0].value, r) for d, r in self._judged),
+                        key=lambda x: x[0])
+        if not scored:
+            return
+        base = self.base_threshold
+        cands = {base}
+        for v, _r in scored:
+            cands.add(v)
+            cands.add(v + 1e-6)
+        best = None
+        for th in sorted(cands):
+            if not base - 0.05 <= th <= base + 0.15:
+                continue
+            u = sum((REL_GAIN if r else -1.0) for v, r in scored if v >= th)
+            key = (u, -abs(th - base))
+            if best is None or key > best[0]:
+                best = (key, th)
+        if best is not None:
+            self.threshold = best[1]
+
+
+# ---- threshold from the seeds and a background --------------------------------------------
+
+
+def _background_docs(n: int = 200) -> list[Document]:
+    """Deterministic pseudo-documents from general word and country frequencies."""
+    from wordfreq import top_n_list
+
+    words = [w for w in top_n_list("en", 5000) if w.isalpha()]
+    places = sorted(NAMES.values())
+    pz = [zipf_frequency(p.lower(), "en") for p in places]
+    docs = []
+    state = 12345
+    for i in range(n):
+        out = []
+        for _ in range(60):
+            state = (1103515245 * state + 12345) % (1 << 31)
+            # favour frequent words (Zipf-like draw)
+            r = state / (1 << 31)
+            out.append(words[int(len(words) * r * r)])
+        for _ in range(2):
+            state = (1103515245 * state + 12345) % (1 << 31)
+            r = state / (1 << 31)
+            # countries in proportion to how often they are written about
+            tot = sum(10 ** z for z in pz)
+            acc = 0.0
+            for p, z in zip(places, pz, strict=True):
+                acc += 10 ** z / tot
+                if acc >= r:
+                    out.insert(int(len(out) * r), p)
+                    break
+        docs.append(Document(id=f"bg{i}", title="", text=" ".join(out) + "."))
+    return docs
+
+
+def _derive_threshold(seeds: Sequence[Seed], reads: list[list[_Sent]], prof: _Profile) -> float:
+    """Leave-one-seed-out positives vs a background; see docs/relevance.md."""
+    bg_scorer = Scorer(prof, 1.0, 1.0)
+    bg = sorted(bg_scorer._evaluate(d)[0].value for d in _background_docs())
+    bg_hi = bg[int(0.99 * (len(bg) - 1))] if bg else 0.0
+    pos: list[float] = []
+    if len(seeds) >= 2:
+        for j in range(len(seeds)):
+            rest = [s for i, s in enumerate(seeds) if i != j]
+            rreads = [r for i, r in enumerate(reads) if i != j]
+            sc = Scorer(_build_profile(rest, rreads), 1.0, 1.0)
+            pos.append(sc._evaluate(Document(id=seeds[j].name, title="", text=seeds[j].text))[0].value)
+    if not pos:
+        return max(0.3, bg_hi + 0.1)
+    pos.sort()
+    pos_mid = pos[len(pos) // 2]
+    return max(bg_hi + 0.05, 0.5 * (bg_hi + pos_mid))
+
+
+def build_scorer(seeds: Sequence[Seed], judgments: Sequence[Judgment] = ()) -> Scorer:
+    reads = [_read(s.text) for s in seeds]
+    prof = _build_profile(seeds, reads)
+    th = _derive_threshold(seeds, reads, prof)
+    sc = Scorer(prof, th, th)
+    for j in judgments:
+        sc.learn(j.document, j.relevant)
+    return sc

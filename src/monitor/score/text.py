@@ -1,0 +1,222 @@
+"""Tokenising, sentence splitting, light stemming and gazetteer matching (pure, fast)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from monitor.score.geo import CASED, ENTRIES, REGIONS
+
+_ABBREV = [
+    (re.compile(r"\bU\.\s?S\.(?:\s?A\.)?"), "US"),
+    (re.compile(r"\bU\.\s?N\.?(?=\W)"), "UN"),
+    (re.compile(r"\bU\.\s?K\.?(?=\W)"), "UK"),
+    (re.compile(r"\bE\.\s?U\.?(?=\W)"), "EU"),
+    (re.compile(r"\bD\.\s?P\.\s?R\.\s?K\.?"), "DPRK"),
+]
+_POSSESSIVE = re.compile(r"['’](?:s\b)?")
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+_SENT_END = re.compile(r"(?<=[.!?…\"'”’)])\s+(?=[\"'“‘(\[A-Z0-9])|\n+|\s\|\s")
+
+
+@lru_cache(maxsize=65536)
+def fold(token: str) -> str:
+    """Lower-case and strip accents."""
+    t = token.lower()
+    if t.isascii():
+        return t
+    return "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
+
+
+_HAS_ABBREV = re.compile(r"\b[A-Z]\.")
+
+
+def normalise(text: str) -> str:
+    if _HAS_ABBREV.search(text):
+        for pat, rep in _ABBREV:
+            text = pat.sub(rep, text)
+    return _POSSESSIVE.sub(" ", text)
+
+
+_FOLD_TABLE: dict[int, str] = {}
+
+
+def fold_text(text: str) -> str:
+    """``fold`` for a whole string, via a growing translation table (C speed)."""
+    t = text.lower()
+    if t.isascii():
+        return t
+    for ch in set(t):
+        o = ord(ch)
+        if o > 127 and o not in _FOLD_TABLE:
+            _FOLD_TABLE[o] = "".join(
+                c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)
+            )
+    return t.translate(_FOLD_TABLE)
+
+
+TOKEN_RE = _TOKEN
+
+
+_SENT_SPLIT = re.compile(r"[.!?…][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+
+
+def sentences(text: str) -> list[str]:
+    """Split at sentence ends followed by a capital or digit, at newlines and at ' | '."""
+    out: list[str] = []
+    for chunk in text.replace(" | ", "\n").split("\n"):
+        if chunk.strip():
+            out.extend(p.strip() for p in _SENT_SPLIT.split(chunk) if p.strip())
+    return out
+
+
+_SPLIT_TABLE: dict[int, str | None] = {
+    o: " " for o in range(128) if not chr(o).isalnum()
+}
+_SPLIT_TABLE.update({ord(c): " " for c in "’‘“”–—…«»·•‚„′″¡¿"})
+
+
+_BYTE_TABLE = bytes(b if (b >= 128 or chr(b).isalnum()) else 32 for b in range(256))
+_COMMON_PUNCT = "’‘“”–—…«»"
+
+
+def _slow_tokens(t: str) -> list[str]:
+    for ch in set(t):
+        o = ord(ch)
+        if o > 127 and o not in _SPLIT_TABLE:
+            if unicodedata.category(ch)[0] in "PSZC":
+                _SPLIT_TABLE[o] = " "
+            else:
+                _SPLIT_TABLE[o] = "".join(
+                    c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)
+                )
+    return t.translate(_SPLIT_TABLE).split()
+
+
+def quick_tokens(text: str) -> list[str]:
+    """Folded tokens by C-level translate + split (no positions, no case)."""
+    t = text.lower()
+    if t.isascii():
+        return t.encode("ascii").translate(_BYTE_TABLE).decode("ascii").split()
+    s = t.encode("utf-8").translate(_BYTE_TABLE).decode("utf-8", "replace")
+    for ch in set(s):
+        if ord(ch) > 127:
+            _slow_tokens(ch)  # fills the table
+            s = s.replace(ch, _SPLIT_TABLE[ord(ch)] or " ")
+    return s.split()
+
+
+@lru_cache(maxsize=200000)
+def stem(word: str) -> str:
+    """A deliberately light English stemmer: plural and a few suffixes."""
+    w = word
+    n = len(w)
+    if n <= 3 or not w.isalpha():
+        return w
+    if w.endswith("ies") and n > 4:
+        return w[:-3] + "y"
+    if w.endswith(("sses", "shes", "ches", "xes")):
+        return w[:-2]
+    if w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    return w
+
+
+# ---- gazetteer ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Alias:
+    code: str
+    n: int
+    cased: bool  # first letter must be upper case
+    exact: bool  # must be written exactly as in the table (acronyms)
+    form: str
+
+
+def _build_gazetteer() -> tuple[dict[tuple[str, ...], _Alias], dict[str, int]]:
+    table: dict[tuple[str, ...], _Alias] = {}
+    first: dict[str, int] = {}
+    for alias, code, _kind in ENTRIES:
+        toks = tuple(fold(t) for t in _TOKEN.findall(normalise(alias)))
+        if not toks:
+            continue
+        joined = " ".join(toks)
+        exact = alias.isupper() and len(alias) <= 5
+        table[toks] = _Alias(code, len(toks), joined in CASED, exact, alias)
+        first[toks[0]] = max(first.get(toks[0], 0), len(toks))
+    for name, _members in REGIONS:
+        toks = tuple(fold(t) for t in _TOKEN.findall(normalise(name)))
+        table[toks] = _Alias("@" + name.split(";")[0], len(toks), False, False, name)
+        first[toks[0]] = max(first.get(toks[0], 0), len(toks))
+    return table, first
+
+
+REGION_MEMBERS: dict[str, frozenset[str]] = {"@" + n: frozenset(m) for n, m in REGIONS}
+
+GAZ, GAZ_FIRST = _build_gazetteer()
+# first tokens that are an alias on their own, and the second tokens of longer aliases
+GAZ_SINGLE = frozenset(k[0] for k in GAZ if len(k) == 1)
+GAZ_SECOND: dict[str, frozenset[str]] = {}
+for _k in GAZ:
+    if len(_k) > 1:
+        GAZ_SECOND[_k[0]] = GAZ_SECOND.get(_k[0], frozenset()) | {_k[1]}
+
+
+_FIRST_SET = frozenset(GAZ_FIRST)
+_CASED_FIRST = frozenset(k[0] for k, a in GAZ.items() if a.cased or a.exact)
+_UNCASED_FIRST = frozenset(k[0] for k, a in GAZ.items() if not (a.cased or a.exact))
+
+
+def may_have_place(tset: set[str], text: str) -> bool:
+    """Cheap test whether ``countries`` can find anything in a sentence."""
+    hit = tset & _FIRST_SET
+    if not hit:
+        return False
+    for f in hit:
+        if f in _CASED_FIRST and f not in _UNCASED_FIRST:
+            if f.capitalize() not in text and f.upper() not in text:
+                continue
+        if f in GAZ_SINGLE:
+            return True
+        sec = GAZ_SECOND.get(f)
+        if sec and not sec.isdisjoint(tset):
+            return True
+    return False
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(normalise(text))
+
+
+def countries(raw_tokens: list[str], folded: list[str]) -> list[tuple[int, int, str]]:
+    """(start, end, code) of each country mention, longest match first."""
+    out: list[tuple[int, int, str]] = []
+    i = 0
+    n = len(folded)
+    first = GAZ_FIRST
+    while i < n:
+        m = first.get(folded[i])
+        if m is None:
+            i += 1
+            continue
+        hit = None
+        for k in range(min(m, n - i), 0, -1):
+            a = GAZ.get(tuple(folded[i : i + k]))
+            if a is None:
+                continue
+            tok = raw_tokens[i]
+            if a.exact and tok != a.form.replace(".", "")[: len(tok)]:
+                continue
+            if a.cased and not tok[:1].isupper():
+                continue
+            hit = (i, i + k, a.code)
+            break
+        if hit:
+            out.append(hit)
+            i = hit[1]
+        else:
+            i += 1
+    return out

@@ -1,0 +1,197 @@
+"""Unit tests of the relevance scorer (pure: no servers, no network)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor.models import Document, Judgment, Seed
+from monitor.score import build_scorer, clean_seed_text
+
+ROOT = Path(__file__).resolve().parents[1]
+FIX = Path(__file__).resolve().parent / "fixtures" / "pages"
+# Five Google Stadia pages of scrapinghub/article-extraction-benchmark (see ATTRIBUTION.md)
+STADIA_SEEDS = ("680c2848", "8267acac", "aade2ec8")
+STADIA_HELD_OUT = "e100c961"
+
+
+def _bodies() -> list[dict[str, str]]:
+    with gzip.open(FIX / "bodies.jsonl.gz", "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def _seeds() -> list[Seed]:
+    return [Seed(name=p.name, text=clean_seed_text(p.read_text(encoding="utf-8")))
+            for p in sorted((ROOT / "seeds").glob("*.txt"))]
+
+
+def _doc(text: str, title: str = "", id: str = "d") -> Document:
+    return Document(id=id, title=title, text=text)
+
+
+@pytest.fixture(scope="module")
+def seeds() -> list[Seed]:
+    return _seeds()
+
+
+@pytest.fixture(scope="module")
+def bodies() -> list[dict[str, str]]:
+    return _bodies()
+
+
+# ---- clean_seed_text -----------------------------------------------------------------------
+
+
+def test_clean_seed_text_drops_chrome_keeps_story() -> None:
+    raw = "\n".join([
+        "Monday, December 11, 2023",
+        "HomeWorld NewsPolitics",
+        "The Corner",
+        "Ministers agree a new treaty on river water sharing after long talks",
+        "",
+        "The two governments signed the accord on Tuesday, ending a dispute that lasted a decade.",
+        "Officials said the agreement covers dams, irrigation and flood warnings along the river.",
+        "Total",
+        "0",
+        "Shares",
+        "Related Posts",
+        "Join us as a valued contributor to our community, where your voice matters.",
+        "Lost Password?",
+        "Exit mobile version",
+        "https://example.com/share?id=1",
+    ])
+    out = clean_seed_text(raw)
+    for chrome in ("Monday, December", "HomeWorld", "The Corner", "Total", "Shares",
+                   "Related Posts", "Join us", "Lost Password", "Exit mobile", "example.com"):
+        assert chrome not in out
+    assert "Ministers agree a new treaty" in out
+    assert "signed the accord on Tuesday" in out
+    assert "flood warnings" in out
+    assert "\n0\n" not in out
+
+
+def test_clean_seed_text_on_real_seed(seeds: list[Seed]) -> None:
+    raw = (ROOT / "seeds" / "004_41e4fd61abdfe968.txt").read_text(encoding="utf-8")
+    out = clean_seed_text(raw)
+    assert "Lost Password?" not in out
+    assert "Feel the passion" not in out
+    assert "Monday, December 11, 2023" not in out
+    assert "US presses Burma to cease military ties with North Korea" in out
+
+
+# ---- behaviour -----------------------------------------------------------------------------
+
+
+def test_score_fields_and_range(seeds: list[Seed]) -> None:
+    sc = build_scorer(seeds)
+    assert 0.0 < sc.threshold < 1.0
+    s = sc.score(_doc("Russia pledged weapons and military instructors to Mali's junta during "
+                      "talks in Bamako on defence cooperation.",
+                      title="Russia and Mali deepen military ties"))
+    assert 0.0 <= s.value <= 1.0
+    assert s.match and s.value >= sc.threshold
+    assert s.nearest_seed in {x.name for x in seeds}
+    assert len(s.facets) == 2 and s.terms and s.sentence
+    off = sc.score(_doc("The city council approved a new budget for parks and libraries.",
+                        title="Council passes budget"))
+    assert not off.match and off.value < s.value
+
+
+def test_one_place_decides_nothing(seeds: list[Seed]) -> None:
+    sc = build_scorer(seeds)
+    single = sc.score(_doc("North Korea fired a ballistic missile into the sea on Sunday, "
+                           "officials said.", title="North Korea fires missile"))
+    both = sc.score(_doc("North Korea agreed to sell artillery to Mali's military government, "
+                         "officials said.", title="North Korea and Mali in arms deal"))
+    assert not single.match
+    assert both.match
+
+
+def test_deterministic(seeds: list[Seed], bodies: list[dict[str, str]]) -> None:
+    a, b = build_scorer(seeds), build_scorer(seeds)
+    assert a.threshold == b.threshold
+    for item in bodies[:40]:
+        d = _doc(item["articleBody"], id=item["key"])
+        assert a.score(d) == b.score(d)
+
+
+def test_feedback_changes_later_scores(seeds: list[Seed]) -> None:
+    sc = build_scorer(seeds)
+    probe = _doc("Burkina Faso's junta received a shipment of Russian grain and fertiliser "
+                 "at the port, officials said.", title="Russia ships grain to Burkina Faso")
+    before = sc.score(probe)
+    for i in range(3):
+        sc.learn(_doc(f"Russia sent wheat and fertiliser to Burkina Faso as food aid, batch {i}.",
+                      title="Russian grain aid for Burkina Faso", id=f"j{i}"), False)
+    after = sc.score(probe)
+    assert after.value < before.value
+    # and judgments given at build time act the same way
+    sc2 = build_scorer(seeds, [Judgment(_doc(f"Russia sent wheat and fertiliser to Burkina Faso "
+                                             f"as food aid, batch {i}.",
+                                             title="Russian grain aid for Burkina Faso",
+                                             id=f"j{i}"), False) for i in range(3)])
+    assert sc2.score(probe).value == pytest.approx(after.value)
+    assert sc2.threshold == pytest.approx(sc.threshold)
+
+
+def test_positive_feedback_raises_similar(seeds: list[Seed]) -> None:
+    sc = build_scorer(seeds)
+    probe = _doc("Wagner mercenaries were seen at the airport in Bangui, the Central African "
+                 "Republic, guarding the presidential palace.", title="Wagner in Bangui")
+    before = sc.score(probe).value
+    sc.learn(_doc("Wagner mercenaries guard gold mines in the Central African Republic.",
+                  title="Wagner fighters in CAR", id="p1"), True)
+    assert sc.score(probe).value > before
+
+
+def test_length_does_not_decide(seeds: list[Seed], bodies: list[dict[str, str]]) -> None:
+    sc = build_scorer(seeds)
+    title = "Russia to train and arm Niger's army under new defence pact"
+    summary = ("Russian military instructors will train soldiers in Niger and deliver weapons "
+               "under a defence cooperation agreement signed with the junta in Niamey.")
+    short = sc.score(_doc(summary, title=title))
+    # the same story as the lead of a 3,000-word page padded with unrelated article text
+    pad = " ".join(b["articleBody"] for b in bodies if "stadia" in b["url"])
+    words = pad.split()[:3000]
+    long = sc.score(_doc(summary + "\n\n" + " ".join(words), title=title))
+    assert short.match and long.match
+    assert abs(short.value - long.value) < 0.15
+    # and unrelated long text with one stray place name does not match
+    stray = sc.score(_doc(" ".join(words) + " The studio also has an office in Moscow."))
+    assert not stray.match
+
+
+# ---- threshold from the seeds ----------------------------------------------------------------
+
+
+def test_swapped_topic_threshold_separates(bodies: list[dict[str, str]]) -> None:
+    """Seeds of another topic (three Google Stadia pages): the derived threshold lets the
+    held-out Stadia article through and keeps every other corpus page out."""
+    by_key = {b["key"][:8]: b for b in bodies}
+    gt = json.loads((FIX / "ground-truth.json").read_text(encoding="utf-8"))
+    assert all(any(k.startswith(p) for k in gt) for p in STADIA_SEEDS + (STADIA_HELD_OUT,))
+    seeds = [Seed(name=k, text=by_key[k]["articleBody"]) for k in STADIA_SEEDS]
+    sc = build_scorer(seeds)
+    held = sc.score(_doc(by_key[STADIA_HELD_OUT]["articleBody"]))
+    assert held.match, (held.value, sc.threshold)
+    others = [b for b in bodies if "stadia" not in b["url"].lower()]
+    assert len(others) >= 170
+    false = [b["url"] for b in others if sc.score(_doc(b["articleBody"])).match]
+    assert false == []
+
+
+@pytest.mark.parametrize("held_out", range(5))
+def test_leave_one_seed_out_on_real_pages(seeds: list[Seed], bodies: list[dict[str, str]],
+                                          held_out: int) -> None:
+    """Four seeds in, the fifth seed's text must match and < 5 % of 181 unrelated pages."""
+    if held_out == 4:
+        pytest.xfail("known gap: the Burma seed is the only one naming Myanmar, so with it "
+                     "held out Myanmar is in no facet (see docs/relevance.md)")
+    rest = [s for i, s in enumerate(seeds) if i != held_out]
+    sc = build_scorer(rest)
+    assert sc.score(_doc(seeds[held_out].text)).match
+    matches = sum(sc.score(_doc(b["articleBody"])).match for b in bodies)
+    assert matches < 0.05 * len(bodies)
