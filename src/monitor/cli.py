@@ -27,6 +27,9 @@ class _Group(click.Group):
         except MonitorError as exc:
             click.echo(f"monitor: error: {exc}", err=True)
             ctx.exit(2)
+        except BrokenPipeError:  # `monitor matches | head`: the reader left, nothing to report
+            sys.stderr.close()
+            ctx.exit(0)
         except OSError as exc:  # e.g. --out into a missing directory
             click.echo(f"monitor: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
             ctx.exit(2)
@@ -115,7 +118,8 @@ def poll(ctx: click.Context) -> None:
 @cli.command()
 @click.option("--since", "since", metavar="ISO-DATE", help="Render matches updated since this date; records nothing.")
 @click.option("--all", "everything", is_flag=True, help="Render every stored match; records nothing.")
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "text", "json", "atom"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "text", "json", "atom"]), default="md",
+              show_default=True, help="Markdown, HTML, plain text, JSON or an Atom feed.")
 @click.option("--out", default="-", show_default=True, help="Output file, or - for stdout.")
 @click.option("--deliver", is_flag=True,
               help="Deliver to every target in feeds.yaml settings.digest (files, email), exactly once per target.")
@@ -171,8 +175,9 @@ def score(ctx: click.Context, input_: Any, output: Any) -> None:
 
 
 @cli.command()
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many matches.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Human-readable text or JSON.")
 @click.pass_context
 def matches(ctx: click.Context, limit: int, fmt: str) -> None:
     """List stored matches, best first."""
@@ -206,7 +211,8 @@ def feedback(ctx: click.Context, ref: str, verdict: str) -> None:
 
 @cli.command()
 @click.argument("ref", metavar="ID|URL")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Human-readable text or JSON.")
 @click.pass_context
 def explain(ctx: click.Context, ref: str, fmt: str) -> None:
     """Show why a stored article scores as it does: seed, facets, terms, best sentence."""
@@ -235,7 +241,8 @@ def explain(ctx: click.Context, ref: str, fmt: str) -> None:
 @click.option("--lang", default=None, help="Only items whose language starts with this (e.g. en).")
 @click.option("--decisions", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help='Write {"id", "score", "match"} per item in processing order.')
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="A table per language, or JSON.")
 @click.pass_context
 def eval_(ctx: click.Context, items: Path, labels: Path, use_feedback: bool, lang: str | None,
           decisions: Path | None, fmt: str) -> None:
@@ -263,7 +270,8 @@ def run(ctx: click.Context, tick: float) -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Human-readable text or JSON.")
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
     """Per feed: last fetch, next due, last error, entries, matches; and the service heartbeat."""
