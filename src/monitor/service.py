@@ -21,7 +21,7 @@ from . import app as application
 from .errors import ConfigError, MonitorError
 
 log = logging.getLogger("monitor.service")
-STOP_GRACE = 8.0  # seconds a running poll gets to finish its current entry after a signal
+STOP_GRACE = 5.0  # seconds a running poll gets to finish its current entry after a signal
 
 
 class InstanceLock:
