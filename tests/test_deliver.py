@@ -199,7 +199,7 @@ def test_same_digest_delivered_again_is_not_duplicated(tmp_path: Path) -> None:
     first = deliver_file(RENDERED, file_target(tmp_path), DAY)
     again = deliver_file(RENDERED, file_target(tmp_path), DAY)
     assert again == first
-    assert len(list(tmp_path.iterdir())) == 4
+    assert len(list(tmp_path.iterdir())) == 5  # four dated files + the stable feed.atom.xml
 
 
 def test_partly_written_digest_is_completed(tmp_path: Path) -> None:
@@ -212,6 +212,7 @@ def test_partly_written_digest_is_completed(tmp_path: Path) -> None:
         "2026-11-22.html",
         "2026-11-22.json",
         "2026-11-22.md",
+        "feed.atom.xml",
     ]
     assert (tmp_path / "2026-11-22.html").read_text(encoding="utf-8") == RENDERED["html"]
 
@@ -443,3 +444,13 @@ def test_login_when_credentials_are_set() -> None:
         assert len(handler.messages) == 1
     finally:
         controller.stop()
+
+
+def test_stable_atom_feed_follows_the_latest_digest(tmp_path: Path) -> None:
+    deliver_file(RENDERED, file_target(tmp_path), DAY)
+    assert (tmp_path / "feed.atom.xml").read_text(encoding="utf-8") == RENDERED["atom"]
+    newer = {**RENDERED, "atom": "<feed><!-- newer --></feed>\n", "md": "newer"}
+    assert newer["atom"] != RENDERED["atom"]
+    deliver_file(newer, file_target(tmp_path), DAY)
+    assert (tmp_path / "feed.atom.xml").read_text(encoding="utf-8") == newer["atom"]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -159,7 +159,7 @@ def test_deliver_sends_one_email_and_files_then_nothing_new(tmp_path: Path, serv
     assert set(parts) == {"text/plain", "text/html"}
     assert links[0] in parts["text/html"] and links[1] not in parts["text/html"]
     files = sorted(p.name for p in (tmp_path / "digests").iterdir())
-    assert len(files) == 3 and any(f.endswith(".md") for f in files)
+    assert len(files) == 4 and "feed.atom.xml" in files and any(f.endswith(".md") for f in files)
 
     second = run(*_args(tmp_path), "digest", "--deliver")
     assert second.exit_code == 0

@@ -93,9 +93,25 @@ def deliver_file(rendered: Mapping[str, str], target: DigestTarget, day: date) -
                 with contextlib.suppress(OSError):
                     path.unlink()
             raise DeliveryError(f"cannot write digest in {directory}: {_os_error(exc)}") from exc
+        if "atom" in formats:
+            _replace_feed(directory / LATEST_ATOM, rendered["atom"])
         _fsync_dir(directory)
         return paths
     raise DeliveryError(f"too many digests for {stem} in {directory}")
+
+
+LATEST_ATOM = "feed.atom.xml"
+
+
+def _replace_feed(path: Path, text: str) -> None:
+    """A fixed address a feed reader can subscribe to: the latest digest's Atom, swapped in
+    atomically (readers keep entries they saw, keyed by the stable entry ids)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise DeliveryError(f"cannot write {path}: {_os_error(exc)}") from exc
 
 
 def _same(path: Path, text: str) -> bool:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import calendar
+import email.utils
 import hashlib
 import html
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -23,6 +25,14 @@ _SPACES = re.compile(r"[ \t\r\f\v]+")
 _TRACKING = re.compile(r"^(utm_|fbclid$|gclid$|mc_cid$|mc_eid$|ocid$|cmpid$)", re.I)
 # Bozo reasons that still leave a complete, trustworthy parse.
 _BENIGN = ("CharacterEncodingOverride", "NonXMLContentType")
+# An ENTITY declaration (general or parameter) in the document prolog. feedparser keeps
+# "safe" internal entities and its loose parser expands them without any limit, so one
+# 200 KB entity referenced 5,000 times inflates to 1 GB (quadratic blow-up); external
+# entities are never wanted in a feed either. Such documents are refused before parsing.
+_ENTITY_DECL = re.compile(r"<!ENTITY", re.I)
+_FIRST_ELEMENT = re.compile(r"<[A-Za-z_]")
+_WIDE_CODECS = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")
+_JSONFEED = "https://jsonfeed.org/version/"
 
 
 def strip_html(fragment: str) -> str:
@@ -72,10 +82,99 @@ def _identity(raw: Mapping[str, Any], link: str | None, title: str, published: d
     return "sha1:" + hashlib.sha1(basis.encode("utf-8")).hexdigest()
 
 
+def _declares_entities(content: bytes) -> bool:
+    """True when an ENTITY declaration appears before the root element (any UTF width)."""
+    texts = [content.decode("latin-1")]
+    if b"\x00" in content[:1024]:  # UTF-16/32 (with or without a BOM)
+        texts += [content.decode(codec, errors="replace") for codec in _WIDE_CODECS]
+    for text in texts:
+        decl = _ENTITY_DECL.search(text)
+        if decl is None:
+            continue
+        root = _FIRST_ELEMENT.search(text)
+        if root is None or decl.start() < root.start():
+            return True
+    return False
+
+
+def _looks_like_json(content: bytes) -> bool:
+    return content.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+
+
+def _json_feed(content: bytes, feed_url: str) -> ParsedFeed:
+    """JSON Feed 1.0 / 1.1 (https://jsonfeed.org/version/1.1)."""
+    try:
+        doc = json.loads(content.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ParseError(f"not a feed: invalid JSON: {' '.join(str(exc).split())}") from None
+    if not isinstance(doc, dict) or not str(doc.get("version") or "").startswith(_JSONFEED):
+        raise ParseError("not a feed: JSON document without a JSON Feed version")
+    items = doc.get("items")
+    if not isinstance(items, list):
+        raise ParseError("malformed JSON Feed: 'items' is not a list")
+    base = doc.get("feed_url") if isinstance(doc.get("feed_url"), str) else feed_url
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    skipped = 0
+    for item in items:
+        if not isinstance(item, dict):
+            skipped += 1
+            continue
+
+        def text(key: str, item: dict[str, Any] = item) -> str:
+            value = item.get(key)
+            return value if isinstance(value, str) else ""
+
+        title = strip_html(text("title"))
+        link = text("url").strip() or text("external_url").strip() or None
+        if link:
+            link = urljoin(base, link)
+        published = _json_date(text("date_published") or text("date_modified"))
+        summary = strip_html(text("summary"))
+        body = strip_html(text("content_html")) or text("content_text").strip()
+        if not summary and body:
+            summary, body = body, ""
+        if not (title or link or summary or body):
+            skipped += 1
+            continue
+        raw_id = item.get("id")
+        raw = {"id": str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else None}
+        entry_id = _identity(raw, link, title, published, summary or body)
+        if entry_id in seen:
+            continue
+        seen.add(entry_id)
+        entries.append(
+            Entry(id=entry_id, feed_url=feed_url, title=title, link=link, published=published,
+                  summary=summary, content=body if body != summary else "")
+        )
+    warning = f"JSON Feed: skipped {skipped} unusable item(s)" if skipped else None
+    title = doc.get("title")
+    return ParsedFeed(title=strip_html(title) if isinstance(title, str) else "", entries=tuple(entries),
+                      warning=warning)
+
+
+def _json_date(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:  # RFC 3339 is required, but RFC 822 dates occur in the wild
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 def parse_feed(content: bytes, headers: Mapping[str, str], feed_url: str) -> ParsedFeed:
     """Parse a feed; raise ParseError when the document is not a usable feed at all."""
     if not content.strip():
         raise ParseError("empty document")
+    if _looks_like_json(content):
+        return _json_feed(content, feed_url)
+    if _declares_entities(content):
+        raise ParseError("refused: the document declares XML entities (<!ENTITY> in a DOCTYPE); "
+                         "entity expansion and external entities are not allowed in feeds")
     try:
         parsed = feedparser.parse(content, response_headers=dict(headers), sanitize_html=False)
     except Exception as exc:  # feedparser is defensive, but hostile bytes have crashed it before

@@ -91,23 +91,31 @@ def run_feed(
         state = store.feed_state(spec.url)
     except StorageError as exc:
         return FeedResult(url=spec.url, name=spec.name, error=str(exc))
+    # feeds.yaml stays the source of truth (the row is keyed by spec.url); a permanent redirect
+    # only changes where the feed is fetched from, and the validators belong to that URL.
+    source = state.fetch_url or spec.url
     try:
-        fetched = fetcher.fetch_feed(spec.url, etag=state.etag, last_modified=state.last_modified)
+        fetched = fetcher.fetch_feed(source, etag=state.etag, last_modified=state.last_modified)
     except FetchError as exc:
         return _failed(spec, store, started, str(exc), state.error_count, exc.retry_after, exc.permanent, rng)
     except Exception as exc:  # a bug must not end the pass for the other feeds
-        log.exception("internal error fetching %s", spec.url)
-        return _failed(spec, store, started, f"internal error: {type(exc).__name__}: {exc}", state.error_count, None, False, rng)
+        log.exception("internal error fetching %s", source)
+        return _failed(spec, store, started, _internal(exc), state.error_count, None, False, rng)
 
     url = spec.url
-    if fetched.permanent_redirect and fetched.permanent_redirect != spec.url:
-        # The entries still belong to the feed the user configured; feeds.yaml stays the
-        # source of truth, so only record where it moved.
-        log.info("feed %s moved permanently to %s", spec.url, fetched.permanent_redirect)
+    try:
+        _follow_move(spec, store, state.fetch_url, fetched)
+    except StorageError as exc:
+        return _failed(spec, store, started, str(exc), state.error_count, None, False, rng)
+    # a feed that answers again is active again (e.g. a 410 that was lifted)
+    reactivate = "active" if state.status == "gone" else None
 
     due = next_due(spec.interval, started, rng=rng)
     if fetched.not_modified:
-        store.record_fetch(url, now=started, next_due=due)
+        try:
+            store.record_fetch(url, now=started, next_due=due, status=reactivate)
+        except StorageError as exc:
+            return FeedResult(url=url, name=spec.name, error=str(exc))
         return FeedResult(url=url, name=spec.name, not_modified=True)
 
     try:
@@ -115,8 +123,8 @@ def run_feed(
     except MonitorError as exc:
         return _failed(spec, store, started, str(exc), state.error_count, None, False, rng)
     except Exception as exc:
-        log.exception("internal error parsing %s", spec.url)
-        return _failed(spec, store, started, f"internal error: {type(exc).__name__}: {exc}", state.error_count, None, False, rng)
+        log.exception("internal error parsing %s", source)
+        return _failed(spec, store, started, _internal(exc), state.error_count, None, False, rng)
 
     new = changed = matches = 0
     try:
@@ -135,25 +143,53 @@ def run_feed(
             else:
                 new += 1
             matches += int(is_match)
+
+        # Validators are saved only after every entry is stored: a crash mid-feed means the next
+        # poll re-fetches the whole feed instead of getting a 304 and losing the rest.
+        store.record_fetch(
+            url,
+            now=started,
+            next_due=due,
+            warning=parsed.warning,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+            refresh_validators=True,
+            status=reactivate,
+            title=parsed.title,
+        )
     except StorageError as exc:
         return _failed(spec, store, started, str(exc), state.error_count, None, False, rng)
-
-    # Validators are saved only after every entry is stored: a crash mid-feed means the next
-    # poll re-fetches the whole feed instead of getting a 304 and losing the rest.
-    store.record_fetch(
-        url,
-        now=started,
-        next_due=due,
-        warning=parsed.warning,
-        etag=fetched.etag,
-        last_modified=fetched.last_modified,
-        refresh_validators=True,
-        title=parsed.title,
-    )
+    except Exception as exc:  # e.g. a scorer bug on one hostile entry
+        log.exception("internal error processing %s", source)
+        return _failed(spec, store, started, _internal(exc), state.error_count, None, False, rng)
     if parsed.warning:
         log.warning("%s: %s", spec.name, parsed.warning)
     log.info("feed %s: %d new, %d changed, %d matches", spec.name, new, changed, matches)
     return FeedResult(url=url, name=spec.name, new_entries=new, matches=matches, warning=parsed.warning)
+
+
+def _internal(exc: Exception) -> str:
+    return " ".join(f"internal error: {type(exc).__name__}: {exc}".split())
+
+
+def _follow_move(spec: FeedSpec, store: Store, current: str | None, fetched: FetchResult) -> None:
+    """Record a permanent redirect (301/308) as the feed's new fetch URL."""
+    moved = fetched.permanent_redirect
+    if not moved:
+        return
+    target = None if moved == spec.url else moved
+    if target == current:
+        return
+    log.info("feed %s moved permanently to %s", spec.url, moved)
+    # A 304 from the new location confirms the validators we sent; after a 200 they are
+    # written by record_fetch only once the document is parsed and stored.
+    keep = fetched.not_modified
+    store.set_fetch_url(
+        spec.url,
+        target,
+        etag=fetched.etag if keep else None,
+        last_modified=fetched.last_modified if keep else None,
+    )
 
 
 def _article(entry: Entry, spec: FeedSpec, fetcher: FetcherLike) -> Article:

@@ -93,7 +93,14 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
     db.table("service").create({"key": str, "value": str}, pk="key")
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_m1_initial,)
+def _m2_fetch_url(db: sqlite_utils.Database) -> None:
+    """Where the feed is fetched from after a permanent redirect (NULL: the configured url).
+
+    The row stays keyed by the url in feeds.yaml (the user's source of truth)."""
+    db.execute("ALTER TABLE feeds ADD COLUMN fetch_url TEXT")
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_m1_initial, _m2_fetch_url)
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,7 @@ class FeedState:
     last_fetch_at: datetime | None
     last_error: str | None
     entries: int
+    fetch_url: str | None = None  # set by a permanent redirect; None: fetch `url`
 
 
 @dataclass(frozen=True)
@@ -228,7 +236,7 @@ class Store:
             last_modified=r["last_modified"], status=r["status"] or "active",
             error_count=r["error_count"] or 0, next_due_at=from_iso(r["next_due_at"]),
             last_fetch_at=from_iso(r["last_fetch_at"]), last_error=r["last_error"],
-            entries=r["entries"] or 0,
+            entries=r["entries"] or 0, fetch_url=r.get("fetch_url"),
         )
 
     def feed_states(self) -> list[dict[str, Any]]:
@@ -271,6 +279,17 @@ class Store:
             params["title"] = title
         with self._tx() as conn:
             conn.execute(f"UPDATE feeds SET {', '.join(sets)} WHERE url = :url", params)
+
+    def set_fetch_url(
+        self, url: str, fetch_url: str | None, *, etag: str | None = None, last_modified: str | None = None
+    ) -> None:
+        """A permanent redirect moved the feed configured as `url` to `fetch_url` (None: back to
+        `url`). Validators belong to the fetched URL, so they are replaced in the same write."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE feeds SET fetch_url = ?, etag = ?, last_modified = ? WHERE url = ?",
+                (fetch_url, etag, last_modified, url),
+            )
 
     def move_feed(self, old: str, new: str) -> None:
         """A 301 moved a feed: keep its history under the new URL."""

@@ -54,6 +54,9 @@ ZIPF_CEIL = 7.0
 STOP_ZIPF = 5.6  # words at least this common carry no topic information
 W_CONJ, W_SINGLE, W_COVER, W_THEME = 0.55, 0.08, 0.07, 0.30
 PAIR_GENERALISED = 0.85
+GEN_MIN_STATED = 2
+GEN_RARITY_POWER = 3.0
+GEN_ACTOR = 0.8  # most a document's own main country can stand in for a missing facet
 REL_GAIN = 1.0
 LEARN_WEIGHT = 0.25
 LEARN_UP = 0.25
@@ -75,6 +78,19 @@ def idf(word: str) -> float:
         else:
             v = ZIPF_CEIL - z
         _IDF[word] = v
+    return v
+
+
+_CRARITY: dict[str, float] = {}
+
+
+def country_rarity(code: str) -> float:
+    """Background rarity of a country (IDF prior from how often its name is written)."""
+    v = _CRARITY.get(code)
+    if v is None:
+        name = NAMES.get(code, code).lower()
+        v = max(0.5, ZIPF_CEIL - zipf_frequency(name, "en"))
+        _CRARITY[code] = v
     return v
 
 
@@ -294,6 +310,8 @@ class _Profile:
     surface: dict[str, str]  # stem -> a surface form for explanations
     pairs: set[tuple[str, str]] = field(default_factory=set)  # place pairs a seed relates
     attached_code: dict[str, str] = field(default_factory=dict)  # attached stem -> place
+    relation: dict[str, float] = field(default_factory=dict)  # stem -> relation-bearing weight
+    relation_z: float = 1.0
 
 
 def _build_profile(seeds: Sequence[Seed], seed_reads: list[list[_Sent]]) -> _Profile:
@@ -397,6 +415,24 @@ def _build_profile(seeds: Sequence[Seed], seed_reads: list[list[_Sent]]) -> _Pro
             facets[k].attached[st] = ATTACHED_WEIGHT
             attached_code[st] = code_votes[st].most_common(1)[0][0]
 
+    # relation-bearing terms: theme terms of seed sentences that hold both facets, weighted by
+    # the share of seeds that use them so (what the seeds say about the relation itself)
+    relation: dict[str, float] = {}
+    relation_z = 1.0
+    if facets:
+        rdf: Counter[str] = Counter()
+        for sents in seed_reads:
+            seen_r: set[str] = set()
+            for s in sents:
+                cs = {c for _a, _b, c in s.codes}
+                if all(cs & set(fa.members) for fa in facets):
+                    seen_r.update(t for t in s.stems if t in theme)
+            rdf.update(seen_r)
+        relation = {t: theme[t] * d / n for t, d in rdf.items() if d >= 2 or n <= 2}
+        masses = sorted(sum(relation.get(t, 0.0) for t in {t for s in sents for t in s.stems})
+                        for sents in seed_reads)
+        relation_z = max(1.0, masses[len(masses) // 2] / 4.0) if masses else 1.0
+
     # theme normaliser: what a seed's opening window holds
     leads = []
     for sents in seed_reads:
@@ -411,7 +447,7 @@ def _build_profile(seeds: Sequence[Seed], seed_reads: list[list[_Sent]]) -> _Pro
     leads.sort()
     z = leads[len(leads) // 2] / 2.0 if leads and leads[len(leads) // 2] > 0 else 1.0
     return _Profile(facets, theme, seed_terms, seed_codes, [s.name for s in seeds], z, surface,
-                    pairs, attached_code)
+                    pairs, attached_code, relation, relation_z)
 
 
 # ---- scoring ------------------------------------------------------------------------------
@@ -453,6 +489,17 @@ class Scorer:
             for st, w in fa.attached.items():
                 attached[st].append((k, w))
         self._attached = dict(attached)
+        # the open facet: with two facets, the one with more member countries is a class that
+        # other countries can join (the seeds show several parties on that side)
+        self._open = -1
+        if len(profile.facets) == 2:
+            sizes = [len(fa.members) for fa in profile.facets]
+            if sizes[0] != sizes[1]:
+                self._open = 0 if sizes[0] > sizes[1] else 1
+        self._open_rarity = 1.0
+        if self._open >= 0:
+            mem = profile.facets[self._open].members
+            self._open_rarity = sum(country_rarity(c) for c in mem) / len(mem)
         self._vocab: dict[str, str] = {}
         self._rebuild_vocab()
 
@@ -553,23 +600,79 @@ class Scorer:
                     w.append(i2)
                     ntok += sents[i2].ntok
                 windows.append(title_idx + w)
+        # the document's own main country, when it is in no facet, may stand in for a missing
+        # facet: a page about X's ties with a facet country is the seed relation with a new
+        # party.  Credit is partial and needs the seeds' relation-bearing terms.
+        actor = self._main_outsider(sents) if self._open >= 0 else None
+        if actor is not None:
+            # the relation must be the document's subject: stated (actor and the closed facet
+            # in one sentence) at least twice
+            closed = 1 - self._open
+            stated = sum(1 for i, s in enumerate(sents)
+                         if feats[i][0][closed] >= 0.8 and any(c == actor for _a, _b, c in s.codes))
+            if stated < GEN_MIN_STATED:
+                actor = None
+        actor_w = 0.0
+        if actor is not None:
+            # like a term, a new party is evidence in proportion to its background rarity,
+            # relative to the open facet's own members (a much-covered country is weak evidence)
+            actor_w = min(1.0, country_rarity(actor) / self._open_rarity) ** GEN_RARITY_POWER
+        prom_gen = prominence
+        if actor is not None:
+            n_actor = sum(1 for s in sents for _a, _b, c in s.codes if c == actor)
+            share_g = (n_facet_mentions + n_actor) / n_places if n_places else 1.0
+            prom_gen = 0.75 + 0.25 * min(1.0, 2.0 * share_g)
         best: _Eval | None = None
         for w in windows:
             strengths = [0.0] * nf
             terms: set[str] = set()
+            rel_terms: set[str] | None = None
             for i in w:
                 st, _h, tm = feats[i]
                 for k in range(nf):
                     if st[k] > strengths[k]:
                         strengths[k] = st[k]
                 terms |= tm
-            base, adj = self._window_value(strengths, terms, prominence)
+                if actor is not None and any(c == actor for _a, _b, c in sents[i].codes) \
+                        and st[1 - self._open] >= 0.8:
+                    # the actor and the other facet named in one sentence: a stated relation
+                    rel_terms = (rel_terms or set()) | tm
+            prom = prominence
+            k_open = self._open
+            if rel_terms is not None and strengths[k_open] < GEN_ACTOR:
+                for i in title_idx:
+                    rel_terms |= feats[i][2]
+                rel = sum(self._p.relation.get(t, 0.0) for t in rel_terms)
+                g = GEN_ACTOR * (1.0 - math.exp(-rel / self._p.relation_z)) * actor_w
+                if g > strengths[k_open]:
+                    strengths[k_open] = g
+                    prom = prom_gen
+            base, adj = self._window_value(strengths, terms, prom)
             val = min(1.0, max(0.0, base + adj))
             if best is None or val > best.value + 1e-12:
                 best = _Eval(val, base, (w[0], w[-1]), strengths, [], sorted(terms))
         if best is None:
             best = _Eval(0.0, 0.0, (0, 0), [0.0] * nf, [], [])
         return best, sents
+
+    def _main_outsider(self, sents: list[_Sent]) -> str | None:
+        """The document's most salient country when it belongs to no facet (title counts
+        double), provided a facet country is also named; else None."""
+        sal: Counter[str] = Counter()
+        facet_seen = False
+        for s in sents:
+            for _a, _b, c in s.codes:
+                if c.startswith("@"):
+                    continue
+                if c in self._code_facets:
+                    facet_seen = True
+                sal[c] += 2 if s.is_title else 1
+        if not facet_seen or not sal:
+            return None
+        (top, v), *rest = sorted(sal.items(), key=lambda kv: (-kv[1], kv[0]))
+        if top in self._code_facets or v < 2 or (rest and rest[0][1] == v):
+            return None
+        return top
 
     # -- public --
     def score(self, doc: Document) -> Score:
