@@ -45,14 +45,20 @@ def one(hang: bool) -> tuple[float, int]:
                 server.add(path, body, content_type="text/html")
                 items.append({"title": page_title(body), "link": server.url(path)})
         server.add("/feed.xml", rss(items))
-        (d / "feeds.yaml").write_text(json.dumps({
-            "feeds": [{"url": server.url("/feed.xml"), "name": "local", "interval": "10s"}],
-            "settings": {"fetch": {"allow_hosts": ["127.0.0.1"], "host_spacing": 0}},
-        }))
+        (d / "feeds.yaml").write_text(
+            json.dumps(
+                {
+                    "feeds": [{"url": server.url("/feed.xml"), "name": "local", "interval": "10s"}],
+                    "settings": {"fetch": {"allow_hosts": ["127.0.0.1"], "host_spacing": 0}},
+                }
+            )
+        )
         db = d / "m.db"
         exe = str(Path(sys.executable).with_name("monitor"))
-        proc = subprocess.Popen([exe, "--feeds", str(d / "feeds.yaml"), "--seeds", str(SEEDS), "--db", str(db),
-                                 "run", "--tick", "1"], stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [exe, "--feeds", str(d / "feeds.yaml"), "--seeds", str(SEEDS), "--db", str(db), "run", "--tick", "1"],
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 60
         if hang:
             while time.monotonic() < deadline and not server.requests_for(items[0]["link"].split(server.base_url)[1]):
@@ -74,8 +80,10 @@ def main() -> None:
         times = [one(hang) for _ in range(args.repeat)]
         label = "page fetch hanging" if hang else "extracting real pages"
         secs = [t for t, _ in times]
-        print(f"SIGTERM mid-poll ({label}): median {statistics.median(secs):.2f} s, max {max(secs):.2f} s "
-              f"over {len(secs)} runs; articles stored at stop: {[n for _, n in times]}")
+        print(
+            f"SIGTERM mid-poll ({label}): median {statistics.median(secs):.2f} s, max {max(secs):.2f} s "
+            f"over {len(secs)} runs; articles stored at stop: {[n for _, n in times]}"
+        )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def rss(items: list[dict[str, str]], title: str = "Test feed") -> bytes:
             "<item>"
             f"<title>{html.escape(it['title'])}</title>"
             f"<link>{html.escape(it['link'])}</link>"
-            f"<guid isPermaLink=\"false\">{html.escape(it.get('guid', it['link']))}</guid>"
+            f'<guid isPermaLink="false">{html.escape(it.get("guid", it["link"]))}</guid>'
             f"<description>{html.escape(it.get('description', ''))}</description>"
             f"<pubDate>{date}</pubDate>"
             "</item>"
@@ -70,7 +70,9 @@ def seed_page(seed_file: Path) -> tuple[str, bytes]:
 
 def write_feeds(path: Path, feeds: list[dict[str, object]], settings: dict[str, object] | None = None) -> Path:
     doc: dict[str, object] = {"feeds": feeds}
-    doc["settings"] = settings or {"fetch": {"allow_hosts": ["127.0.0.1"], "host_spacing": 0, "timeout": 5, "deadline": 15}}
+    doc["settings"] = settings or {
+        "fetch": {"allow_hosts": ["127.0.0.1"], "host_spacing": 0, "timeout": 5, "deadline": 15}
+    }
     path.write_text(json.dumps(doc), encoding="utf-8")  # JSON is YAML
     return path
 

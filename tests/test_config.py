@@ -28,7 +28,10 @@ def test_intervals(text: object, seconds: float) -> None:
     [
         ("feeds: [", "line"),
         ("feeds:\n  - name: x\n", "feed #1: missing url"),
-        ("feeds:\n  - url: http://a/1\n  - url: http://a/2\n    interval: 5 parsecs\n", "feed #2 (http://a/2): bad interval"),
+        (
+            "feeds:\n  - url: http://a/1\n  - url: http://a/2\n    interval: 5 parsecs\n",
+            "feed #2 (http://a/2): bad interval",
+        ),
         ("feeds:\n  - url: ftp://a/1\n", "must start with http"),
         ("feeds:\n  - url: http://a/1\n    full_text: maybe\n", "full_text must be true or false"),
         ("feeds:\n  - url: http://a/1\n    colour: red\n", "unknown key(s): colour"),
@@ -52,7 +55,10 @@ def test_env_adds_allowed_hosts_and_smtp_credentials(tmp_path: Path) -> None:
         "feeds: [http://127.0.0.1/f]\nsettings:\n  fetch: {allow_hosts: [intranet.local]}\n"
         "  digest:\n    targets:\n      - {type: email, to: [a@b.c], from: m@b.c, smtp: {host: 127.0.0.1, port: 2525}}\n"
     )
-    s = load_settings(path, env={"MONITOR_ALLOW_HOSTS": "127.0.0.1, 10.1.0.0/16", "MONITOR_SMTP_USER": "u", "MONITOR_SMTP_PASSWORD": "p"})
+    s = load_settings(
+        path,
+        env={"MONITOR_ALLOW_HOSTS": "127.0.0.1, 10.1.0.0/16", "MONITOR_SMTP_USER": "u", "MONITOR_SMTP_PASSWORD": "p"},
+    )
     assert s.fetch.allow_hosts == ("intranet.local", "127.0.0.1", "10.1.0.0/16")
     smtp = s.digest.targets[0].smtp
     assert smtp is not None and (smtp.user, smtp.password, smtp.port) == ("u", "p", 2525)
@@ -62,7 +68,9 @@ def test_seeds_accept_txt_md_html_and_drop_boilerplate(tmp_path: Path) -> None:
     body = " ".join(["Militaries", "signed", "a", "defence", "cooperation", "accord", "today."] * 6)
     (tmp_path / "a.txt").write_text(f"Headline one\n\n{body}\nLost Password?\nExit mobile version\n")
     (tmp_path / "b.md").write_text(f"# Headline two\n\n{body}\n")
-    (tmp_path / "c.html").write_text(f"<html><body><nav>Home | World</nav><article><h1>Three</h1><p>{body}</p><p>{body}</p></article></body></html>")
+    (tmp_path / "c.html").write_text(
+        f"<html><body><nav>Home | World</nav><article><h1>Three</h1><p>{body}</p><p>{body}</p></article></body></html>"
+    )
     (tmp_path / "notes.json").write_text("{}")
     seeds = load_seeds(tmp_path)
     assert [s.name for s in seeds] == ["a.txt", "b.md", "c.html"]

@@ -29,8 +29,17 @@ def test_every_option_has_help(name: str) -> None:
 
 
 def test_global_options_and_env_are_documented() -> None:
-    for text in ("--feeds PATH", "--seeds DIR", "--db PATH", "MONITOR_FEEDS", "MONITOR_SEEDS", "MONITOR_DB",
-                 "MONITOR_SMTP_USER", "MONITOR_SMTP_PASSWORD", "MONITOR_ALLOW_HOSTS"):
+    for text in (
+        "--feeds PATH",
+        "--seeds DIR",
+        "--db PATH",
+        "MONITOR_FEEDS",
+        "MONITOR_SEEDS",
+        "MONITOR_DB",
+        "MONITOR_SMTP_USER",
+        "MONITOR_SMTP_PASSWORD",
+        "MONITOR_ALLOW_HOSTS",
+    ):
         assert text in README
 
 

@@ -52,8 +52,12 @@ def test_leave_one_seed_out_on_real_pages(
     assert result.exit_code == 0, result.output
     con = sqlite3.connect(db)
     assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == len(pages) + 1
-    matched = {row[0] for row in con.execute(
-        "SELECT a.url FROM matches m JOIN articles a ON a.id = m.article_id WHERE m.status = 'active'")}
+    matched = {
+        row[0]
+        for row in con.execute(
+            "SELECT a.url FROM matches m JOIN articles a ON a.id = m.article_id WHERE m.status = 'active'"
+        )
+    }
     assert held_url in matched
     false_positives = len(matched - {held_url})
     assert false_positives < 0.05 * len(pages), sorted(matched)
@@ -81,8 +85,11 @@ def _small_feed(server: TestServer, tmp_path: Path) -> list[str]:
     items = [
         {"title": title, "link": server.url("/a/seed.html")},
         {"title": page_title(other), "link": server.url("/a/other.html")},
-        {"title": "Page that is gone", "link": server.url("/a/missing.html"),
-         "description": "The summary stands in when the page fails."},
+        {
+            "title": "Page that is gone",
+            "link": server.url("/a/missing.html"),
+            "description": "The summary stands in when the page fails.",
+        },
     ]
     server.add("/feed.xml", rss(items), etag='"e1"')
     return [i["link"] for i in items]
@@ -121,11 +128,14 @@ def test_poll_then_digest_records_and_then_reports_nothing_new(tmp_path: Path, s
 def test_unreachable_and_broken_feeds_do_not_stop_the_others(tmp_path: Path, server: TestServer) -> None:
     _small_feed(server, tmp_path)
     server.add("/html", b"<!doctype html><html><body><p>Not a feed</p></body></html>", content_type="text/html")
-    feeds = write_feeds(tmp_path / "feeds.yaml", [
-        {"url": "http://127.0.0.1:9/feed.xml", "name": "closed port"},
-        {"url": server.url("/html"), "name": "html page"},
-        {"url": server.url("/feed.xml"), "name": "good", "full_text": False},
-    ])
+    feeds = write_feeds(
+        tmp_path / "feeds.yaml",
+        [
+            {"url": "http://127.0.0.1:9/feed.xml", "name": "closed port"},
+            {"url": server.url("/html"), "name": "html page"},
+            {"url": server.url("/feed.xml"), "name": "good", "full_text": False},
+        ],
+    )
     result = run("--feeds", feeds, "--seeds", SEEDS, "--db", tmp_path / "m.db", "poll")
     assert result.exit_code == 0, result.output
     assert "ERROR closed port:" in result.output

@@ -35,7 +35,9 @@ def test_fixture_feeds_parse_to_expected_entries(name: str) -> None:
 
 
 def test_http_charset_wins_over_a_missing_declaration() -> None:
-    body = "<?xml version='1.0'?><rss version='2.0'><channel><title>Caf\u00e9</title><item><title>D\u00e9j\u00e0 vu</title><link>http://a/1</link></item></channel></rss>".encode("iso-8859-1")
+    body = "<?xml version='1.0'?><rss version='2.0'><channel><title>Caf\u00e9</title><item><title>D\u00e9j\u00e0 vu</title><link>http://a/1</link></item></channel></rss>".encode(
+        "iso-8859-1"
+    )
     feed = parse_feed(body, {"content-type": "application/rss+xml; charset=iso-8859-1"}, "http://a/")
     assert feed.entries[0].title == "D\u00e9j\u00e0 vu"
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+
 from helpers import SEEDS, corpus_pages, page_title, rss, run, seed_page, write_feeds
 from httpserver import TestServer
 
@@ -100,16 +101,31 @@ def _setup(tmp_path: Path, server: TestServer, smtp_port: int | None = None, int
     server.add("/a/seed.html", body, content_type="text/html")
     key, other = corpus_pages()[3]
     server.add("/a/other.html", other, content_type="text/html")
-    items = [{"title": title, "link": server.url("/a/seed.html")},
-             {"title": page_title(other), "link": server.url("/a/other.html")}]
+    items = [
+        {"title": title, "link": server.url("/a/seed.html")},
+        {"title": page_title(other), "link": server.url("/a/other.html")},
+    ]
     server.add("/feed.xml", rss(items), etag='"1"')
-    targets: list[dict[str, Any]] = [{"type": "file", "dir": str(tmp_path / "digests"), "formats": ["md", "json", "atom"]}]
+    targets: list[dict[str, Any]] = [
+        {"type": "file", "dir": str(tmp_path / "digests"), "formats": ["md", "json", "atom"]}
+    ]
     if smtp_port:
-        targets.append({"type": "email", "to": ["analyst@example.org"], "from": "monitor@example.org",
-                        "smtp": {"host": "127.0.0.1", "port": smtp_port, "security": "none"}})
-    write_feeds(tmp_path / "feeds.yaml", [{"url": server.url("/feed.xml"), "name": "local", "interval": interval}],
-                {"fetch": {"allow_hosts": ["127.0.0.1"], "host_spacing": 0, "timeout": 5, "deadline": 15},
-                 "digest": {"time": "07:00", "timezone": "UTC", "targets": targets}})
+        targets.append(
+            {
+                "type": "email",
+                "to": ["analyst@example.org"],
+                "from": "monitor@example.org",
+                "smtp": {"host": "127.0.0.1", "port": smtp_port, "security": "none"},
+            }
+        )
+    write_feeds(
+        tmp_path / "feeds.yaml",
+        [{"url": server.url("/feed.xml"), "name": "local", "interval": interval}],
+        {
+            "fetch": {"allow_hosts": ["127.0.0.1"], "host_spacing": 0, "timeout": 5, "deadline": 15},
+            "digest": {"time": "07:00", "timezone": "UTC", "targets": targets},
+        },
+    )
     return [i["link"] for i in items]
 
 
@@ -145,7 +161,9 @@ def test_service_polls_due_feeds_stops_on_sigterm_and_is_single_instance(tmp_pat
     assert count(db, "SELECT count(*) FROM articles") == 2
 
 
-def test_deliver_sends_one_email_and_files_then_nothing_new(tmp_path: Path, server: TestServer, smtp: tuple[Inbox, int]) -> None:
+def test_deliver_sends_one_email_and_files_then_nothing_new(
+    tmp_path: Path, server: TestServer, smtp: tuple[Inbox, int]
+) -> None:
     inbox, port = smtp
     links = _setup(tmp_path, server, port)
     assert run(*_args(tmp_path), "poll").exit_code == 0
@@ -195,8 +213,9 @@ def test_sigkill_mid_delivery_then_restart_sends_once(tmp_path: Path, server: Te
     try:
         links = _setup(tmp_path, server, port)
         run(*_args(tmp_path), "poll")
-        proc = subprocess.Popen([MONITOR, *_args(tmp_path), "digest", "--deliver"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [MONITOR, *_args(tmp_path), "digest", "--deliver"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         assert inbox.in_data.wait(60)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
@@ -252,8 +271,13 @@ def test_backfill_urls_is_resumable(tmp_path: Path, server: TestServer) -> None:
 
 def test_json_logs_are_one_object_per_line(tmp_path: Path, server: TestServer) -> None:
     _setup(tmp_path, server)
-    proc = subprocess.run([MONITOR, *_args(tmp_path), "--log-format", "json", "--log-level", "info", "poll"],
-                          capture_output=True, text=True, timeout=120, env={**os.environ})
+    proc = subprocess.run(
+        [MONITOR, *_args(tmp_path), "--log-format", "json", "--log-level", "info", "poll"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ},
+    )
     assert proc.returncode == 0
     lines = [json.loads(line) for line in proc.stderr.splitlines() if line.strip()]
     assert lines and all({"time", "level", "message"} <= set(x) for x in lines)

@@ -16,7 +16,9 @@ FEED = "http://127.0.0.1/feed.xml"
 
 
 def _article(i: str, text: str = "body text", title: str = "Title"):  # type: ignore[no-untyped-def]
-    e = Entry(id=i, feed_url=FEED, title=f"{title} {i}", link=f"http://127.0.0.1/{i}", published=NOW, summary=text, content="")
+    e = Entry(
+        id=i, feed_url=FEED, title=f"{title} {i}", link=f"http://127.0.0.1/{i}", published=NOW, summary=text, content=""
+    )
     return build_article(e, None, None)
 
 
@@ -78,7 +80,9 @@ def test_rescore_demotes_and_promotes(store: Store) -> None:
 
 
 def test_full_text_search_and_judgments(store: Store) -> None:
-    aid, _ = store.save_article(FEED, _article("1", text="ammunition shipment to the junta"), "h", Score(0.1, False), NOW)
+    aid, _ = store.save_article(
+        FEED, _article("1", text="ammunition shipment to the junta"), "h", Score(0.1, False), NOW
+    )
     store.save_article(FEED, _article("2", text="football results"), "h", Score(0.1, False), NOW)
     assert [a.id for a in store.search("ammunition")] == [aid]
     store.judge(aid, True, NOW)

@@ -92,11 +92,13 @@ def poll(
         feeds = tuple(f for f in feeds if f.url in due)
     scorer = app.scorer
     with Fetcher(app.settings.fetch) as fetcher:
+
         def one(spec: Any) -> FeedResult:
             if should_stop():
                 return FeedResult(url=spec.url, name=spec.name, warning="interrupted")
-            return run_feed(spec, store=app.store, fetcher=fetcher, scorer=scorer, now=app.now,
-                            rng=rng, should_stop=should_stop)
+            return run_feed(
+                spec, store=app.store, fetcher=fetcher, scorer=scorer, now=app.now, rng=rng, should_stop=should_stop
+            )
 
         if len(feeds) <= 1:
             return [one(f) for f in feeds]
@@ -122,9 +124,7 @@ def _templates(app: App) -> Path | None:
     return path if path.is_absolute() else app.paths.feeds.parent / path
 
 
-def deliver_target(
-    app: App, target: str, send: Callable[[Digest], str], *, send_empty: bool = False
-) -> list[str]:
+def deliver_target(app: App, target: str, send: Callable[[Digest], str], *, send_empty: bool = False) -> list[str]:
     """Exactly once per target: matches are reserved in a pending digest before sending and
     the digest is marked delivered only after `send` succeeds; pending digests go first."""
     done = []
@@ -230,12 +230,19 @@ def explain(app: App, ref: str) -> dict[str, Any]:
     assert found is not None
     s = app.scorer.score(found.document())
     return {
-        "id": article_id, "url": found.url, "title": found.title, "feed": found.feed,
-        "score": round(s.value, 4), "threshold": round(app.scorer.threshold, 4), "match": s.match,
-        "nearest_seed": s.nearest_seed, "facets": list(s.facets), "terms": list(s.terms),
-        "sentence": s.sentence, "stored_match": app.store.match_for(article_id),
+        "id": article_id,
+        "url": found.url,
+        "title": found.title,
+        "feed": found.feed,
+        "score": round(s.value, 4),
+        "threshold": round(app.scorer.threshold, 4),
+        "match": s.match,
+        "nearest_seed": s.nearest_seed,
+        "facets": list(s.facets),
+        "terms": list(s.terms),
+        "sentence": s.sentence,
+        "stored_match": app.store.match_for(article_id),
     }
-
 
 
 # --- status and backfill -------------------------------------------------------------------------
@@ -243,8 +250,12 @@ def explain(app: App, ref: str) -> dict[str, Any]:
 
 def status(app: App) -> dict[str, Any]:
     counts = app.store.counts()
-    return {"heartbeat": app.store.get_value("heartbeat"), "articles": counts["articles"],
-            "matches": counts["matches"], "feeds": app.store.feed_states()}
+    return {
+        "heartbeat": app.store.get_value("heartbeat"),
+        "articles": counts["articles"],
+        "matches": counts["matches"],
+        "feeds": app.store.feed_states(),
+    }
 
 
 BACKFILL_FEED = "backfill:urls"
@@ -300,13 +311,22 @@ def backfill_urls(
                     counts["failed"] += 1
                     log.warning("%s: %s", url, exc)
                 else:
-                    entry = Entry(id=url, feed_url=BACKFILL_FEED, title=meta.get("title") or url, link=url,
-                                  published=None, summary="", content="")
+                    entry = Entry(
+                        id=url,
+                        feed_url=BACKFILL_FEED,
+                        title=meta.get("title") or url,
+                        link=url,
+                        published=None,
+                        summary="",
+                        content="",
+                    )
                     article = build_article(entry, (text, meta), None)
                     if since and article.published and article.published < since:
                         counts["too_old"] += 1
                     else:
-                        s = scorer.score(Document(id=url, title=article.title, text=article.text, language=article.language))
+                        s = scorer.score(
+                            Document(id=url, title=article.title, text=article.text, language=article.language)
+                        )
                         _, is_match = app.store.save_article(BACKFILL_FEED, article, entry_hash(entry), s, app.now())
                         counts["stored"] += 1
                         counts["matches"] += int(is_match)

@@ -56,24 +56,56 @@ def _date(value: str) -> datetime:
 
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="monitor")
-@click.option("--feeds", type=click.Path(path_type=Path, dir_okay=False), default="feeds.yaml",
-              envvar="MONITOR_FEEDS", show_default=True, show_envvar=True, help="Feed list and settings.")
-@click.option("--seeds", type=click.Path(path_type=Path, file_okay=False), default="seeds",
-              envvar="MONITOR_SEEDS", show_default=True, show_envvar=True,
-              help="Folder of seed articles (.txt, .md, .html) that define the topic.")
-@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default="data/monitor.db",
-              envvar="MONITOR_DB", show_default=True, show_envvar=True, help="SQLite database file.")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None,
-              help="Log verbosity on stderr (default: error; info for `run` and `backfill`).")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="One line per event on stderr; json for log collectors.")
+@click.option(
+    "--feeds",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default="feeds.yaml",
+    envvar="MONITOR_FEEDS",
+    show_default=True,
+    show_envvar=True,
+    help="Feed list and settings.",
+)
+@click.option(
+    "--seeds",
+    type=click.Path(path_type=Path, file_okay=False),
+    default="seeds",
+    envvar="MONITOR_SEEDS",
+    show_default=True,
+    show_envvar=True,
+    help="Folder of seed articles (.txt, .md, .html) that define the topic.",
+)
+@click.option(
+    "--db",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default="data/monitor.db",
+    envvar="MONITOR_DB",
+    show_default=True,
+    show_envvar=True,
+    help="SQLite database file.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default=None,
+    help="Log verbosity on stderr (default: error; info for `run` and `backfill`).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="One line per event on stderr; json for log collectors.",
+)
 @click.pass_context
 def cli(ctx: click.Context, feeds: Path, seeds: Path, db: Path, log_level: str | None, log_format: str) -> None:
     """Watch news feeds and report new coverage related to a set of seed articles."""
     level = log_level or ("info" if ctx.invoked_subcommand in ("run", "backfill") else "error")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter() if log_format == "json" else logging.Formatter(
-        "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        _JsonFormatter()
+        if log_format == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -83,8 +115,12 @@ def cli(ctx: click.Context, feeds: Path, seeds: Path, db: Path, log_level: str |
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        out = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-               "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        out = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return json.dumps(out)
@@ -118,11 +154,20 @@ def poll(ctx: click.Context) -> None:
 @cli.command()
 @click.option("--since", "since", metavar="ISO-DATE", help="Render matches updated since this date; records nothing.")
 @click.option("--all", "everything", is_flag=True, help="Render every stored match; records nothing.")
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "text", "json", "atom"]), default="md",
-              show_default=True, help="Markdown, HTML, plain text, JSON or an Atom feed.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "text", "json", "atom"]),
+    default="md",
+    show_default=True,
+    help="Markdown, HTML, plain text, JSON or an Atom feed.",
+)
 @click.option("--out", default="-", show_default=True, help="Output file, or - for stdout.")
-@click.option("--deliver", is_flag=True,
-              help="Deliver to every target in feeds.yaml settings.digest (files, email), exactly once per target.")
+@click.option(
+    "--deliver",
+    is_flag=True,
+    help="Deliver to every target in feeds.yaml settings.digest (files, email), exactly once per target.",
+)
 @click.pass_context
 def digest(ctx: click.Context, since: str | None, everything: bool, fmt: str, out: str, deliver: bool) -> None:
     """Render a digest of matches, or deliver it to the configured targets.
@@ -160,10 +205,21 @@ def digest(ctx: click.Context, since: str | None, everything: bool, fmt: str, ou
 
 
 @cli.command()
-@click.option("--input", "input_", type=click.File("r", encoding="utf-8"), default="-", show_default=True,
-              help="JSON lines, each with 'id' and any of 'title', 'summary', 'text'.")
-@click.option("--output", type=click.File("w", encoding="utf-8"), default="-", show_default=True,
-              help='JSON lines {"id", "score", "match"} in input order.')
+@click.option(
+    "--input",
+    "input_",
+    type=click.File("r", encoding="utf-8"),
+    default="-",
+    show_default=True,
+    help="JSON lines, each with 'id' and any of 'title', 'summary', 'text'.",
+)
+@click.option(
+    "--output",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    show_default=True,
+    help='JSON lines {"id", "score", "match"} in input order.',
+)
 @click.pass_context
 def score(ctx: click.Context, input_: Any, output: Any) -> None:
     """Score items offline against the seeds (no database needed)."""
@@ -176,8 +232,14 @@ def score(ctx: click.Context, input_: Any, output: Any) -> None:
 
 @cli.command()
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many matches.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Human-readable text or JSON.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Human-readable text or JSON.",
+)
 @click.pass_context
 def matches(ctx: click.Context, limit: int, fmt: str) -> None:
     """List stored matches, best first."""
@@ -193,9 +255,16 @@ def matches(ctx: click.Context, limit: int, fmt: str) -> None:
 
 
 def _match_json(m: Any) -> dict[str, Any]:
-    return {"id": m.article_id, "url": m.url, "title": m.title, "feed": m.feed, "score": m.score,
-            "published": m.published.isoformat() if m.published else None,
-            "first_seen": m.first_seen.isoformat(), "explanation": m.explanation}
+    return {
+        "id": m.article_id,
+        "url": m.url,
+        "title": m.title,
+        "feed": m.feed,
+        "score": m.score,
+        "published": m.published.isoformat() if m.published else None,
+        "first_seen": m.first_seen.isoformat(),
+        "explanation": m.explanation,
+    }
 
 
 @cli.command()
@@ -211,8 +280,14 @@ def feedback(ctx: click.Context, ref: str, verdict: str) -> None:
 
 @cli.command()
 @click.argument("ref", metavar="ID|URL")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Human-readable text or JSON.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Human-readable text or JSON.",
+)
 @click.pass_context
 def explain(ctx: click.Context, ref: str, fmt: str) -> None:
     """Show why a stored article scores as it does: seed, facets, terms, best sentence."""
@@ -232,32 +307,67 @@ def explain(ctx: click.Context, ref: str, fmt: str) -> None:
 
 
 @cli.command(name="eval")
-@click.option("--items", type=click.Path(path_type=Path, dir_okay=False, exists=True), required=True,
-              help="JSON lines of news items (id, date, language, title, summary).")
-@click.option("--labels", type=click.Path(path_type=Path, dir_okay=False, exists=True), required=True,
-              help="TSV of id and grade (2 on topic, 1 related, 0 off topic).")
-@click.option("--feedback", "use_feedback", is_flag=True,
-              help="Adaptive filtering: reveal each match's grade to the scorer, in date order.")
+@click.option(
+    "--items",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    required=True,
+    help="JSON lines of news items (id, date, language, title, summary).",
+)
+@click.option(
+    "--labels",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    required=True,
+    help="TSV of id and grade (2 on topic, 1 related, 0 off topic).",
+)
+@click.option(
+    "--feedback",
+    "use_feedback",
+    is_flag=True,
+    help="Adaptive filtering: reveal each match's grade to the scorer, in date order.",
+)
 @click.option("--lang", default=None, help="Only items whose language starts with this (e.g. en).")
-@click.option("--decisions", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help='Write {"id", "score", "match"} per item in processing order.')
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="A table per language, or JSON.")
+@click.option(
+    "--decisions",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help='Write {"id", "score", "match"} per item in processing order.',
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="A table per language, or JSON.",
+)
 @click.pass_context
-def eval_(ctx: click.Context, items: Path, labels: Path, use_feedback: bool, lang: str | None,
-          decisions: Path | None, fmt: str) -> None:
+def eval_(
+    ctx: click.Context,
+    items: Path,
+    labels: Path,
+    use_feedback: bool,
+    lang: str | None,
+    decisions: Path | None,
+    fmt: str,
+) -> None:
     """Measure relevance against graded items: the scorer and two baselines."""
     from .config import load_seeds
     from .evaluate import format_report, run_eval
 
-    report = run_eval(items, labels, load_seeds(_paths(ctx).seeds), feedback=use_feedback,
-                      lang=lang, decisions_path=decisions)
+    report = run_eval(
+        items, labels, load_seeds(_paths(ctx).seeds), feedback=use_feedback, lang=lang, decisions_path=decisions
+    )
     click.echo(format_report(report, fmt))
 
 
 @cli.command()
-@click.option("--tick", type=click.FloatRange(min=0.5), default=5.0, show_default=True,
-              help="Seconds between checks for feeds that are due.")
+@click.option(
+    "--tick",
+    type=click.FloatRange(min=0.5),
+    default=5.0,
+    show_default=True,
+    help="Seconds between checks for feeds that are due.",
+)
 @click.pass_context
 def run(ctx: click.Context, tick: float) -> None:
     """Run the service: poll each feed at its interval and deliver the daily digest.
@@ -270,8 +380,14 @@ def run(ctx: click.Context, tick: float) -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Human-readable text or JSON.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Human-readable text or JSON.",
+)
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
     """Per feed: last fetch, next due, last error, entries, matches; and the service heartbeat."""
@@ -281,20 +397,26 @@ def status(ctx: click.Context, fmt: str) -> None:
         click.echo(json.dumps(info, indent=2, default=str))
         return
     click.echo(f"service heartbeat: {info['heartbeat'] or 'never'}")
-    click.echo(f"{len(info['feeds'])} feeds, "
-               f"{info['articles']} articles, {info['matches']} matches")
+    click.echo(f"{len(info['feeds'])} feeds, {info['articles']} articles, {info['matches']} matches")
     for f in info["feeds"]:
         state = f["status"] if f["status"] != "active" else ("failing" if f["last_error"] else "ok")
-        click.echo(f"[{state}] {f['name'] or f['url']}: entries {f['entries']}, matches {f['matches']}, "
-                   f"last fetch {f['last_fetch_at'] or 'never'}, next due {f['next_due_at'] or 'now'}")
+        click.echo(
+            f"[{state}] {f['name'] or f['url']}: entries {f['entries']}, matches {f['matches']}, "
+            f"last fetch {f['last_fetch_at'] or 'never'}, next due {f['next_due_at'] or 'now'}"
+        )
         if f["last_error"]:
             click.echo(f"    last error: {f['last_error']}")
 
 
 @cli.command()
 @click.option("--rescore", is_flag=True, help="Re-score every stored article against the current seeds and feedback.")
-@click.option("--urls", "urls_file", type=click.File("r", encoding="utf-8"), default=None,
-              help="File with one article URL per line to fetch and process.")
+@click.option(
+    "--urls",
+    "urls_file",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="File with one article URL per line to fetch and process.",
+)
 @click.option("--since", metavar="ISO-DATE", default=None, help="Only articles published on or after this date.")
 @click.pass_context
 def backfill(ctx: click.Context, rescore: bool, urls_file: Any, since: str | None) -> None:

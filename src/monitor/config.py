@@ -264,7 +264,5 @@ def load_seeds(directory: Path) -> tuple[Seed, ...]:
             raise ConfigError(f"{file}: seed has too little text ({len(text.split())} words)")
         seeds.append(Seed(name=file.name, text=text))
     if not seeds:
-        raise ConfigError(
-            f"{directory}: no seed articles (expected .txt, .md or .html files)"
-        )
+        raise ConfigError(f"{directory}: no seed articles (expected .txt, .md or .html files)")
     return tuple(seeds)

@@ -40,7 +40,9 @@ class InstanceLock:
             f.seek(0)
             holder = f.read().strip() or "another process"
             f.close()
-            raise ConfigError(f"{self.path.parent / self.path.stem}: already used by a running `monitor run` ({holder})") from None
+            raise ConfigError(
+                f"{self.path.parent / self.path.stem}: already used by a running `monitor run` ({holder})"
+            ) from None
         f.seek(0)
         f.truncate()
         f.write(f"pid {os.getpid()}")
@@ -91,11 +93,23 @@ def run_service(paths: application.Paths, *, tick: float = 5.0) -> None:
                 log.exception("digest crashed; pending digests are retried next time")
 
     hour, minute = (int(x) for x in settings.time.split(":"))
-    scheduler.add_job(tick_job, IntervalTrigger(seconds=tick), id="tick", max_instances=1,
-                      coalesce=True, next_run_time=datetime.now(UTC))
+    scheduler.add_job(
+        tick_job,
+        IntervalTrigger(seconds=tick),
+        id="tick",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC),
+    )
     if settings.targets:
-        scheduler.add_job(digest_job, CronTrigger(hour=hour, minute=minute, timezone=settings.timezone),
-                          id="digest", max_instances=1, coalesce=True, misfire_grace_time=3600)
+        scheduler.add_job(
+            digest_job,
+            CronTrigger(hour=hour, minute=minute, timezone=settings.timezone),
+            id="digest",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=3600,
+        )
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("signal %s: stopping", signal.Signals(signum).name)
@@ -104,19 +118,25 @@ def run_service(paths: application.Paths, *, tick: float = 5.0) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    log.info("service started: %d feeds, tick %ss, digest at %s %s, db %s",
-             len(a.settings.feeds), tick, settings.time, settings.timezone, paths.db)
+    log.info(
+        "service started: %d feeds, tick %ss, digest at %s %s, db %s",
+        len(a.settings.feeds),
+        tick,
+        settings.time,
+        settings.timezone,
+        paths.db,
+    )
     try:
         scheduler.start()
     finally:
         stop.set()
         finished = busy.acquire(timeout=STOP_GRACE)
-        log.info("service stopped" + ("" if finished else " (a poll was still running; its open transaction is rolled back)"))
+        log.info(
+            "service stopped" + ("" if finished else " (a poll was still running; its open transaction is rolled back)")
+        )
         lock.release()
         if not finished:
             # Every write is one transaction, so leaving now loses at most the entry in flight.
             logging.shutdown()
             os._exit(0)
         a.close()
-
-
