@@ -53,7 +53,8 @@ def test_env_adds_allowed_hosts_and_smtp_credentials(tmp_path: Path) -> None:
     path = tmp_path / "feeds.yaml"
     path.write_text(
         "feeds: [http://127.0.0.1/f]\nsettings:\n  fetch: {allow_hosts: [intranet.local]}\n"
-        "  digest:\n    targets:\n      - {type: email, to: [a@b.c], from: m@b.c, smtp: {host: 127.0.0.1, port: 2525}}\n"
+        "  digest:\n    targets:\n"
+        "      - {type: email, to: [a@b.c], from: m@b.c, smtp: {host: 127.0.0.1, port: 2525}}\n"
     )
     s = load_settings(
         path,

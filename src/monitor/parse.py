@@ -33,6 +33,15 @@ _ENTITY_DECL = re.compile(r"<!ENTITY", re.I)
 _FIRST_ELEMENT = re.compile(r"<[A-Za-z_]")
 _WIDE_CODECS = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")
 _JSONFEED = "https://jsonfeed.org/version/"
+_NOT_TEXT = frozenset({"image", "audio", "video", "font", "model"})
+_DECLARED = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=", re.I)
+_CHARSET_PARAM = re.compile(r";\s*charset\s*=", re.I)
+# Sniffed guesses we do not trust: for Latin text, feedparser's windows-1252 fallback is at
+# least as good as a guess between near-identical single-byte code pages.
+_LATIN_GUESSES = frozenset({
+    "ascii", "utf_8", "latin_1", "cp1250", "cp1252", "cp1257", "mac_roman", "mac_latin2", "cp437", "cp850",
+    *(f"iso8859_{n}" for n in (2, 3, 4, 9, 10, 13, 14, 15, 16)),
+})
 
 
 def strip_html(fragment: str) -> str:
@@ -95,6 +104,38 @@ def _declares_entities(content: bytes) -> bool:
         if root is None or decl.start() < root.start():
             return True
     return False
+
+
+def _sniffed_headers(content: bytes, headers: Mapping[str, str]) -> dict[str, str]:
+    """The response headers, plus a sniffed charset when nothing says how the bytes are encoded.
+
+    Only when there is no HTTP charset, no BOM, no XML encoding declaration and the bytes are
+    not UTF-8 (feedparser would then fall back to windows-1252 and turn e.g. KOI8-R or Big5
+    into mojibake). An HTTP charset always wins: it is how a server corrects a lying document.
+    """
+    out = {k.lower(): v for k, v in headers.items()}
+    ctype = out.get("content-type", "")
+    if _CHARSET_PARAM.search(ctype) or content.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return out
+    if b"\x00" in content[:512] or _DECLARED.match(content[:1024]):
+        return out
+    try:
+        content.decode("utf-8")
+        return out
+    except UnicodeDecodeError:
+        pass
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:  # optional: trafilatura brings it in
+        return out
+    try:
+        best = from_bytes(content[:256 * 1024]).best()
+    except Exception:  # a detector failure must not fail the feed
+        return out
+    if best is None or best.encoding in _LATIN_GUESSES:
+        return out
+    out["content-type"] = f"{ctype.split(';')[0].strip() or 'application/xml'}; charset={best.encoding}"
+    return out
 
 
 def _looks_like_json(content: bytes) -> bool:
@@ -176,7 +217,7 @@ def parse_feed(content: bytes, headers: Mapping[str, str], feed_url: str) -> Par
         raise ParseError("refused: the document declares XML entities (<!ENTITY> in a DOCTYPE); "
                          "entity expansion and external entities are not allowed in feeds")
     try:
-        parsed = feedparser.parse(content, response_headers=dict(headers), sanitize_html=False)
+        parsed = feedparser.parse(content, response_headers=_sniffed_headers(content, headers), sanitize_html=False)
     except Exception as exc:  # feedparser is defensive, but hostile bytes have crashed it before
         raise ParseError(f"unparseable feed: {type(exc).__name__}: {exc}") from None
     version = parsed.get("version") or ""
@@ -191,9 +232,13 @@ def parse_feed(content: bytes, headers: Mapping[str, str], feed_url: str) -> Par
     malformed = bozo is not None and type(bozo).__name__ not in _BENIGN
     if malformed and not raw_entries:
         raise ParseError(f"malformed feed: {type(bozo).__name__}: {bozo}")
-    warning = None
+    warnings = []
     if malformed:
-        warning = f"feed is malformed but usable: {type(bozo).__name__}: {bozo}"
+        warnings.append(f"feed is malformed but usable: {type(bozo).__name__}: {bozo}")
+    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    if ctype.split("/", 1)[0].strip().lower() in _NOT_TEXT:
+        warnings.append(f"served as {ctype.split(';')[0].strip()}, parsed as a feed anyway")
+    warning = " ".join(" ".join(warnings).split()) or None
     base = parsed.get("href") or feed_url
     entries: list[Entry] = []
     seen: set[str] = set()
