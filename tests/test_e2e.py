@@ -218,3 +218,28 @@ class CliRunnerNoCatch:
         from monitor.cli import cli
 
         return CliRunner().invoke(cli, [str(a) for a in args], input=input)
+
+
+def test_feedback_and_explain(tmp_path: Path, server: TestServer) -> None:
+    links = _small_feed(server, tmp_path)
+    feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": server.url("/feed.xml"), "name": "local"}])
+    common = ["--feeds", feeds, "--seeds", SEEDS, "--db", tmp_path / "m.db"]
+    assert run(*common, "poll").exit_code == 0
+
+    explained = json.loads(run(*common, "explain", links[0], "--format", "json").output)
+    assert explained["match"] is True
+    assert explained["nearest_seed"].endswith(".txt")
+    assert explained["facets"] and explained["terms"] and explained["sentence"]
+    text = run(*common, "explain", links[0]).output
+    assert "MATCH" in text and "nearest seed:" in text and "best sentence:" in text
+
+    con = sqlite3.connect(tmp_path / "m.db")
+    article_id = con.execute("SELECT id FROM articles WHERE url = ?", (links[0],)).fetchone()[0]
+    out = run(*common, "feedback", str(article_id), "irrelevant")
+    assert out.exit_code == 0 and f"article #{article_id} marked irrelevant" in out.output
+    assert con.execute("SELECT relevant FROM judgments WHERE article_id = ?", (article_id,)).fetchone()[0] == 0
+    after = json.loads(run(*common, "explain", links[0], "--format", "json").output)
+    assert after["score"] < explained["score"]  # the judgment changes later scores
+
+    missing = CliRunnerNoCatch.invoke(*common, "feedback", "http://127.0.0.1/nope", "relevant")
+    assert missing.exit_code == 2 and "no stored article" in missing.stderr
