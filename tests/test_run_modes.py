@@ -282,3 +282,34 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path, server: TestServer) -
     lines = [json.loads(line) for line in proc.stderr.splitlines() if line.strip()]
     assert lines and all({"time", "level", "message"} <= set(x) for x in lines)
     assert any("local" in x["message"] for x in lines)
+
+
+def test_sigkill_of_the_service_mid_poll_then_restart_loses_nothing(tmp_path: Path, server: TestServer) -> None:
+    pages = corpus_pages()[:60]
+    items = []
+    for key, body in pages:
+        server.add(f"/p/{key}.html", body, content_type="text/html")
+        items.append({"title": page_title(body), "link": server.url(f"/p/{key}.html")})
+    server.add("/feed.xml", rss(items), etag='"k"')
+    write_feeds(tmp_path / "feeds.yaml", [{"url": server.url("/feed.xml"), "name": "local", "interval": "10s"}])
+    db = tmp_path / "m.db"
+    first = subprocess.Popen([MONITOR, *_args(tmp_path), "run", "--tick", "1"], stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: count(db, "SELECT count(*) FROM articles") >= 5)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=60)
+    assert count(db, "SELECT count(*) FROM articles") < len(pages)  # really killed mid-poll
+
+    second = subprocess.Popen([MONITOR, *_args(tmp_path), "run", "--tick", "1"], stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_until(lambda: count(db, "SELECT count(*) FROM articles") == len(pages), timeout=120)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=60) == 0
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("SELECT count(DISTINCT entry_id) FROM articles").fetchone()[0] == len(pages)
+    assert con.execute("SELECT count(*) FROM matches").fetchone()[0] == con.execute(
+        "SELECT count(DISTINCT article_id) FROM matches"
+    ).fetchone()[0]
