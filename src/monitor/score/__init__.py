@@ -18,7 +18,9 @@ A document is read in windows of a few sentences (the title joins every window),
 40-word summary and a 3,000-word article are judged alike: the best window decides, and a
 conjunction of facets inside one window counts, not scattered mentions.  The value is
 ``0.55*conj + 0.15*single + 0.30*theme`` (without facets: the theme alone), plus what feedback
-has taught.  See docs/relevance.md.
+has taught.  A document's own main country that is in no facet may stand in for the open facet
+(partial credit, scaled by the seeds' relation-bearing terms and the country's background
+rarity), so a new party in the seed relation can match.  See docs/relevance.md.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from monitor.score.clean import clean_seed_text
 from monitor.score.geo import NAMES
 from monitor.score.text import (
     GAZ_FIRST,
+    GAZ_SECOND,
+    GAZ_SINGLE,
     REGION_MEMBERS,
     countries,
     fold,
@@ -146,8 +150,9 @@ _SENTINEL = "qqzsentinelqq"
 def _read_fast(text: str, title: str, vocab: dict[str, str],
                keys: frozenset[str] = frozenset()) -> list[_Sent]:
     """Like ``_read`` but only looks closely at sentences holding a vocabulary word or a place:
-    one C-level translate/split for the whole text, then a single pass over its tokens, so a
-    3,000-word article costs about a millisecond.  Other sentences keep only their length."""
+    one C-level translate/split for the whole text, sentence bounds found by C-level searches
+    and set intersections per sentence (no Python pass over tokens).  Other sentences keep
+    only their length."""
     keys = keys or frozenset(vocab)
     pieces: list[tuple[str, bool]] = []
     if title.strip():
@@ -156,24 +161,41 @@ def _read_fast(text: str, title: str, vocab: dict[str, str],
     if not pieces:
         return []
     toks = quick_tokens((" " + _SENTINEL + " ").join(p for p, _t in pieces))
-    interesting = keys | _FIRST
-    ntok = [0] * len(pieces)
+    # sentence bounds by C-level searches for the sentinel, not a Python pass over tokens
+    bounds: list[int] = []
+    j = -1
+    index = toks.index
+    try:
+        while True:
+            j = index(_SENTINEL, j + 1)
+            bounds.append(j)
+    except ValueError:
+        pass
+    starts = [0] + [x + 1 for x in bounds]
+    ends = bounds + [len(toks)]
+    ntok = [e - b for b, e in zip(starts, ends, strict=True)]
+    docset = set(toks)
+    present = docset & keys
+    # gazetteer first tokens matter only when the alias can complete in this document
+    for f in docset & _FIRST:
+        if f in GAZ_SINGLE:
+            present.add(f)
+        else:
+            sec = GAZ_SECOND.get(f)
+            if sec and not sec.isdisjoint(docset):
+                present.add(f)
     found: dict[int, set[str]] = {}
-    si = cur = 0
-    for t in toks:
-        if t == _SENTINEL:
-            ntok[si] = cur
-            si += 1
-            cur = 0
-            continue
-        cur += 1
-        if t in interesting:
-            found.setdefault(si, set()).add(t)
-    ntok[si] = cur
+    if present:
+        inter = present.intersection
+        for i in range(len(pieces)):
+            hit = inter(toks[starts[i]:ends[i]])
+            if hit:
+                found[i] = hit
+    any_abbrev = _ABBR.search(title) is not None or _ABBR.search(text) is not None
     out: list[_Sent] = []
     for i, (s, is_title) in enumerate(pieces):
         tset = found.get(i)
-        abbrev = "." in s and _ABBR.search(s) is not None
+        abbrev = any_abbrev and "." in s and _ABBR.search(s) is not None
         if not tset and not abbrev:
             out.append(_Sent(s, ntok[i], [], [], [], [], is_title))
             continue

@@ -100,12 +100,35 @@ def quick_tokens(text: str) -> list[str]:
     t = text.lower()
     if t.isascii():
         return t.encode("ascii").translate(_BYTE_TABLE).decode("ascii").split()
-    s = t.encode("utf-8").translate(_BYTE_TABLE).decode("utf-8", "replace")
-    for ch in set(s):
-        if ord(ch) > 127:
-            _slow_tokens(ch)  # fills the table
-            s = s.replace(ch, _SPLIT_TABLE[ord(ch)] or " ")
+    s = _NA_PUNCT.sub(" ", t)
+    s = s.encode("utf-8").translate(_BYTE_TABLE).decode("utf-8", "replace")
+    if _NA_LATIN.search(s) is not None:
+        s = _NA_LATIN.sub(_latin_sub, s)
     return s.split()
+
+
+# non-ASCII separators (Latin-1 symbols, general punctuation, arrows and symbols, CJK
+# punctuation, emoji) become spaces in one C-level pass; accented Latin letters are folded;
+# letters of other scripts are kept as they are (lower-cased)
+_NA_PUNCT = re.compile(
+    "[\u00a0-\u00bf\u00d7\u00f7\u2000-\u206f\u2190-\u2bff\u3000-\u303f"
+    "\ufe30-\ufe4f\uff00-\uff0f\U0001f000-\U0001faff]"
+)
+_NA_LATIN = re.compile("[\u00c0-\u024f\u1e00-\u1eff]+")
+_LATIN_CACHE: dict[str, str] = {}
+
+
+def _latin_sub(m: re.Match[str]) -> str:
+    run = m.group()
+    v = _LATIN_CACHE.get(run)
+    if v is None:
+        for ch in run:
+            if ord(ch) not in _SPLIT_TABLE:
+                _slow_tokens(ch)  # fills the table
+        v = run.translate(_SPLIT_TABLE)
+        if len(_LATIN_CACHE) < 100000:
+            _LATIN_CACHE[run] = v
+    return v
 
 
 @lru_cache(maxsize=200000)
