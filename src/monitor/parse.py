@@ -38,10 +38,21 @@ _DECLARED = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=", re.I)
 _CHARSET_PARAM = re.compile(r";\s*charset\s*=", re.I)
 # Sniffed guesses we do not trust: for Latin text, feedparser's windows-1252 fallback is at
 # least as good as a guess between near-identical single-byte code pages.
-_LATIN_GUESSES = frozenset({
-    "ascii", "utf_8", "latin_1", "cp1250", "cp1252", "cp1257", "mac_roman", "mac_latin2", "cp437", "cp850",
-    *(f"iso8859_{n}" for n in (2, 3, 4, 9, 10, 13, 14, 15, 16)),
-})
+_LATIN_GUESSES = frozenset(
+    {
+        "ascii",
+        "utf_8",
+        "latin_1",
+        "cp1250",
+        "cp1252",
+        "cp1257",
+        "mac_roman",
+        "mac_latin2",
+        "cp437",
+        "cp850",
+        *(f"iso8859_{n}" for n in (2, 3, 4, 9, 10, 13, 14, 15, 16)),
+    }
+)
 
 
 def strip_html(fragment: str) -> str:
@@ -129,7 +140,7 @@ def _sniffed_headers(content: bytes, headers: Mapping[str, str]) -> dict[str, st
     except ImportError:  # optional: trafilatura brings it in
         return out
     try:
-        best = from_bytes(content[:256 * 1024]).best()
+        best = from_bytes(content[: 256 * 1024]).best()
     except Exception:  # a detector failure must not fail the feed
         return out
     if best is None or best.encoding in _LATIN_GUESSES:
@@ -153,7 +164,8 @@ def _json_feed(content: bytes, feed_url: str) -> ParsedFeed:
     items = doc.get("items")
     if not isinstance(items, list):
         raise ParseError("malformed JSON Feed: 'items' is not a list")
-    base = doc.get("feed_url") if isinstance(doc.get("feed_url"), str) else feed_url
+    declared = doc.get("feed_url")
+    base: str = declared if isinstance(declared, str) else feed_url
     entries: list[Entry] = []
     seen: set[str] = set()
     skipped = 0
@@ -185,13 +197,21 @@ def _json_feed(content: bytes, feed_url: str) -> ParsedFeed:
             continue
         seen.add(entry_id)
         entries.append(
-            Entry(id=entry_id, feed_url=feed_url, title=title, link=link, published=published,
-                  summary=summary, content=body if body != summary else "")
+            Entry(
+                id=entry_id,
+                feed_url=feed_url,
+                title=title,
+                link=link,
+                published=published,
+                summary=summary,
+                content=body if body != summary else "",
+            )
         )
     warning = f"JSON Feed: skipped {skipped} unusable item(s)" if skipped else None
-    title = doc.get("title")
-    return ParsedFeed(title=strip_html(title) if isinstance(title, str) else "", entries=tuple(entries),
-                      warning=warning)
+    feed_title = doc.get("title")
+    return ParsedFeed(
+        title=strip_html(feed_title) if isinstance(feed_title, str) else "", entries=tuple(entries), warning=warning
+    )
 
 
 def _json_date(value: str) -> datetime | None:
@@ -214,8 +234,10 @@ def parse_feed(content: bytes, headers: Mapping[str, str], feed_url: str) -> Par
     if _looks_like_json(content):
         return _json_feed(content, feed_url)
     if _declares_entities(content):
-        raise ParseError("refused: the document declares XML entities (<!ENTITY> in a DOCTYPE); "
-                         "entity expansion and external entities are not allowed in feeds")
+        raise ParseError(
+            "refused: the document declares XML entities (<!ENTITY> in a DOCTYPE); "
+            "entity expansion and external entities are not allowed in feeds"
+        )
     try:
         parsed = feedparser.parse(content, response_headers=_sniffed_headers(content, headers), sanitize_html=False)
     except Exception as exc:  # feedparser is defensive, but hostile bytes have crashed it before

@@ -126,7 +126,7 @@ def run_feed(
         log.exception("internal error parsing %s", source)
         return _failed(spec, store, started, _internal(exc), state.error_count, None, False, rng)
 
-    new = changed = matches = 0
+    new = changed = matches = unscored = 0
     try:
         known = store.known_entries(url)
         for entry, digest in decide(parsed.entries, known):
@@ -134,9 +134,15 @@ def run_feed(
                 # Leave the validators alone so the next pass fetches the feed again in full.
                 return FeedResult(url=url, name=spec.name, new_entries=new, matches=matches, warning="interrupted")
             article = _article(entry, spec, fetcher)
-            score = scorer.score(
-                Document(id=entry.id, title=article.title, text=article.text, language=article.language)
-            )
+            try:
+                score = scorer.score(
+                    Document(id=entry.id, title=article.title, text=article.text, language=article.language)
+                )
+            except Exception:  # a scorer bug on one odd entry must not lose the rest of the feed
+                log.exception("internal error scoring entry %s of %s", entry.id, spec.url)
+                score = Score(value=0.0, match=False)
+                unscored += 1
+                digest = "unscored"  # never equals a real hash: the next poll scores it again
             _, is_match = store.save_article(url, article, digest, score, now())
             if entry.id in known:
                 changed += 1
@@ -144,13 +150,17 @@ def run_feed(
                 new += 1
             matches += int(is_match)
 
+        warning = parsed.warning
+        if unscored:
+            note = f"{unscored} entr{'y' if unscored == 1 else 'ies'} could not be scored (internal error, logged)"
+            warning = f"{warning}; {note}" if warning else note
         # Validators are saved only after every entry is stored: a crash mid-feed means the next
         # poll re-fetches the whole feed instead of getting a 304 and losing the rest.
         store.record_fetch(
             url,
             now=started,
             next_due=due,
-            warning=parsed.warning,
+            warning=warning,
             etag=fetched.etag,
             last_modified=fetched.last_modified,
             refresh_validators=True,
@@ -162,10 +172,10 @@ def run_feed(
     except Exception as exc:  # e.g. a scorer bug on one hostile entry
         log.exception("internal error processing %s", source)
         return _failed(spec, store, started, _internal(exc), state.error_count, None, False, rng)
-    if parsed.warning:
-        log.warning("%s: %s", spec.name, parsed.warning)
+    if warning:
+        log.warning("%s: %s", spec.name, warning)
     log.info("feed %s: %d new, %d changed, %d matches", spec.name, new, changed, matches)
-    return FeedResult(url=url, name=spec.name, new_entries=new, matches=matches, warning=parsed.warning)
+    return FeedResult(url=url, name=spec.name, new_entries=new, matches=matches, warning=warning)
 
 
 def _internal(exc: Exception) -> str:

@@ -35,10 +35,23 @@ def from_iso(value: str | None) -> datetime | None:
 def _m1_initial(db: sqlite_utils.Database) -> None:
     db.table("feeds").create(
         {
-            "id": int, "url": str, "name": str, "tags": str, "interval": float, "full_text": int,
-            "title": str, "etag": str, "last_modified": str, "status": str,
-            "last_fetch_at": str, "last_success_at": str, "next_due_at": str,
-            "error_count": int, "last_error": str, "last_error_at": str, "last_warning": str,
+            "id": int,
+            "url": str,
+            "name": str,
+            "tags": str,
+            "interval": float,
+            "full_text": int,
+            "title": str,
+            "etag": str,
+            "last_modified": str,
+            "status": str,
+            "last_fetch_at": str,
+            "last_success_at": str,
+            "next_due_at": str,
+            "error_count": int,
+            "last_error": str,
+            "last_error_at": str,
+            "last_warning": str,
             "entries": int,
         },
         pk="id",
@@ -48,10 +61,22 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
     db.table("feeds").create_index(["url"], unique=True)
     db.table("articles").create(
         {
-            "id": int, "feed_id": int, "entry_id": str, "entry_hash": str, "url": str,
-            "canonical_url": str, "title": str, "published": str, "first_seen": str,
-            "updated_at": str, "summary": str, "text": str, "content_hash": str,
-            "extraction": str, "author": str, "language": str,
+            "id": int,
+            "feed_id": int,
+            "entry_id": str,
+            "entry_hash": str,
+            "url": str,
+            "canonical_url": str,
+            "title": str,
+            "published": str,
+            "first_seen": str,
+            "updated_at": str,
+            "summary": str,
+            "text": str,
+            "content_hash": str,
+            "extraction": str,
+            "author": str,
+            "language": str,
         },
         pk="id",
         foreign_keys=[("feed_id", "feeds", "id")],
@@ -62,9 +87,18 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
     db.table("articles").enable_fts(["title", "text"], create_triggers=True, tokenize="unicode61")
     db.table("matches").create(
         {
-            "id": int, "article_id": int, "score": float, "explanation": str,
-            "nearest_seed": str, "facets": str, "terms": str, "sentence": str,
-            "matched_at": str, "updated_at": str, "revision": int, "status": str,
+            "id": int,
+            "article_id": int,
+            "score": float,
+            "explanation": str,
+            "nearest_seed": str,
+            "facets": str,
+            "terms": str,
+            "sentence": str,
+            "matched_at": str,
+            "updated_at": str,
+            "revision": int,
+            "status": str,
         },
         pk="id",
         foreign_keys=[("article_id", "articles", "id")],
@@ -73,8 +107,14 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
     db.table("matches").create_index(["article_id"], unique=True)
     db.table("digests").create(
         {
-            "id": int, "target": str, "created_at": str, "status": str,
-            "delivered_at": str, "count": int, "attempts": int, "last_error": str,
+            "id": int,
+            "target": str,
+            "created_at": str,
+            "status": str,
+            "delivered_at": str,
+            "count": int,
+            "attempts": int,
+            "last_error": str,
         },
         pk="id",
         defaults={"attempts": 0},
@@ -197,9 +237,7 @@ class Store:
             for version, migration in enumerate(MIGRATIONS, start=1):
                 if version not in done:
                     migration(self.db)
-                    conn.execute(
-                        "INSERT INTO migrations VALUES (?, ?)", (version, iso(datetime.now(UTC)))
-                    )
+                    conn.execute("INSERT INTO migrations VALUES (?, ?)", (version, iso(datetime.now(UTC))))
 
     @property
     def schema_version(self) -> int:
@@ -232,11 +270,18 @@ class Store:
             raise StorageError(f"unknown feed {url}")
         r = rows[0]
         return FeedState(
-            id=r["id"], url=r["url"], name=r["name"] or r["url"], etag=r["etag"],
-            last_modified=r["last_modified"], status=r["status"] or "active",
-            error_count=r["error_count"] or 0, next_due_at=from_iso(r["next_due_at"]),
-            last_fetch_at=from_iso(r["last_fetch_at"]), last_error=r["last_error"],
-            entries=r["entries"] or 0, fetch_url=r.get("fetch_url"),
+            id=r["id"],
+            url=r["url"],
+            name=r["name"] or r["url"],
+            etag=r["etag"],
+            last_modified=r["last_modified"],
+            status=r["status"] or "active",
+            error_count=r["error_count"] or 0,
+            next_due_at=from_iso(r["next_due_at"]),
+            last_fetch_at=from_iso(r["last_fetch_at"]),
+            last_error=r["last_error"],
+            entries=r["entries"] or 0,
+            fetch_url=r.get("fetch_url"),
         )
 
     def feed_states(self) -> list[dict[str, Any]]:
@@ -327,11 +372,20 @@ class Store:
             if feed is None:
                 raise StorageError(f"unknown feed {feed_url}")
             values = {
-                "feed_id": feed[0], "entry_id": e.id, "entry_hash": entry_hash, "url": article.url,
-                "canonical_url": article.canonical_url, "title": article.title,
-                "published": iso(article.published), "now": iso(now), "summary": e.summary,
-                "text": article.text, "content_hash": article.content_hash,
-                "extraction": article.extraction, "author": article.author, "language": article.language,
+                "feed_id": feed[0],
+                "entry_id": e.id,
+                "entry_hash": entry_hash,
+                "url": article.url,
+                "canonical_url": article.canonical_url,
+                "title": article.title,
+                "published": iso(article.published),
+                "now": iso(now),
+                "summary": e.summary,
+                "text": article.text,
+                "content_hash": article.content_hash,
+                "extraction": article.extraction,
+                "author": article.author,
+                "language": article.language,
             }
             row = conn.execute(
                 "SELECT id, content_hash FROM articles WHERE feed_id = :feed_id AND entry_id = :entry_id",
@@ -364,13 +418,16 @@ class Store:
     def _save_score(
         self, conn: sqlite3.Connection, article_id: int, score: Score, now: datetime, changed: bool
     ) -> bool:
-        existing = conn.execute(
-            "SELECT id, status FROM matches WHERE article_id = ?", (article_id,)
-        ).fetchone()
+        existing = conn.execute("SELECT id, status FROM matches WHERE article_id = ?", (article_id,)).fetchone()
         fields = {
-            "article_id": article_id, "score": score.value, "explanation": score.explanation(),
-            "nearest_seed": score.nearest_seed, "facets": json.dumps(list(score.facets)),
-            "terms": json.dumps(list(score.terms)), "sentence": score.sentence, "now": iso(now),
+            "article_id": article_id,
+            "score": score.value,
+            "explanation": score.explanation(),
+            "nearest_seed": score.nearest_seed,
+            "facets": json.dumps(list(score.facets)),
+            "terms": json.dumps(list(score.terms)),
+            "sentence": score.sentence,
+            "now": iso(now),
         }
         if existing is None:
             if not score.match:
@@ -397,13 +454,9 @@ class Store:
     def rescore_article(self, article_id: int, score: Score, now: datetime) -> str:
         """Apply a new score to a stored article: 'new', 'demoted', 'kept' or 'none'."""
         with self._tx() as conn:
-            before = conn.execute(
-                "SELECT status FROM matches WHERE article_id = ?", (article_id,)
-            ).fetchone()
+            before = conn.execute("SELECT status FROM matches WHERE article_id = ?", (article_id,)).fetchone()
             self._save_score(conn, article_id, score, now, changed=False)
-            after = conn.execute(
-                "SELECT status FROM matches WHERE article_id = ?", (article_id,)
-            ).fetchone()
+            after = conn.execute("SELECT status FROM matches WHERE article_id = ?", (article_id,)).fetchone()
         was = before is not None and before[0] == "active"
         now_active = after is not None and after[0] == "active"
         if now_active and not was:
@@ -424,7 +477,8 @@ class Store:
     def find_article(self, ref: str) -> StoredArticle | None:
         if ref.isdigit():
             rows = self._query(
-                "SELECT a.*, coalesce(f.name, f.url) AS feed FROM articles a JOIN feeds f ON f.id = a.feed_id WHERE a.id = ?",
+                "SELECT a.*, coalesce(f.name, f.url) AS feed FROM articles a"
+                " JOIN feeds f ON f.id = a.feed_id WHERE a.id = ?",
                 [int(ref)],
             )
         else:
@@ -498,9 +552,7 @@ class Store:
             )
             digest_id = int(cur.lastrowid or 0)
             for item in items:
-                row = conn.execute(
-                    "SELECT revision FROM matches WHERE article_id = ?", (item.article_id,)
-                ).fetchone()
+                row = conn.execute("SELECT revision FROM matches WHERE article_id = ?", (item.article_id,)).fetchone()
                 conn.execute(
                     """INSERT OR IGNORE INTO digest_items (digest_id, target, match_id, revision)
                        SELECT ?, ?, id, ? FROM matches WHERE article_id = ?""",
@@ -526,7 +578,8 @@ class Store:
         with self._tx() as conn:
             if error is None:
                 conn.execute(
-                    "UPDATE digests SET status = 'delivered', delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
+                    "UPDATE digests SET status = 'delivered', delivered_at = ?, attempts = attempts + 1,"
+                    " last_error = NULL WHERE id = ?",
                     (iso(now), digest_id),
                 )
             else:
@@ -556,7 +609,9 @@ class Store:
         )
         return [
             Judgment(
-                document=Document(id=str(r["id"]), title=r["title"] or "", text=r["text"] or "", language=r["language"]),
+                document=Document(
+                    id=str(r["id"]), title=r["title"] or "", text=r["text"] or "", language=r["language"]
+                ),
                 relevant=bool(r["relevant"]),
             )
             for r in rows
@@ -581,18 +636,30 @@ class Store:
 
 def _stored(r: dict[str, Any]) -> StoredArticle:
     return StoredArticle(
-        id=r["id"], feed=r["feed"], url=r["url"], title=r["title"] or "", text=r["text"] or "",
-        published=from_iso(r["published"]), first_seen=from_iso(r["first_seen"]) or datetime.now(UTC),
+        id=r["id"],
+        feed=r["feed"],
+        url=r["url"],
+        title=r["title"] or "",
+        text=r["text"] or "",
+        published=from_iso(r["published"]),
+        first_seen=from_iso(r["first_seen"]) or datetime.now(UTC),
         language=r["language"],
     )
 
 
 def _match_item(r: dict[str, Any]) -> MatchItem:
     return MatchItem(
-        article_id=r["article_id"], url=r["url"] or "", title=r["title"] or "(untitled)",
-        feed=r["feed"], published=from_iso(r["published"]),
-        first_seen=from_iso(r["first_seen"]) or datetime.now(UTC), score=float(r["score"]),
-        explanation=r["explanation"] or "", sentence=r["sentence"] or "",
-        nearest_seed=r["nearest_seed"] or "", facets=tuple(json.loads(r["facets"] or "[]")),
-        terms=tuple(json.loads(r["terms"] or "[]")), changed=int(r["revision"] or 1) > 1,
+        article_id=r["article_id"],
+        url=r["url"] or "",
+        title=r["title"] or "(untitled)",
+        feed=r["feed"],
+        published=from_iso(r["published"]),
+        first_seen=from_iso(r["first_seen"]) or datetime.now(UTC),
+        score=float(r["score"]),
+        explanation=r["explanation"] or "",
+        sentence=r["sentence"] or "",
+        nearest_seed=r["nearest_seed"] or "",
+        facets=tuple(json.loads(r["facets"] or "[]")),
+        terms=tuple(json.loads(r["terms"] or "[]")),
+        changed=int(r["revision"] or 1) > 1,
     )
