@@ -24,8 +24,7 @@ ROOT = HERE.parent
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pages", type=Path,
-                    default=ROOT.parent / "shared" / "corpus" / "pages" / "scrapinghub-aeb")
+    ap.add_argument("--pages", type=Path, default=ROOT.parent / "shared" / "corpus" / "pages" / "scrapinghub-aeb")
     ap.add_argument("--seeds", type=Path, default=ROOT / "seeds")
     ap.add_argument("--words", type=int, default=3000)
     ap.add_argument("--n", type=int, default=200)
@@ -42,8 +41,9 @@ def main() -> None:
         start = (i * step) % max(1, len(words) - args.words)
         texts.append(" ".join(words[start : start + args.words]))
 
-    seeds = [Seed(name=p.name, text=clean_seed_text(p.read_text(encoding="utf-8")))
-             for p in sorted(args.seeds.glob("*.txt"))]
+    seeds = [
+        Seed(name=p.name, text=clean_seed_text(p.read_text(encoding="utf-8"))) for p in sorted(args.seeds.glob("*.txt"))
+    ]
     t0 = time.perf_counter()
     scorer = build_scorer(seeds)
     build_ms = (time.perf_counter() - t0) * 1000
@@ -58,8 +58,10 @@ def main() -> None:
     times.sort()
     p95 = times[int(0.95 * (len(times) - 1))]
     print(f"build_scorer: {build_ms:.0f} ms ({len(seeds)} seeds)")
-    print(f"score() on {args.words}-word texts, n={len(times)}: "
-          f"median {statistics.median(times):.2f} ms, p95 {p95:.2f} ms")
+    print(
+        f"score() on {args.words}-word texts, n={len(times)}: "
+        f"median {statistics.median(times):.2f} ms, p95 {p95:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

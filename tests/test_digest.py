@@ -96,10 +96,7 @@ def test_human_formats_list_every_field(fmt: str) -> None:
 
 def test_markdown_links_and_escapes() -> None:
     out = render(digest(GOOD, EVIL, DATA), "md")
-    assert (
-        "[Harbour dredging plan \\[approved\\] by council]"
-        "(https://news.example.org/2026/harbour-dredging)"
-    ) in out
+    assert ("[Harbour dredging plan \\[approved\\] by council](https://news.example.org/2026/harbour-dredging)") in out
     # non-http(s) URLs are shown as text, never as link destinations
     assert "](javascript:" not in out and "](data:" not in out
     assert "javascript:alert(document.cookie)" in out
@@ -123,10 +120,7 @@ def test_markdown_link_destination_is_encoded() -> None:
 
 
 def test_md_escape() -> None:
-    assert (
-        md_escape("a [b] *c* _d_ `e` <f>\n g\\")
-        == "a \\[b\\] \\*c\\* \\_d\\_ \\`e\\` \\<f\\> g\\\\"
-    )
+    assert md_escape("a [b] *c* _d_ `e` <f>\n g\\") == "a \\[b\\] \\*c\\* \\_d\\_ \\`e\\` \\<f\\> g\\\\"
 
 
 @pytest.mark.parametrize(

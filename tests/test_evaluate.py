@@ -50,25 +50,44 @@ def test_metrics_threshold_and_tdt() -> None:
 
 
 SEEDS = [
-    Seed(name="a.txt", text="Russia and Mali signed a military cooperation deal. Russian "
-                            "instructors will train Mali's army and deliver weapons to Mali."),
-    Seed(name="b.txt", text="North Korea and Burkina Faso discussed arms sales. North Korea "
-                            "may supply weapons to Burkina Faso's military government."),
+    Seed(
+        name="a.txt",
+        text="Russia and Mali signed a military cooperation deal. Russian "
+        "instructors will train Mali's army and deliver weapons to Mali.",
+    ),
+    Seed(
+        name="b.txt",
+        text="North Korea and Burkina Faso discussed arms sales. North Korea "
+        "may supply weapons to Burkina Faso's military government.",
+    ),
 ]
 
 
 def _write(tmp_path: Path) -> tuple[Path, Path]:
     items = [
-        {"id": "1", "date": "2023-01-02", "language": "en-US",
-         "title": "Russia sends weapons to Mali", "summary": "Russian arms reach Mali's army."},
-        {"id": "2", "date": "2023-01-01", "language": "en-GB",
-         "title": "Garden show opens", "summary": "Flowers and roses in the city park."},
-        {"id": "3", "date": "2023-01-03", "language": "pl-PL",
-         "title": "Pogoda", "summary": "Jutro deszcz."},
-        {"id": "4", "date": "2023-01-04", "language": "en",
-         "title": "North Korea arms for Burkina Faso", "summary": "A weapons deal was signed."},
-        {"id": "5", "date": "2023-01-05", "language": "en",
-         "title": "Unlabelled story", "summary": "Nothing here."},
+        {
+            "id": "1",
+            "date": "2023-01-02",
+            "language": "en-US",
+            "title": "Russia sends weapons to Mali",
+            "summary": "Russian arms reach Mali's army.",
+        },
+        {
+            "id": "2",
+            "date": "2023-01-01",
+            "language": "en-GB",
+            "title": "Garden show opens",
+            "summary": "Flowers and roses in the city park.",
+        },
+        {"id": "3", "date": "2023-01-03", "language": "pl-PL", "title": "Pogoda", "summary": "Jutro deszcz."},
+        {
+            "id": "4",
+            "date": "2023-01-04",
+            "language": "en",
+            "title": "North Korea arms for Burkina Faso",
+            "summary": "A weapons deal was signed.",
+        },
+        {"id": "5", "date": "2023-01-05", "language": "en", "title": "Unlabelled story", "summary": "Nothing here."},
     ]
     ip = tmp_path / "items.jsonl"
     ip.write_text("\n".join(json.dumps(i) for i in items) + "\n", encoding="utf-8")

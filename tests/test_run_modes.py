@@ -310,6 +310,7 @@ def test_sigkill_of_the_service_mid_poll_then_restart_loses_nothing(tmp_path: Pa
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert con.execute("SELECT count(DISTINCT entry_id) FROM articles").fetchone()[0] == len(pages)
-    assert con.execute("SELECT count(*) FROM matches").fetchone()[0] == con.execute(
-        "SELECT count(DISTINCT article_id) FROM matches"
-    ).fetchone()[0]
+    assert (
+        con.execute("SELECT count(*) FROM matches").fetchone()[0]
+        == con.execute("SELECT count(DISTINCT article_id) FROM matches").fetchone()[0]
+    )

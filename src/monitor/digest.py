@@ -147,9 +147,7 @@ def md_url(url: str) -> str:
 
 def atom_id(item: MatchItem) -> str:
     """Stable entry id: the same article gets the same id in every digest."""
-    key = (
-        item.url.strip() if item.url and item.url.strip() else f"monitor:article:{item.article_id}"
-    )
+    key = item.url.strip() if item.url and item.url.strip() else f"monitor:article:{item.article_id}"
     return uuid.uuid5(uuid.NAMESPACE_URL, key).urn
 
 
@@ -213,9 +211,7 @@ def _item(m: MatchItem, generated_at: datetime) -> dict[str, Any]:
         "updated_iso": iso(generated_at if m.changed else m.first_seen),
         "score": f"{m.score:.2f}",
         "explanation": explanation,
-        "nearest_seed": (
-            nearest if nearest and not _mentioned(f"nearest seed {nearest}", explanation) else ""
-        ),
+        "nearest_seed": (nearest if nearest and not _mentioned(f"nearest seed {nearest}", explanation) else ""),
         "facets": facets if facets and not _mentioned("; ".join(facets), explanation) else [],
         "terms": terms if terms and not _mentioned(", ".join(terms), explanation) else [],
         "sentence": _one_line(_clean(m.sentence)),

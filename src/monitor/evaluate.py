@@ -260,8 +260,7 @@ def run_eval(
             s = scorer.score(doc)
             results["project"].append((s.value, s.match))
             if out is not None:
-                out.write(json.dumps({"id": doc.id, "score": round(s.value, 6),
-                                      "match": s.match}) + "\n")
+                out.write(json.dumps({"id": doc.id, "score": round(s.value, 6), "match": s.match}) + "\n")
             if feedback and s.match and doc.id in labels:
                 rel = labels[doc.id] >= 1
                 scorer.learn(doc, rel)
@@ -300,8 +299,7 @@ def run_eval(
         per: dict[str, Any] = {}
         for g in order:
             idx = groups[g]
-            rows = [(results[name][i][0], results[name][i][1], labels[str(items[i]["id"])])
-                    for i in idx]
+            rows = [(results[name][i][0], results[name][i][1], labels[str(items[i]["id"])]) for i in idx]
             per[g] = metrics(rows)
         report["systems"][name] = per
     return report
@@ -316,9 +314,12 @@ def format_report(report: dict[str, Any], fmt: str) -> str:
         f"mode: {report['mode']}   language: {report['lang']}   items: {report['items']}"
         f"   labelled: {report['labelled']}",
         f"default threshold: {report['threshold']:.4f}"
-        + (f"   after feedback: {report['final_threshold']:.4f}   revealed: "
-           f"{report['revealed']} ({report['revealed_relevant']} relevant)"
-           if report["mode"] == "feedback" else ""),
+        + (
+            f"   after feedback: {report['final_threshold']:.4f}   revealed: "
+            f"{report['revealed']} ({report['revealed_relevant']} relevant)"
+            if report["mode"] == "feedback"
+            else ""
+        ),
         f"keyword baseline: {report['keyword_query']}",
         "",
         f"{'system':<9} {'lang':<8} {'n':>5} {'g2':>4} {'g1+':>4} {'AP2':>6} {'AP1':>6} "

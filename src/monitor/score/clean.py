@@ -51,8 +51,22 @@ def _is_plea(line: str) -> bool:
         return False
     second = sum(1 for w in words if w.lower() in {"you", "your", "us", "we", "our"})
     imperative = words[0].lower() in {
-        "join", "subscribe", "sign", "follow", "share", "click", "read", "support", "donate",
-        "feel", "get", "download", "register", "login", "log", "become",
+        "join",
+        "subscribe",
+        "sign",
+        "follow",
+        "share",
+        "click",
+        "read",
+        "support",
+        "donate",
+        "feel",
+        "get",
+        "download",
+        "register",
+        "login",
+        "log",
+        "become",
     }
     return imperative and second >= 1
 

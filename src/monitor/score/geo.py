@@ -219,14 +219,73 @@ GL|Greenland|Greenlandic;Greenlander|Nuuk
 # Forms that are also ordinary lower-case words (or too short to trust uncased).
 _CASED = frozenset(
     {
-        "us", "chad", "turkey", "georgia", "jordan", "guinea", "china", "japan", "polish",
-        "pole", "poles", "turk", "turks", "car", "kiwi", "lao", "male", "nice", "dane", "danes",
-        "finn", "finns", "french", "english", "swiss", "dutch", "lima", "kingston", "sofia",
-        "georgetown", "washington", "paris", "roc", "rok", "prc", "drc", "uae", "uk", "usa",
-        "saudi", "monaco", "dominican", "panama", "gaza", "persian", "thai", "trinidad",
-        "american", "americans", "america", "emirates", "magyar", "mongol", "pentagon",
-        "kremlin", "juba", "banjul", "rome", "ouaga", "burkina", "holland", "wales", "england",
-        "scotland", "afghan", "afghans", "welsh",
+        "us",
+        "chad",
+        "turkey",
+        "georgia",
+        "jordan",
+        "guinea",
+        "china",
+        "japan",
+        "polish",
+        "pole",
+        "poles",
+        "turk",
+        "turks",
+        "car",
+        "kiwi",
+        "lao",
+        "male",
+        "nice",
+        "dane",
+        "danes",
+        "finn",
+        "finns",
+        "french",
+        "english",
+        "swiss",
+        "dutch",
+        "lima",
+        "kingston",
+        "sofia",
+        "georgetown",
+        "washington",
+        "paris",
+        "roc",
+        "rok",
+        "prc",
+        "drc",
+        "uae",
+        "uk",
+        "usa",
+        "saudi",
+        "monaco",
+        "dominican",
+        "panama",
+        "gaza",
+        "persian",
+        "thai",
+        "trinidad",
+        "american",
+        "americans",
+        "america",
+        "emirates",
+        "magyar",
+        "mongol",
+        "pentagon",
+        "kremlin",
+        "juba",
+        "banjul",
+        "rome",
+        "ouaga",
+        "burkina",
+        "holland",
+        "wales",
+        "england",
+        "scotland",
+        "afghan",
+        "afghans",
+        "welsh",
     }
 )
 
@@ -247,8 +306,9 @@ def _entries() -> list[tuple[str, str, str]]:
 
 
 ENTRIES = _entries()
-NAMES = {code: line.split("|")[1].split(";")[0] for line in _TABLE.strip().splitlines()
-         for code in [line.split("|")[0]]}
+NAMES = {
+    code: line.split("|")[1].split(";")[0] for line in _TABLE.strip().splitlines() for code in [line.split("|")[0]]
+}
 CASED = _CASED
 
 # General world regions and groupings -> member countries.  A mention of a region is partial
