@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from wordfreq import zipf_frequency
 
 from monitor.models import Document, Judgment, Score, Seed
-from monitor.score.clean import clean_seed_text
+from monitor.score.clean import clean_seed_text, is_chrome_title
 from monitor.score.geo import NAMES
 from monitor.score.text import (
     GAZ_FIRST,
@@ -64,7 +64,13 @@ GEN_ACTOR = 0.8  # most a document's own main country can stand in for a missing
 REL_GAIN = 1.0
 LEARN_WEIGHT = 0.25
 LEARN_UP = 0.25
+LEARN_GAIN = 1.0
 ATTACHED_WEIGHT = 0.8
+TITLE_ABSENT = 0.8  # a facet relation the title does not touch (scaled by the share it misses)
+KNN_WEIGHT = 0.2  # most the judged documents nearest to a document move its score
+KNN_K = 3
+OPENING_CHARS = 2000  # a document's opening (title, lead) for feedback vectors
+SAME_FACET = 0.5  # most a relation between two members of one facet can stand in for the other
 
 
 _IDF: dict[str, float] = {}
@@ -132,7 +138,8 @@ def _read(text: str, title: str = "") -> list[_Sent]:
     return out
 
 
-_ABBR = re.compile(r"\b[A-Z]\.\s?[A-Z]\.")
+# dotted abbreviations that name a country (U.S., U.K., D.P.R.K.); see text.normalise
+_ABBR = re.compile(r"\b(?:U\.\s?[SK]\.|D\.\s?P\.\s?R\.)")
 _FIRST = frozenset(GAZ_FIRST)
 
 
@@ -147,8 +154,7 @@ def _forms(st: str) -> list[str]:
 _SENTINEL = "qqzsentinelqq"
 
 
-def _read_fast(text: str, title: str, vocab: dict[str, str],
-               keys: frozenset[str] = frozenset()) -> list[_Sent]:
+def _read_fast(text: str, title: str, vocab: dict[str, str], keys: frozenset[str] = frozenset()) -> list[_Sent]:
     """Like ``_read`` but only looks closely at sentences holding a vocabulary word or a place:
     one C-level translate/split for the whole text, sentence bounds found by C-level searches
     and set intersections per sentence (no Python pass over tokens).  Other sentences keep
@@ -177,33 +183,37 @@ def _read_fast(text: str, title: str, vocab: dict[str, str],
     docset = set(toks)
     present = docset & keys
     # gazetteer first tokens matter only when the alias can complete in this document
+    # (with the second tokens, so that a sentence holding a multi-word alias is looked at)
     for f in docset & _FIRST:
         if f in GAZ_SINGLE:
             present.add(f)
-        else:
-            sec = GAZ_SECOND.get(f)
-            if sec and not sec.isdisjoint(docset):
+        sec = GAZ_SECOND.get(f)
+        if sec:
+            both = sec & docset
+            if both:
                 present.add(f)
+                present |= both
     found: dict[int, set[str]] = {}
     if present:
         inter = present.intersection
         for i in range(len(pieces)):
-            hit = inter(toks[starts[i]:ends[i]])
+            hit = inter(toks[starts[i] : ends[i]])
             if hit:
                 found[i] = hit
-    any_abbrev = _ABBR.search(title) is not None or _ABBR.search(text) is not None
     out: list[_Sent] = []
     for i, (s, is_title) in enumerate(pieces):
         tset = found.get(i)
-        abbrev = any_abbrev and "." in s and _ABBR.search(s) is not None
-        if not tset and not abbrev:
+        place = tset is not None and may_have_place(tset, s)
+        if not place and ("U." in s or "D." in s):
+            place = _ABBR.search(s) is not None
+        if not tset and not place:
             out.append(_Sent(s, ntok[i], [], [], [], [], is_title))
             continue
         tset = tset or set()
         codes: list[tuple[int, int, str]] = []
         raw: list[str] = []
         folded: list[str] = []
-        if abbrev or may_have_place(tset, s):
+        if place:
             raw = tokens(s)
             folded = [fold(t) for t in raw]
             codes = countries(raw, folded)
@@ -211,8 +221,7 @@ def _read_fast(text: str, title: str, vocab: dict[str, str],
         if codes and hit:
             inplace = {folded[i] for a, b, _c in codes for i in range(a, b)}
             hit = hit - inplace
-        out.append(_Sent(s, ntok[i], codes, [vocab[f] for f in sorted(hit)], raw, folded,
-                         is_title))
+        out.append(_Sent(s, ntok[i], codes, [vocab[f] for f in sorted(hit)], raw, folded, is_title))
     return out
 
 
@@ -273,8 +282,9 @@ def _groups(sal: dict[str, float], lists: list[set[str]]) -> list[set[str]]:
     return [g1, g2]
 
 
-def _two_colour(edges_diff: dict[tuple[str, str], float],
-                edges_same: dict[tuple[str, str], float]) -> tuple[set[str], set[str]]:
+def _two_colour(
+    edges_diff: dict[tuple[str, str], float], edges_same: dict[tuple[str, str], float]
+) -> tuple[set[str], set[str]]:
     nodes = sorted({x for e in list(edges_diff) + list(edges_same) for x in e})
     if not nodes:
         return set(), set()
@@ -301,6 +311,7 @@ def _two_colour(edges_diff: dict[tuple[str, str], float],
         while changed:
             changed = False
             for x in nodes:
+
                 def gain(v: int, x: str = x) -> float:
                     g = 0.0
                     for (a, b), w in edges_diff.items():
@@ -312,6 +323,7 @@ def _two_colour(edges_diff: dict[tuple[str, str], float],
                             o = b if a == x else a
                             g += w if v == side[o] else -w
                     return g
+
                 if gain(1 - side[x]) > gain(side[x]) + 1e-12:
                     side[x] = 1 - side[x]
                     changed = True
@@ -451,8 +463,7 @@ def _build_profile(seeds: Sequence[Seed], seed_reads: list[list[_Sent]]) -> _Pro
                     seen_r.update(t for t in s.stems if t in theme)
             rdf.update(seen_r)
         relation = {t: theme[t] * d / n for t, d in rdf.items() if d >= 2 or n <= 2}
-        masses = sorted(sum(relation.get(t, 0.0) for t in {t for s in sents for t in s.stems})
-                        for sents in seed_reads)
+        masses = sorted(sum(relation.get(t, 0.0) for t in {t for s in sents for t in s.stems}) for sents in seed_reads)
         relation_z = max(1.0, masses[len(masses) // 2] / 4.0) if masses else 1.0
 
     # theme normaliser: what a seed's opening window holds
@@ -468,8 +479,19 @@ def _build_profile(seeds: Sequence[Seed], seed_reads: list[list[_Sent]]) -> _Pro
         leads.append(sum(theme.get(t, 0.0) for t in seen))
     leads.sort()
     z = leads[len(leads) // 2] / 2.0 if leads and leads[len(leads) // 2] > 0 else 1.0
-    return _Profile(facets, theme, seed_terms, seed_codes, [s.name for s in seeds], z, surface,
-                    pairs, attached_code, relation, relation_z)
+    return _Profile(
+        facets,
+        theme,
+        seed_terms,
+        seed_codes,
+        [s.name for s in seeds],
+        z,
+        surface,
+        pairs,
+        attached_code,
+        relation,
+        relation_z,
+    )
 
 
 # ---- scoring ------------------------------------------------------------------------------
@@ -496,6 +518,7 @@ class Scorer:
         self._judged: list[tuple[Document, bool]] = []
         self._rel_vecs: list[dict[str, float]] = []
         self._non_vecs: list[dict[str, float]] = []
+        self._knn: list[tuple[str, dict[str, float], float]] = []
         members: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for k, fa in enumerate(profile.facets):
             for c, w in fa.members.items():
@@ -520,8 +543,8 @@ class Scorer:
                 self._open = 0 if sizes[0] > sizes[1] else 1
         self._open_rarity = 1.0
         if self._open >= 0:
-            mem = profile.facets[self._open].members
-            self._open_rarity = sum(country_rarity(c) for c in mem) / len(mem)
+            open_members = profile.facets[self._open].members
+            self._open_rarity = sum(country_rarity(c) for c in open_members) / len(open_members)
         self._vocab: dict[str, str] = {}
         self._rebuild_vocab()
 
@@ -569,8 +592,7 @@ class Scorer:
                     terms.add("#" + c)
         return strength, hits, terms
 
-    def _window_value(self, strengths: list[float], terms: set[str],
-                      prominence: float = 1.0) -> tuple[float, float]:
+    def _window_value(self, strengths: list[float], terms: set[str], prominence: float = 1.0) -> tuple[float, float]:
         theme = self._p.theme
         t_raw = sum(theme.get(t, 0.0) for t in terms)
         t = 1.0 - math.exp(-t_raw / self._p.theme_z)
@@ -591,13 +613,16 @@ class Scorer:
         adj = 0.0
         if self._learned:
             lr = sum(self._learned.get(u, 0.0) for u in terms)
-            adj = min(LEARN_UP, LEARN_WEIGHT * math.tanh(lr))
+            adj = min(LEARN_UP, LEARN_WEIGHT * math.tanh(LEARN_GAIN * lr))
         return base, adj
 
     def _evaluate(self, doc: Document) -> tuple[_Eval, list[_Sent]]:
         sents = _read_fast(doc.text or "", doc.title or "", self._vocab, self._vocab_keys)
         empty: tuple[list[float], list[list[str]], set[str]] = (
-            [0.0] * len(self._p.facets), [[] for _ in self._p.facets], set())
+            [0.0] * len(self._p.facets),
+            [[] for _ in self._p.facets],
+            set(),
+        )
         feats = [self._sent_features(s) if (s.codes or s.stems) else empty for s in sents]
         nf = len(self._p.facets)
         n_places = sum(len(s.codes) for s in sents)
@@ -608,7 +633,9 @@ class Scorer:
         title_idx = [i for i, s in enumerate(sents) if s.is_title]
         body = [i for i, s in enumerate(sents) if not s.is_title]
         windows: list[list[int]] = []
-        if not body:
+        if not sents:
+            pass  # nothing readable: no window, value 0
+        elif not body:
             windows = [title_idx]
         else:
             for j, i in enumerate(body):
@@ -630,8 +657,11 @@ class Scorer:
             # the relation must be the document's subject: stated (actor and the closed facet
             # in one sentence) at least twice
             closed = 1 - self._open
-            stated = sum(1 for i, s in enumerate(sents)
-                         if feats[i][0][closed] >= 0.8 and any(c == actor for _a, _b, c in s.codes))
+            stated = sum(
+                1
+                for i, s in enumerate(sents)
+                if feats[i][0][closed] >= 0.8 and any(c == actor for _a, _b, c in s.codes)
+            )
             if stated < GEN_MIN_STATED:
                 actor = None
         actor_w = 0.0
@@ -655,8 +685,7 @@ class Scorer:
                     if st[k] > strengths[k]:
                         strengths[k] = st[k]
                 terms |= tm
-                if actor is not None and any(c == actor for _a, _b, c in sents[i].codes) \
-                        and st[1 - self._open] >= 0.8:
+                if actor is not None and any(c == actor for _a, _b, c in sents[i].codes) and st[1 - self._open] >= 0.8:
                     # the actor and the other facet named in one sentence: a stated relation
                     rel_terms = (rel_terms or set()) | tm
             prom = prominence
@@ -669,13 +698,46 @@ class Scorer:
                 if g > strengths[k_open]:
                     strengths[k_open] = g
                     prom = prom_gen
+            if nf == 2:
+                # two members of one facet related in the seeds' terms (the partners dealing
+                # with each other, the bloc acting together): adjacent coverage, partial credit
+                for k in range(nf):
+                    members = {t for t in terms if t[:1] == "=" and t[1:2] != "@" and k in self._facets_of(t[1:])}
+                    if len(members) >= 2 and strengths[1 - k] < SAME_FACET:
+                        rel = sum(self._p.relation.get(t, 0.0) for t in terms)
+                        alt = SAME_FACET * (1.0 - math.exp(-rel / self._p.relation_z))
+                        strengths[1 - k] = max(strengths[1 - k], alt)
             base, adj = self._window_value(strengths, terms, prom)
             val = min(1.0, max(0.0, base + adj))
             if best is None or val > best.value + 1e-12:
                 best = _Eval(val, base, (w[0], w[-1]), strengths, [], sorted(terms))
+        if best is not None and self._knn:
+            # the judged documents most like this one vote (a document never votes on itself,
+            # so re-scoring the judged ones for the threshold stays honest)
+            v = self._doc_vector(doc)
+            sims = sorted(
+                ((sum(x * vec.get(k, 0.0) for k, x in v.items()), y) for i, vec, y in self._knn if i != doc.id),
+                reverse=True,
+            )[:KNN_K]
+            tot = sum(s for s, _y in sims if s > 0)
+            if tot > 0:
+                vote = sum(s * y for s, y in sims if s > 0) / tot
+                best.value = min(1.0, max(0.0, best.value + KNN_WEIGHT * vote * sims[0][0]))
         if best is None:
             best = _Eval(0.0, 0.0, (0, 0), [0.0] * nf, [], [])
+        elif nf >= 2 and title_idx and not is_chrome_title(doc.title or ""):
+            # a title names its item's subject: a facet relation the title does not touch is a
+            # side story (a briefing, a round-up, one paragraph of a long page), one it names
+            # only one side of is less surely the story; a title that is page chrome (a date,
+            # a counter) says nothing
+            named = sum(1 for k in range(nf) if any(feats[i][0][k] > 0 for i in title_idx))
+            f = TITLE_ABSENT ** (1.0 - named / nf)
+            best.value *= f
+            best.base *= f
         return best, sents
+
+    def _facets_of(self, code: str) -> set[int]:
+        return {k for k, _w in self._code_facets.get(code, ())}
 
     def _main_outsider(self, sents: list[_Sent]) -> str | None:
         """The document's most salient country when it belongs to no facet (title counts
@@ -718,10 +780,12 @@ class Scorer:
                 best_sent, best_sv = sents[i].text, sv
         if not best_sent:
             best_sent = sents[idx[0]].text if idx else ""
-        facets = tuple(f"{fa.label}: {', '.join(hits[k])}" for k, fa in enumerate(self._p.facets)
-                       if hits[k])
-        ranked = sorted(ev.terms, key=lambda t: (-(self._p.theme.get(t, 0.0)
-                                                   + self._learned.get(t, 0.0)), t))
+        facets = tuple(f"{fa.label}: {', '.join(hits[k])}" for k, fa in enumerate(self._p.facets) if hits[k])
+
+        def weight(t: str) -> tuple[float, str]:
+            return (-(self._p.theme.get(t, 0.0) + self._learned.get(t, 0.0)), t)
+
+        ranked = sorted((t for t in ev.terms if t[:1] != "="), key=weight)
         terms = tuple(self._p.surface.get(t, t.lstrip("#")) for t in ranked[:8])
         # nearest seed: shared weighted terms and places
         doc_codes = {c for s in sents for _a, _b, c in s.codes}
@@ -731,12 +795,18 @@ class Scorer:
             v = sum(seed_vec.get(t, 0.0) for t in doc_terms)
             v += 5.0 * len(doc_codes & self._p.seed_codes[j])
             sims.append((v, -j))
-        nearest = self._p.seed_names[-max(sims)[1]] if sims else ""
-        return Score(value=value, match=value >= self.threshold, nearest_seed=nearest,
-                     facets=facets, terms=terms, sentence=best_sent[:400])
+        nearest = self._p.seed_names[-max(sims)[1]] if sims and max(sims)[0] > 0 else ""
+        return Score(
+            value=value,
+            match=value >= self.threshold,
+            nearest_seed=nearest,
+            facets=facets,
+            terms=terms,
+            sentence=best_sent[:400],
+        )
 
     def _doc_vector(self, doc: Document) -> dict[str, float]:
-        sents = _read(doc.text or "", doc.title or "")
+        sents = _read((doc.text or "")[:OPENING_CHARS], doc.title or "")
         tf: Counter[str] = Counter()
         for s in sents[:12]:  # the opening: title and lead carry the story
             for st in s.stems:
@@ -752,21 +822,22 @@ class Scorer:
     def learn(self, doc: Document, relevant: bool) -> None:
         """Rocchio-style term feedback plus threshold adaptation on judged documents."""
         self._judged.append((doc, relevant))
-        (self._rel_vecs if relevant else self._non_vecs).append(self._doc_vector(doc))
+        dv = self._doc_vector(doc)
+        (self._rel_vecs if relevant else self._non_vecs).append(dv)
+        self._knn.append((doc.id, dv, 1.0 if relevant else -1.0))
         learned: dict[str, float] = defaultdict(float)
         for vecs, sign in ((self._rel_vecs, 1.0), (self._non_vecs, -1.0)):
             if not vecs:
                 continue
             for vec in vecs:
                 for k, v in vec.items():
-                    learned[k] += sign * v / math.sqrt(len(vecs))
+                    learned[k] += sign * v / len(vecs)
         self._learned = {k: v for k, v in learned.items() if abs(v) > 1e-9}
         self._rebuild_vocab()
         self._adapt_threshold()
 
     def _adapt_threshold(self) -> None:
-        scored = sorted(((self._evaluate(d)[0].value, r) for d, r in self._judged),
-                        key=lambda x: x[0])
+        scored = sorted(((self._evaluate(d)[0].value, r) for d, r in self._judged), key=lambda x: x[0])
         if not scored:
             return
         base = self.base_threshold
@@ -809,10 +880,10 @@ def _background_docs(n: int = 200) -> list[Document]:
             state = (1103515245 * state + 12345) % (1 << 31)
             r = state / (1 << 31)
             # countries in proportion to how often they are written about
-            tot = sum(10 ** z for z in pz)
+            tot = sum(10**z for z in pz)
             acc = 0.0
             for p, z in zip(places, pz, strict=True):
-                acc += 10 ** z / tot
+                acc += 10**z / tot
                 if acc >= r:
                     out.insert(int(len(out) * r), p)
                     break

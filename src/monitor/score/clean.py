@@ -43,6 +43,14 @@ def _is_chrome(line: str) -> bool:
     return False
 
 
+def is_chrome_title(line: str) -> bool:
+    """A title that says nothing about its item: a date, a number, a link.  (Short titles are
+    real headlines; the stricter line test above is for page text.)"""
+    s = line.strip()
+    n = len(_WORD.findall(s))
+    return bool(s) and (n == 0 or bool(_DATE.match(s)) or (bool(_URLISH.search(s)) and n <= 12))
+
+
 def _is_plea(line: str) -> bool:
     """Calls to action near the end of a page (subscribe, join, donate, read more)."""
     s = line.strip()

@@ -34,9 +34,11 @@ _HAS_ABBREV = re.compile(r"\b[A-Z]\.")
 
 
 def normalise(text: str) -> str:
-    if _HAS_ABBREV.search(text):
+    if "." in text and _HAS_ABBREV.search(text):
         for pat, rep in _ABBREV:
             text = pat.sub(rep, text)
+    if "'" not in text and "’" not in text:
+        return text
     return _POSSESSIVE.sub(" ", text)
 
 
@@ -51,9 +53,7 @@ def fold_text(text: str) -> str:
     for ch in set(t):
         o = ord(ch)
         if o > 127 and o not in _FOLD_TABLE:
-            _FOLD_TABLE[o] = "".join(
-                c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)
-            )
+            _FOLD_TABLE[o] = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
     return t.translate(_FOLD_TABLE)
 
 
@@ -72,9 +72,7 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-_SPLIT_TABLE: dict[int, str | None] = {
-    o: " " for o in range(128) if not chr(o).isalnum()
-}
+_SPLIT_TABLE: dict[int, str | None] = {o: " " for o in range(128) if not chr(o).isalnum()}
 _SPLIT_TABLE.update({ord(c): " " for c in "’‘“”–—…«»·•‚„′″¡¿"})
 
 
@@ -89,9 +87,7 @@ def _slow_tokens(t: str) -> list[str]:
             if unicodedata.category(ch)[0] in "PSZC":
                 _SPLIT_TABLE[o] = " "
             else:
-                _SPLIT_TABLE[o] = "".join(
-                    c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)
-                )
+                _SPLIT_TABLE[o] = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
     return t.translate(_SPLIT_TABLE).split()
 
 
@@ -111,8 +107,7 @@ def quick_tokens(text: str) -> list[str]:
 # punctuation, emoji) become spaces in one C-level pass; accented Latin letters are folded;
 # letters of other scripts are kept as they are (lower-cased)
 _NA_PUNCT = re.compile(
-    "[\u00a0-\u00bf\u00d7\u00f7\u2000-\u206f\u2190-\u2bff\u3000-\u303f"
-    "\ufe30-\ufe4f\uff00-\uff0f\U0001f000-\U0001faff]"
+    "[\u00a0-\u00bf\u00d7\u00f7\u2000-\u206f\u2190-\u2bff\u3000-\u303f\ufe30-\ufe4f\uff00-\uff0f\U0001f000-\U0001faff]"
 )
 _NA_LATIN = re.compile("[\u00c0-\u024f\u1e00-\u1eff]+")
 _LATIN_CACHE: dict[str, str] = {}
