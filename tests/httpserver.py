@@ -103,21 +103,35 @@ SAMPLE_HTML = b"""<!DOCTYPE html>
 </html>
 """
 
-_bomb_lock = threading.Lock()
-_bomb: bytes | None = None
+
+def _build_gzip_bomb() -> bytes:
+    """A gzip stream (~100 KB) that decodes to GZIP_BOMB_DECODED_SIZE zero bytes.
+
+    Cheap (tens of milliseconds): one 1 MiB chunk of zeros is deflated once and ended with a
+    full flush, which resets the compressor, so every further chunk would compress to the very
+    same bytes; the block is repeated, then the final block and the gzip trailer are appended.
+    """
+    chunk = bytes(1024 * 1024)
+    count, rest = divmod(GZIP_BOMB_DECODED_SIZE, len(chunk))
+    assert rest == 0
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)  # raw deflate; the gzip framing is added here
+    block = comp.compress(chunk) + comp.flush(zlib.Z_FULL_FLUSH)
+    final = comp.flush(zlib.Z_FINISH)
+    crc = 0
+    for _ in range(count):
+        crc = zlib.crc32(chunk, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip, deflate, no name, mtime 0
+    trailer = struct.pack("<II", crc, GZIP_BOMB_DECODED_SIZE & 0xFFFFFFFF)
+    return header + block * count + final + trailer
+
+
+# Built once at import (i.e. at collection), so no request ever pays for it.
+GZIP_BOMB = _build_gzip_bomb()
 
 
 def gzip_bomb() -> bytes:
-    """A gzip stream (~100 KB) that decodes to GZIP_BOMB_DECODED_SIZE zero bytes (cached)."""
-    global _bomb
-    with _bomb_lock:
-        if _bomb is None:
-            comp = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31 = gzip container
-            chunk = bytes(1024 * 1024)
-            parts = [comp.compress(chunk) for _ in range(GZIP_BOMB_DECODED_SIZE // len(chunk))]
-            parts.append(comp.flush())
-            _bomb = b"".join(parts)
-        return _bomb
+    """A gzip stream (~100 KB) that decodes to GZIP_BOMB_DECODED_SIZE zero bytes (prebuilt)."""
+    return GZIP_BOMB
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ LOOPBACK_OK = FetchSettings(
 
 
 # Size caps are not about time: roomy timeouts keep these tests independent of machine load
-# (the bomb body itself is built on first use, which can take a second on a busy machine).
+# (the bomb body is prebuilt when httpserver is imported, so no request pays for it).
 ROOMY = replace(FAST, timeout=15.0, deadline=60.0)
 ROOMY_PAGES = replace(LOOPBACK_OK, timeout=15.0, deadline=60.0)
 
