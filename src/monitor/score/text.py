@@ -7,7 +7,8 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from monitor.score.geo import CASED, ENTRIES, REGIONS
+from monitor.score.geo import CASED, ENTRIES, REGIONS, inflect
+from monitor.score.geo_names import CASED_EXTRA, L10N_DROP, L10N_TABLE
 
 _ABBREV = [
     (re.compile(r"\bU\.\s?S\.(?:\s?A\.)?"), "US"),
@@ -154,6 +155,29 @@ class _Alias:
     form: str
 
 
+def l10n_rows() -> list[tuple[str, str, str]]:
+    """(code, language, name) rows of the generated table of names in other languages."""
+    rows: list[tuple[str, str, str]] = []
+    for line in L10N_TABLE.strip().splitlines():
+        code, lang, names = line.split("|")
+        rows.extend((code, lang, n) for n in names.split(";") if n)
+    return rows
+
+
+def expand_l10n(rows: list[tuple[str, str, str]]) -> list[tuple[tuple[str, ...], str]]:
+    """(folded token tuple, code) for every inflected form of every name (see geo.inflect)."""
+    out: list[tuple[tuple[str, ...], str]] = []
+    for code, lang, name in rows:
+        words = [fold(t) for t in _TOKEN.findall(normalise(name))]
+        if not words:
+            continue
+        keys: list[tuple[str, ...]] = [()]
+        for w in words:
+            keys = [k + (f,) for k in keys for f in sorted(inflect(w, lang))]
+        out.extend((k, code) for k in keys)
+    return out
+
+
 def _build_gazetteer() -> tuple[dict[tuple[str, ...], _Alias], dict[str, int]]:
     table: dict[tuple[str, ...], _Alias] = {}
     first: dict[str, int] = {}
@@ -163,8 +187,15 @@ def _build_gazetteer() -> tuple[dict[tuple[str, ...], _Alias], dict[str, int]]:
             continue
         joined = " ".join(toks)
         exact = alias.isupper() and len(alias) <= 5
-        table[toks] = _Alias(code, len(toks), joined in CASED, exact, alias)
+        table[toks] = _Alias(code, len(toks), joined in CASED or joined in CASED_EXTRA, exact, alias)
         first[toks[0]] = max(first.get(toks[0], 0), len(toks))
+    # country names in other languages (always capitalised; inflected by a general rule);
+    # English forms win, and forms that collide with frequent words were dropped when the
+    # table was generated
+    for toks, code in expand_l10n(l10n_rows()):
+        if toks not in table and " ".join(toks) not in L10N_DROP:
+            table[toks] = _Alias(code, len(toks), True, False, " ".join(toks))
+            first[toks[0]] = max(first.get(toks[0], 0), len(toks))
     for name, _members in REGIONS:
         toks = tuple(fold(t) for t in _TOKEN.findall(normalise(name)))
         table[toks] = _Alias("@" + name.split(";")[0], len(toks), False, False, name)

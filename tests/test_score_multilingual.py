@@ -1,0 +1,58 @@
+"""Country names in other languages (CLDR names, inflected by a general rule)."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.score import _read, _read_fast
+from monitor.score.geo import inflect
+from monitor.score.text import countries, fold, tokens
+
+
+def _codes(sentence: str) -> list[str]:
+    raw = tokens(sentence)
+    return [c for _a, _b, c in countries(raw, [fold(t) for t in raw])]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Rosja wysłała wojska.", ["RU"]),
+        ("Władze Rosji podpisały umowę.", ["RU"]),
+        ("Delegacja Korei Północnej przybyła.", ["KP"]),
+        ("Zamach stanu w Nigrze i w Birmie.", ["NE", "MM"]),
+        ("Wybory w Stanach Zjednoczonych i w Wielkiej Brytanii.", ["US", "GB"]),
+        ("Eksport w Chinach rośnie.", ["CN"]),
+        ("Die Regierung Russlands schweigt.", ["RU"]),
+        ("La Corée du Nord a tiré un missile.", ["KP"]),
+    ],
+)
+def test_inflected_names_are_recognised(sentence: str, expected: list[str]) -> None:
+    assert _codes(sentence) == expected
+
+
+def test_common_word_that_looks_like_a_name_needs_a_capital() -> None:
+    # Polish "mali" = "small" (plural); the country Mali must be capitalised
+    assert _codes("mali chłopcy bawili się na podwórku") == []
+    assert _codes("Wojska wyjechały z Mali.") == ["ML"]
+    # a name written in lower case is not a name
+    assert _codes("rosja") == []
+
+
+def test_english_is_unchanged() -> None:
+    assert _codes("Russia and North Korea signed a pact in Moscow.") == ["RU", "KP", "RU"]
+    assert _codes("Indie bands from Chile.") == ["CL"]
+
+
+def test_fast_reader_finds_the_same_places() -> None:
+    text = "Władze Korei Północnej i Rosji podpisały umowę. Pogoda była ładna. Wojska są w Nigrze."
+    fast = [sorted(c for _a, _b, c in s.codes) for s in _read_fast(text, "", {})]
+    slow = [sorted(c for _a, _b, c in s.codes) for s in _read(text)]
+    assert fast == slow == [["KP", "RU"], [], ["NE"]]
+
+
+def test_inflect_rule() -> None:
+    assert {"rosji", "rosje", "rosja"} <= inflect("rosja", "pl")
+    assert {"nigru", "nigrze"} <= inflect("niger", "pl")
+    assert inflect("mali", "pl") == {"mali"}  # short names are not inflected
+    assert inflect("russland", "de") == {"russland", "russlands"}
