@@ -592,14 +592,16 @@ class Scorer:
                     terms.add("#" + c)
         return strength, hits, terms
 
-    def _window_value(self, strengths: list[float], terms: set[str], prominence: float = 1.0) -> tuple[float, float]:
+    def _window_value(
+        self, strengths: list[float], terms: set[str], prominence: float, places: set[str]
+    ) -> tuple[float, float]:
+        """``places``: the window's facet places and attached-name places (without the '=')."""
         theme = self._p.theme
         t_raw = sum(theme.get(t, 0.0) for t in terms)
         t = 1.0 - math.exp(-t_raw / self._p.theme_z)
         nf = len(strengths)
         if nf >= 2:
             conj = math.prod(strengths) ** (1.0 / nf)
-            places = [t[1:] for t in terms if t[:1] == "="]
             if conj > 0:
                 # a pair of places some seed relates directly beats a generalised pair
                 pairs = self._p.pairs
@@ -624,6 +626,7 @@ class Scorer:
             set(),
         )
         feats = [self._sent_features(s) if (s.codes or s.stems) else empty for s in sents]
+        place_of = [{t[1:] for t in f[2] if t[:1] == "="} for f in feats]
         nf = len(self._p.facets)
         n_places = sum(len(s.codes) for s in sents)
         n_facet = sum(1 for f in feats for t in f[2] if t[:1] == "=")
@@ -678,6 +681,7 @@ class Scorer:
         for w in windows:
             strengths = [0.0] * nf
             terms: set[str] = set()
+            places: set[str] = set()
             rel_terms: set[str] | None = None
             for i in w:
                 st, _h, tm = feats[i]
@@ -685,6 +689,7 @@ class Scorer:
                     if st[k] > strengths[k]:
                         strengths[k] = st[k]
                 terms |= tm
+                places |= place_of[i]
                 if actor is not None and any(c == actor for _a, _b, c in sents[i].codes) and st[1 - self._open] >= 0.8:
                     # the actor and the other facet named in one sentence: a stated relation
                     rel_terms = (rel_terms or set()) | tm
@@ -698,16 +703,16 @@ class Scorer:
                 if g > strengths[k_open]:
                     strengths[k_open] = g
                     prom = prom_gen
-            if nf == 2:
+            if nf == 2 and len(places) >= 2:
                 # two members of one facet related in the seeds' terms (the partners dealing
                 # with each other, the bloc acting together): adjacent coverage, partial credit
                 for k in range(nf):
-                    members = {t for t in terms if t[:1] == "=" and t[1:2] != "@" and k in self._facets_of(t[1:])}
+                    members = {c for c in places if c[:1] != "@" and k in self._facets_of(c)}
                     if len(members) >= 2 and strengths[1 - k] < SAME_FACET:
                         rel = sum(self._p.relation.get(t, 0.0) for t in terms)
                         alt = SAME_FACET * (1.0 - math.exp(-rel / self._p.relation_z))
                         strengths[1 - k] = max(strengths[1 - k], alt)
-            base, adj = self._window_value(strengths, terms, prom)
+            base, adj = self._window_value(strengths, terms, prom, places)
             val = min(1.0, max(0.0, base + adj))
             if best is None or val > best.value + 1e-12:
                 best = _Eval(val, base, (w[0], w[-1]), strengths, [], sorted(terms))

@@ -78,7 +78,7 @@ _SPLIT_TABLE.update({ord(c): " " for c in "’‘“”–—…«»·•‚„�
 
 
 _BYTE_TABLE = bytes(b if (b >= 128 or chr(b).isalnum()) else 32 for b in range(256))
-_COMMON_PUNCT = "’‘“”–—…«»"
+_COMMON_PUNCT = "’‘“”–—…«»\u00a0"
 
 
 def _slow_tokens(t: str) -> list[str]:
@@ -95,13 +95,38 @@ def _slow_tokens(t: str) -> list[str]:
 def quick_tokens(text: str) -> list[str]:
     """Folded tokens by C-level translate + split (no positions, no case)."""
     t = text.lower()
+    if not t.isascii():
+        # curly quotes and dashes are most of the non-ASCII in English text: C-level replaces
+        # are much cheaper than a regex scan of the whole text
+        for c in _COMMON_PUNCT:
+            if c in t:
+                t = t.replace(c, " ")
     if t.isascii():
         return t.encode("ascii").translate(_BYTE_TABLE).decode("ascii").split()
-    s = _NA_PUNCT.sub(" ", t)
-    s = s.encode("utf-8").translate(_BYTE_TABLE).decode("utf-8", "replace")
-    if _NA_LATIN.search(s) is not None:
-        s = _NA_LATIN.sub(_latin_sub, s)
-    return s.split()
+    out: list[str] = []
+    add, more = out.append, out.extend
+    for w in t.encode("utf-8").translate(_BYTE_TABLE).decode("utf-8", "replace").split():
+        if w.isascii():
+            add(w)
+        else:
+            more(_fix_token(w))
+    return out
+
+
+_FIXED: dict[str, list[str]] = {}
+
+
+def _fix_token(w: str) -> list[str]:
+    """A non-ASCII token: symbols and punctuation split it, accented Latin letters are folded."""
+    v = _FIXED.get(w)
+    if v is None:
+        s = _NA_PUNCT.sub(" ", w)
+        if _NA_LATIN.search(s) is not None:
+            s = _NA_LATIN.sub(_latin_sub, s)
+        v = s.split()
+        if len(_FIXED) < 200000:
+            _FIXED[w] = v
+    return v
 
 
 # non-ASCII separators (Latin-1 symbols, general punctuation, arrows and symbols, CJK
