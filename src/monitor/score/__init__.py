@@ -17,10 +17,12 @@ The seeds define the topic.  ``build_scorer`` reads them into a profile of
 A document is read in windows of a few sentences (the title joins every window), so a
 40-word summary and a 3,000-word article are judged alike: the best window decides, and a
 conjunction of facets inside one window counts, not scattered mentions.  The value is
-``0.55*conj + 0.15*single + 0.30*theme`` (without facets: the theme alone), plus what feedback
-has taught.  A document's own main country that is in no facet may stand in for the open facet
-(partial credit, scaled by the seeds' relation-bearing terms and the country's background
-rarity), so a new party in the seed relation can match.  See docs/relevance.md.
+``0.55*conj + 0.08*single + 0.07*cover + 0.30*theme`` (without facets: the theme alone), times a
+title factor (a title naming only part of the relation is less surely the story), plus what
+feedback has taught (Rocchio term weights and a vote of the nearest judged documents).  Partial
+credit stands in for a missing facet in two cases, scaled by the seeds' relation-bearing terms:
+a document's own main country that is in no facet (a new party in the seed relation), and two
+members of one facet related to each other (adjacent coverage).  See docs/relevance.md.
 """
 
 from __future__ import annotations
