@@ -41,7 +41,6 @@ from monitor.score.geo import NAMES
 from monitor.score.text import (
     GAZ_FIRST,
     GAZ_SECOND,
-    GAZ_SINGLE,
     REGION_MEMBERS,
     countries,
     fold,
@@ -142,7 +141,7 @@ def _read(text: str, title: str = "") -> list[_Sent]:
 
 # dotted abbreviations that name a country (U.S., U.K., D.P.R.K.); see text.normalise
 _ABBR = re.compile(r"\b(?:U\.\s?[SK]\.|D\.\s?P\.\s?R\.)")
-_FIRST = frozenset(GAZ_FIRST)
+_GAZ_KEYS = frozenset(GAZ_FIRST).union(*GAZ_SECOND.values())
 
 
 def _forms(st: str) -> list[str]:
@@ -156,7 +155,13 @@ def _forms(st: str) -> list[str]:
 _SENTINEL = "qqzsentinelqq"
 
 
-def _read_fast(text: str, title: str, vocab: dict[str, str], keys: frozenset[str] = frozenset()) -> list[_Sent]:
+def _read_fast(
+    text: str,
+    title: str,
+    vocab: dict[str, str],
+    keys: frozenset[str] = frozenset(),
+    scan: frozenset[str] | None = None,
+) -> list[_Sent]:
     """Like ``_read`` but only looks closely at sentences holding a vocabulary word or a place:
     one C-level translate/split for the whole text, sentence bounds found by C-level searches
     and set intersections per sentence (no Python pass over tokens).  Other sentences keep
@@ -182,26 +187,14 @@ def _read_fast(text: str, title: str, vocab: dict[str, str], keys: frozenset[str
     starts = [0] + [x + 1 for x in bounds]
     ends = bounds + [len(toks)]
     ntok = [e - b for b, e in zip(starts, ends, strict=True)]
-    docset = set(toks)
-    present = docset & keys
-    # gazetteer first tokens matter only when the alias can complete in this document
-    # (with the second tokens, so that a sentence holding a multi-word alias is looked at)
-    for f in docset & _FIRST:
-        if f in GAZ_SINGLE:
-            present.add(f)
-        sec = GAZ_SECOND.get(f)
-        if sec:
-            both = sec & docset
-            if both:
-                present.add(f)
-                present |= both
-    found: dict[int, set[str]] = {}
-    if present:
-        inter = present.intersection
-        for i in range(len(pieces)):
-            hit = inter(toks[starts[i] : ends[i]])
-            if hit:
-                found[i] = hit
+    # one static set (vocabulary and every gazetteer token) intersected with each sentence;
+    # whether a place can really complete is decided per sentence by may_have_place
+    inter = (scan or (keys | _GAZ_KEYS)).intersection
+    found: dict[int, frozenset[str]] = {}
+    for i in range(len(pieces)):
+        in_sentence = inter(toks[starts[i] : ends[i]])
+        if in_sentence:
+            found[i] = in_sentence
     out: list[_Sent] = []
     for i, (s, is_title) in enumerate(pieces):
         tset = found.get(i)
@@ -211,7 +204,7 @@ def _read_fast(text: str, title: str, vocab: dict[str, str], keys: frozenset[str
         if not tset and not place:
             out.append(_Sent(s, ntok[i], [], [], [], [], is_title))
             continue
-        tset = tset or set()
+        tset = tset or frozenset()
         codes: list[tuple[int, int, str]] = []
         raw: list[str] = []
         folded: list[str] = []
@@ -559,6 +552,7 @@ class Scorer:
                 vocab.setdefault(f, st)
         self._vocab = vocab
         self._vocab_keys = frozenset(vocab)
+        self._scan_keys = self._vocab_keys | _GAZ_KEYS
 
     # -- internals --
     def _sent_features(self, s: _Sent) -> tuple[list[float], list[list[str]], set[str]]:
@@ -621,7 +615,7 @@ class Scorer:
         return base, adj
 
     def _evaluate(self, doc: Document) -> tuple[_Eval, list[_Sent]]:
-        sents = _read_fast(doc.text or "", doc.title or "", self._vocab, self._vocab_keys)
+        sents = _read_fast(doc.text or "", doc.title or "", self._vocab, self._vocab_keys, self._scan_keys)
         empty: tuple[list[float], list[list[str]], set[str]] = (
             [0.0] * len(self._p.facets),
             [[] for _ in self._p.facets],

@@ -244,7 +244,7 @@ _CASED_FIRST = frozenset(k[0] for k, a in GAZ.items() if a.cased or a.exact)
 _UNCASED_FIRST = frozenset(k[0] for k, a in GAZ.items() if not (a.cased or a.exact))
 
 
-def may_have_place(tset: set[str], text: str) -> bool:
+def may_have_place(tset: set[str] | frozenset[str], text: str) -> bool:
     """Cheap test whether ``countries`` can find anything in a sentence."""
     hit = tset & _FIRST_SET
     if not hit:
