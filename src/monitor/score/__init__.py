@@ -673,8 +673,23 @@ class Scorer:
             n_actor = sum(1 for s in sents for _a, _b, c in s.codes if c == actor)
             share_g = (n_facet_mentions + n_actor) / n_places if n_places else 1.0
             prom_gen = 0.75 + 0.25 * min(1.0, 2.0 * share_g)
-        best: _Eval | None = None
-        for w in windows:
+        theme = self._p.theme
+        learned = self._learned
+        w_theme = W_THEME if nf >= 2 else 1.0
+        mass = [sum(theme.get(t, 0.0) for t in f[2]) for f in feats]
+
+        def place_less(w: list[int]) -> tuple[float, float]:
+            # no facet place in the window: only the theme (and what feedback taught) counts
+            terms: set[str] = set()
+            for i in w:
+                terms |= feats[i][2]
+            base = w_theme * (1.0 - math.exp(-sum(theme.get(t, 0.0) for t in terms) / self._p.theme_z))
+            adj = 0.0
+            if learned:
+                adj = min(LEARN_UP, LEARN_WEIGHT * math.tanh(LEARN_GAIN * sum(learned.get(u, 0.0) for u in terms)))
+            return base, adj
+
+        def with_places(w: list[int]) -> tuple[float, float, list[float]]:
             strengths = [0.0] * nf
             terms: set[str] = set()
             places: set[str] = set()
@@ -709,8 +724,31 @@ class Scorer:
                         alt = SAME_FACET * (1.0 - math.exp(-rel / self._p.relation_z))
                         strengths[1 - k] = max(strengths[1 - k], alt)
             base, adj = self._window_value(strengths, terms, prom, places)
+            return base, adj, strengths
+
+        # windows naming a facet place first: the best of them bounds which place-less windows
+        # need a look (their value is at most the theme of the sum of their sentences' masses)
+        has_place = [any(place_of[i] for i in w) for w in windows]
+        found: dict[int, tuple[float, float, list[float]]] = {}
+        for j, w in enumerate(windows):
+            if has_place[j]:
+                found[j] = with_places(w)
+        top = max((min(1.0, max(0.0, b + a)) for b, a, _s in found.values()), default=-1.0)
+        room = LEARN_UP if learned else 0.0
+        for j, w in enumerate(windows):
+            if has_place[j]:
+                continue
+            bound = w_theme * (1.0 - math.exp(-sum(mass[i] for i in w) / self._p.theme_z)) + room
+            if bound > top:
+                b, a = place_less(w)
+                found[j] = (b, a, [0.0] * nf)
+        best: _Eval | None = None
+        for j in sorted(found):
+            base, adj, strengths = found[j]
             val = min(1.0, max(0.0, base + adj))
             if best is None or val > best.value + 1e-12:
+                w = windows[j]
+                terms = set().union(*(feats[i][2] for i in w))
                 best = _Eval(val, base, (w[0], w[-1]), strengths, [], sorted(terms))
         if best is not None and self._knn:
             # the judged documents most like this one vote (a document never votes on itself,
