@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from datetime import UTC, datetime
 
 import trafilatura
@@ -13,6 +14,11 @@ from .models import Article, Entry
 
 MIN_WORDS = 40  # below this a page "extraction" is navigation chrome, not an article
 _HTML_HINT = re.compile(rb"<(html|head|body|p|div|article)\b", re.I)
+# trafilatura parses with one module-level lxml HTMLParser (trafilatura.utils.HTML_PARSER); lxml
+# parsers must not be used by two threads at once (polling feeds in threads crashed the process
+# with "double free or corruption"), so extraction runs one page at a time.  It is CPU-bound
+# under the GIL anyway: fetching still overlaps.
+_TRAFILATURA = threading.Lock()
 
 
 def content_hash(title: str, text: str) -> str:
@@ -22,7 +28,8 @@ def content_hash(title: str, text: str) -> str:
 
 def html_to_text(html: bytes | str) -> str:
     """Main text of an HTML document (for .html seeds)."""
-    text = trafilatura.extract(html, include_comments=False, include_tables=False, favor_recall=True)
+    with _TRAFILATURA:
+        text = trafilatura.extract(html, include_comments=False, include_tables=False, favor_recall=True)
     return text or ""
 
 
@@ -44,9 +51,10 @@ def extract_page(content: bytes, content_type: str, url: str) -> tuple[str, dict
     if not _HTML_HINT.search(content[:4096]) and ctype != "text/html":
         raise ExtractError("not an HTML page")
     try:
-        doc = trafilatura.bare_extraction(
-            content, url=url, include_comments=False, include_tables=False, with_metadata=True
-        )
+        with _TRAFILATURA:
+            doc = trafilatura.bare_extraction(
+                content, url=url, include_comments=False, include_tables=False, with_metadata=True
+            )
     except Exception as exc:  # trafilatura can raise on hostile markup
         raise ExtractError(f"extraction failed: {type(exc).__name__}") from None
     if doc is None:
