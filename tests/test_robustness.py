@@ -311,6 +311,55 @@ def test_entity_bombs_and_external_entities_are_refused(tmp_path: Path, server: 
     assert db.stat().st_size < 5 * 1024 * 1024
 
 
+# --- empty input ---------------------------------------------------------------------------
+
+
+def test_entries_with_nothing_in_them_are_stored_with_the_reason(tmp_path: Path, server: TestServer) -> None:
+    """No title, no summary, and a page that is blank or cannot be reached: each entry is still
+    stored (empty title and text, the extraction status says why), scored, and not retried."""
+    server.add("/blank.html", b"", content_type="text/html")
+    server.add("/spaces.html", b"<html><head><title> </title></head><body> \n </body></html>", content_type="text/html")
+    server.add("/picture", b"\x89PNG\r\n\x1a\n", content_type="image/png")
+    links = {
+        server.url("/blank.html"): "feed: no article text found",
+        server.url("/spaces.html"): "feed: no article text found",
+        "http://127.0.0.1:1/article": "feed: connection refused",  # nothing listens on port 1
+        server.url("/missing.html"): "feed: HTTP 404 Not Found",
+        server.url("/picture"): "feed: not an HTML page (image/png)",
+    }
+    items = [f"<item><title></title><description></description><link>{u}</link></item>" for u in links]
+    # blank but for markup and whitespace
+    items[-1] = items[-1].replace("<title></title>", "<title> <![CDATA[ ]]> </title>")
+    items[-1] = items[-1].replace("<description></description>", "<description>&lt;p&gt; &lt;/p&gt;</description>")
+    # nothing at all, not even a link: nothing to store, skipped without failing the feed
+    items.append('<item><title/><description/><guid isPermaLink="false">nothing</guid></item>')
+    body = '<?xml version="1.0"?><rss version="2.0"><channel><title>Empty</title>' + "".join(items) + "</channel></rss>"
+    server.add("/empty.xml", body.encode())
+    feed_url = server.url("/empty.xml")
+    cfg = write_feeds(tmp_path / "feeds.yaml", [{"url": feed_url, "name": "empty", "full_text": True}])
+    db = tmp_path / "m.db"
+    common = ["--feeds", cfg, "--seeds", SEEDS, "--db", db]
+
+    result = run(*common, "poll")
+    assert result.exit_code == 0
+    assert poll_lines(result.output)["empty"] == "ok: 5 new, 0 matches"  # no warning: every entry was scored
+    rows = db_rows(db, "SELECT * FROM articles")
+    assert {r["url"]: r["extraction"] for r in rows} == links
+    assert all(r["title"] == "" and r["text"] == "" and r["summary"] == "" for r in rows)
+    row = feeds_by_url(db)[feed_url]
+    assert row["entries"] == 5 and row["last_error"] is None and row["last_warning"] is None
+
+    asked = len(server.requests)
+    again = run(*common, "poll")
+    assert poll_lines(again.output)["empty"] == "ok: 0 new, 0 matches"
+    assert [r.path for r in server.requests[asked:]] == ["/empty.xml"], "stored entries are not processed again"
+    assert articles_per_feed(db)[feed_url] == 5
+
+    # the commands that score stored articles read the same empty texts
+    assert run(*common, "backfill", "--rescore").exit_code == 0
+    assert run(*common, "explain", str(rows[0]["id"])).exit_code == 0
+
+
 # --- 301, 410, recovery --------------------------------------------------------------------
 
 
@@ -357,6 +406,31 @@ def test_permanent_redirect_back_to_the_configured_url_clears_the_fetch_url(tmp_
     assert server.requests_for("/away/feed.xml")[0].headers.get("if-none-match") == '"away-validator"'
     row = feeds_by_url(db)[home]
     assert row["fetch_url"] is None and row["etag"] == '"home-1"'
+
+
+def test_status_shows_where_a_permanently_moved_feed_is_fetched_from(tmp_path: Path, server: TestServer) -> None:
+    server.add("/new/feed.xml", rss([{"title": "Moved item", "link": "http://127.0.0.1/m/1"}]))
+    server.add_redirect("/old/feed.xml", "/new/feed.xml", status=301)  # a real 301 Moved Permanently
+    server.add("/stay.xml", rss([{"title": "Stayed item", "link": "http://127.0.0.1/s/1"}]))
+    old, new, stay = server.url("/old/feed.xml"), server.url("/new/feed.xml"), server.url("/stay.xml")
+    cfg = write_feeds(
+        tmp_path / "feeds.yaml",
+        [{"url": old, "name": "mover", "full_text": False}, {"url": stay, "name": "stayer", "full_text": False}],
+    )
+    common = ["--feeds", cfg, "--seeds", SEEDS, "--db", tmp_path / "m.db"]
+
+    text = run(*common, "status").output
+    assert "moved to:" not in text  # not polled yet: nothing has moved
+
+    assert run(*common, "poll").exit_code == 0
+    assert [r.path for r in server.requests_for("/old/feed.xml")] == ["/old/feed.xml"]
+    assert feeds_by_url(tmp_path / "m.db")[old]["fetch_url"] == new
+
+    lines = run(*common, "status").output.splitlines()
+    mover = next(i for i, line in enumerate(lines) if line.startswith("[ok] mover: entries 1,"))
+    assert lines[mover + 1] == f"    moved to: {new}"  # right under the feed it belongs to
+    assert sum("moved to:" in line for line in lines) == 1, "the feed that did not move has no such line"
+    assert any(line.startswith("[ok] stayer: entries 1,") for line in lines)
 
 
 def test_gone_feed_is_visible_not_due_and_comes_back_when_it_works(tmp_path: Path, server: TestServer) -> None:

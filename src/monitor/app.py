@@ -6,9 +6,9 @@ import hashlib
 import json
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -18,13 +18,16 @@ from .config import load_seeds, load_settings
 from .digest import render
 from .errors import ConfigError, DeliveryError, MonitorError
 from .fetch import Fetcher
-from .models import Digest, DigestTarget, Document, FeedResult, Seed, Settings
+from .models import Digest, DigestTarget, Document, FeedResult, Judgment, Seed, SemanticSettings, Settings
 from .pipeline import run_feed
 from .score import Scorer, build_scorer
+from .score.semantic import INSTALL_HINT, SemanticScorer, semantic_available
 from .store import Store
 
 log = logging.getLogger("monitor")
 Clock = Callable[[], datetime]
+ProjectScorer = Scorer | SemanticScorer  # the lexical scorer, or it fused with the semantic backend
+PREPARE_BATCH = 256  # documents embedded at a time ahead of scoring (semantic backend)
 
 
 def utcnow() -> datetime:
@@ -45,15 +48,22 @@ class App:
     store: Store
     seeds: tuple[Seed, ...] = ()
     now: Clock = utcnow
-    _scorer: Scorer | None = field(default=None, repr=False)
+    _scorer: ProjectScorer | None = field(default=None, repr=False)
 
     @property
-    def scorer(self) -> Scorer:
-        """Seeds plus the analyst's stored judgments: feedback shapes every later score."""
+    def scorer(self) -> ProjectScorer:
+        """Seeds plus the analyst's stored judgments: feedback shapes every later score.
+        With settings.scoring.semantic, the lexical scorer fused with the embedding model."""
         if self._scorer is None:
             if not self.seeds:
                 self.seeds = load_seeds(self.paths.seeds)
-            self._scorer = build_scorer(self.seeds, self.store.judgments())
+            self._scorer = build_project_scorer(
+                self.seeds,
+                self.store.judgments(),
+                self.settings.scoring.semantic,
+                where=f"{self.settings.source}: settings.scoring.semantic",
+                base=self.paths.feeds.parent,
+            )
         return self._scorer
 
     def close(self) -> None:
@@ -67,9 +77,95 @@ def open_app(paths: Paths, *, need_seeds: bool = True, need_feeds: bool = True, 
     else:
         settings = Settings(feeds=())
     seeds = load_seeds(paths.seeds) if need_seeds else ()
+    if need_seeds and settings.scoring.semantic is not None:
+        check_semantic(f"{settings.source}: settings.scoring.semantic")  # fail before any work
     store = Store(paths.db)
     store.sync_feeds(settings.feeds)
     return App(paths=paths, settings=settings, store=store, seeds=seeds, now=now)
+
+
+# --- the scorer ------------------------------------------------------------------------------
+
+
+def check_semantic(where: str) -> None:
+    """A cheap early check (no model loaded): the semantic extra is installed."""
+    if not semantic_available():
+        raise ConfigError(
+            f"{where}: semantic scoring needs sentence-transformers, which is not installed; "
+            f"install it with: {INSTALL_HINT} (or remove settings.scoring.semantic)"
+        )
+
+
+def _model_ref(model: str, base: Path | None) -> str:
+    """A relative model directory is relative to feeds.yaml (like settings.digest.templates);
+    anything else is passed on (an installed model package or a Hugging Face cache name)."""
+    p = Path(model).expanduser()
+    if base is not None and not p.is_absolute() and (base / p).is_dir():
+        return str(base / p)
+    return model
+
+
+def build_project_scorer(
+    seeds: Sequence[Seed],
+    judgments: Sequence[Judgment] = (),
+    semantic: SemanticSettings | None = None,
+    *,
+    where: str = "semantic",
+    base: Path | None = None,
+) -> ProjectScorer:
+    """The lexical scorer, or (``semantic`` set) the lexical scorer wrapped by SemanticScorer.
+
+    Judgments are replayed through the wrapper so both sides learn them (docs/semantic.md).
+    Any failure to load or run the model is a one-line ConfigError naming ``where``."""
+    if semantic is None:
+        return build_scorer(seeds, judgments)
+    lexical = build_scorer(seeds, ())
+    try:
+        scorer = SemanticScorer(
+            lexical,
+            seeds,
+            model=_model_ref(semantic.model, base),
+            weight=semantic.weight,
+            languages=semantic.languages,
+        )
+        if judgments:
+            scorer.prepare([j.document for j in judgments])
+        for j in judgments:
+            scorer.learn(j.document, j.relevant)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: " + " ".join(str(exc).split())) from None
+    except (OSError, RuntimeError, ValueError) as exc:  # the model loaded but cannot embed
+        msg = " ".join(str(exc).split())
+        raise ConfigError(f"{where}: model {semantic.model!r} failed: {type(exc).__name__}: {msg}") from None
+    log.info("semantic scoring: %s", json.dumps(scorer.describe(), sort_keys=True))
+    return scorer
+
+
+def scorer_factory(semantic: SemanticSettings | None) -> Callable[[Sequence[Seed]], ProjectScorer]:
+    """For ``monitor eval``: seeds → the project's scorer (fused when ``semantic`` is set)."""
+
+    def make(seeds: Sequence[Seed]) -> ProjectScorer:
+        return build_project_scorer(seeds, (), semantic, where="--semantic-model")
+
+    return make
+
+
+def offline_scorer(paths: Paths) -> ProjectScorer:
+    """``monitor score``: the seeds (no database), fused when feeds.yaml, if present, says so."""
+    settings = load_settings(paths.feeds) if paths.feeds.exists() else Settings(feeds=())
+    return build_project_scorer(
+        load_seeds(paths.seeds),
+        (),
+        settings.scoring.semantic,
+        where=f"{settings.source}: settings.scoring.semantic",
+        base=paths.feeds.parent,
+    )
+
+
+def _prepare(scorer: ProjectScorer, docs: Sequence[Document]) -> None:
+    """Batch-embed ahead of scoring when the scorer can (the semantic backend)."""
+    if isinstance(scorer, SemanticScorer) and docs:
+        scorer.prepare(docs)
 
 
 # --- poll --------------------------------------------------------------------------------------
@@ -188,7 +284,7 @@ def deliver_all(app: App) -> list[tuple[str, str]]:
 # --- offline scoring, feedback, explanations ---------------------------------------------------
 
 
-def score_lines(scorer: Scorer, lines: Iterable[str], out: IO[str]) -> int:
+def score_lines(scorer: ProjectScorer, lines: Iterable[str], out: IO[str]) -> int:
     n = 0
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
@@ -228,14 +324,16 @@ def explain(app: App, ref: str) -> dict[str, Any]:
     article_id = _article_ref(app, ref)
     found = app.store.find_article(str(article_id))
     assert found is not None
-    s = app.scorer.score(found.document())
-    return {
+    scorer = app.scorer
+    doc = found.document()
+    s = scorer.score(doc)
+    info: dict[str, Any] = {
         "id": article_id,
         "url": found.url,
         "title": found.title,
         "feed": found.feed,
         "score": round(s.value, 4),
-        "threshold": round(app.scorer.threshold, 4),
+        "threshold": round(scorer.threshold, 4),
         "match": s.match,
         "nearest_seed": s.nearest_seed,
         "facets": list(s.facets),
@@ -243,6 +341,16 @@ def explain(app: App, ref: str) -> dict[str, Any]:
         "sentence": s.sentence,
         "stored_match": app.store.match_for(article_id),
     }
+    if isinstance(scorer, SemanticScorer):  # the two parts of the fused score
+        sem, _nearest = scorer.semantic(doc)
+        info["semantic"] = {
+            "model": scorer.model,
+            "weight": scorer.weight,
+            "lexical_score": round(scorer.lexical.score(doc).value, 4),
+            "lexical_threshold": round(scorer.lexical.threshold, 4),
+            "semantic_score": round(sem, 4),
+        }
+    return info
 
 
 # --- status and backfill -------------------------------------------------------------------------
@@ -268,6 +376,9 @@ def _profile_key(app: App) -> str:
         h.update(seed.name.encode() + b"\0" + seed.text.encode() + b"\0")
     for j in app.store.judgments():
         h.update(f"{j.document.id}:{j.relevant};".encode())
+    semantic = app.settings.scoring.semantic
+    if semantic is not None:  # absent: the key stays what it was before the semantic backend existed
+        h.update(b"semantic:" + json.dumps(asdict(semantic), sort_keys=True).encode())
     return "rescore:" + h.hexdigest()[:16]
 
 
@@ -279,6 +390,8 @@ def rescore(app: App, *, since: datetime | None, progress: Callable[[int, int], 
     counts = {"articles": len(articles), "new": 0, "demoted": 0, "kept": 0, "none": 0}
     scorer = app.scorer
     for i, article in enumerate(articles, start=1):
+        if (i - 1) % PREPARE_BATCH == 0:
+            _prepare(scorer, [a.document() for a in articles[i - 1 : i - 1 + PREPARE_BATCH]])
         counts[app.store.rescore_article(article.id, scorer.score(article.document()), app.now())] += 1
         if i % 50 == 0 or i == len(articles):
             app.store.set_value(key, str(article.id))  # resume point

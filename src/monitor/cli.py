@@ -223,11 +223,7 @@ def digest(ctx: click.Context, since: str | None, everything: bool, fmt: str, ou
 @click.pass_context
 def score(ctx: click.Context, input_: Any, output: Any) -> None:
     """Score items offline against the seeds (no database needed)."""
-    from .config import load_seeds
-    from .score import build_scorer
-
-    scorer = build_scorer(load_seeds(_paths(ctx).seeds))
-    app.score_lines(scorer, input_, output)
+    app.score_lines(app.offline_scorer(_paths(ctx)), input_, output)
 
 
 @cli.command()
@@ -302,6 +298,12 @@ def explain(ctx: click.Context, ref: str, fmt: str) -> None:
     click.echo(f"nearest seed: {info['nearest_seed'] or '-'}")
     click.echo(f"facets: {'; '.join(info['facets']) or '-'}")
     click.echo(f"terms: {', '.join(info['terms']) or '-'}")
+    if "semantic" in info:
+        sem = info["semantic"]
+        click.echo(
+            f"semantic ({sem['model']}, weight {sem['weight']:g}): {sem['semantic_score']:.3f}; "
+            f"lexical {sem['lexical_score']:.3f} (threshold {sem['lexical_threshold']:.3f})"
+        )
     if info["sentence"]:
         click.echo(f"best sentence: {info['sentence']}")
 
@@ -340,6 +342,18 @@ def explain(ctx: click.Context, ref: str, fmt: str) -> None:
     show_default=True,
     help="A table per language, or JSON.",
 )
+@click.option(
+    "--semantic-model",
+    metavar="NAME_OR_PATH",
+    default=None,
+    help="Fuse the scorer with this sentence-embedding model (needs monitor[semantic]; see docs/semantic.md).",
+)
+@click.option(
+    "--semantic-weight",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=None,
+    help="Weight of the semantic score in the fusion, in (0, 1]  [default: 0.1; needs --semantic-model].",
+)
 @click.pass_context
 def eval_(
     ctx: click.Context,
@@ -349,13 +363,32 @@ def eval_(
     lang: str | None,
     decisions: Path | None,
     fmt: str,
+    semantic_model: str | None,
+    semantic_weight: float | None,
 ) -> None:
     """Measure relevance against graded items: the scorer and two baselines."""
-    from .config import load_seeds
+    from .config import DEFAULT_SEMANTIC_WEIGHT, load_seeds
     from .evaluate import format_report, run_eval
+    from .models import SemanticSettings
 
+    if semantic_weight is not None and not semantic_model:
+        raise click.UsageError("--semantic-weight needs --semantic-model")
+    semantic = (
+        SemanticSettings(
+            model=semantic_model,
+            weight=DEFAULT_SEMANTIC_WEIGHT if semantic_weight is None else semantic_weight,
+        )
+        if semantic_model
+        else None
+    )
     report = run_eval(
-        items, labels, load_seeds(_paths(ctx).seeds), feedback=use_feedback, lang=lang, decisions_path=decisions
+        items,
+        labels,
+        load_seeds(_paths(ctx).seeds),
+        feedback=use_feedback,
+        lang=lang,
+        decisions_path=decisions,
+        scorer_factory=app.scorer_factory(semantic),
     )
     click.echo(format_report(report, fmt))
 
@@ -404,6 +437,8 @@ def status(ctx: click.Context, fmt: str) -> None:
             f"[{state}] {f['name'] or f['url']}: entries {f['entries']}, matches {f['matches']}, "
             f"last fetch {f['last_fetch_at'] or 'never'}, next due {f['next_due_at'] or 'now'}"
         )
+        if f.get("fetch_url") and f["fetch_url"] != f["url"]:
+            click.echo(f"    moved to: {f['fetch_url']}")
         if f["last_error"]:
             click.echo(f"    last error: {f['last_error']}")
 

@@ -20,7 +20,9 @@ from .models import (
     DigestTarget,
     FeedSpec,
     FetchSettings,
+    ScoringSettings,
     Seed,
+    SemanticSettings,
     Settings,
     SmtpSettings,
 )
@@ -31,6 +33,9 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _FEED_KEYS = {"url", "name", "tags", "interval", "full_text"}
+_SEMANTIC_KEYS = {"model", "weight", "languages"}
+_LANG = re.compile(r"^[a-z]{2,3}$")
+DEFAULT_SEMANTIC_WEIGHT = 0.1
 
 
 def parse_interval(value: object) -> float:
@@ -90,6 +95,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         digest=_digest(path, settings_raw.get("digest") or {}, env),
         fetch=_fetch(path, settings_raw.get("fetch") or {}, env),
         source=str(path),
+        scoring=_scoring(path, settings_raw.get("scoring") or {}),
     )
 
 
@@ -238,6 +244,48 @@ def _fetch(path: Path, raw: object, env: Mapping[str, str]) -> FetchSettings:
                 raise ConfigError(f"{where}.{key}: must be a positive integer")
             values[key] = raw[key]
     return FetchSettings(**values)
+
+
+def _scoring(path: Path, raw: object) -> ScoringSettings:
+    where = f"{path}: settings.scoring"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a mapping")
+    unknown = set(raw) - {"semantic"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+    semantic = raw.get("semantic")
+    return ScoringSettings(semantic=None if semantic is None else _semantic(f"{where}.semantic", semantic))
+
+
+def _semantic(where: str, raw: object) -> SemanticSettings:
+    """The optional embedding backend: {model: STR, weight: (0, 1], languages: [codes] | all}."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a mapping with a model")
+    unknown = set(raw) - _SEMANTIC_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+    model = raw.get("model")
+    if model is None:
+        raise ConfigError(f"{where}.model: missing (a local model directory or an installed model name)")
+    if not isinstance(model, str) or not model.strip():
+        raise ConfigError(f"{where}.model: must be a non-empty string (a model directory or name)")
+    weight = raw.get("weight", DEFAULT_SEMANTIC_WEIGHT)
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight <= 1:
+        raise ConfigError(f"{where}.weight: must be a number in (0, 1], not {weight!r}")
+    langs_raw = raw.get("languages", ["en"])
+    languages: tuple[str, ...] | None
+    if langs_raw == "all":
+        languages = None  # the model reads every language (a multilingual model)
+    else:
+        if isinstance(langs_raw, str):
+            langs_raw = [langs_raw]
+        if not isinstance(langs_raw, list) or not langs_raw or not all(isinstance(x, str) for x in langs_raw):
+            raise ConfigError(f"{where}.languages: must be a non-empty list of language codes (e.g. [en]) or 'all'")
+        bad = [x for x in langs_raw if not _LANG.match(x.strip().lower())]
+        if bad:
+            raise ConfigError(f"{where}.languages: {bad[0]!r} is not a language code (use e.g. en, pl)")
+        languages = tuple(dict.fromkeys(x.strip().lower() for x in langs_raw))
+    return SemanticSettings(model=model.strip(), weight=float(weight), languages=languages)
 
 
 def load_seeds(directory: Path) -> tuple[Seed, ...]:

@@ -14,6 +14,11 @@ With ``feedback=True`` the TREC adaptive-filtering protocol is followed: items i
 each scored and decided with what is known so far; a matched item's grade is revealed (>= 1
 relevant) and fed to ``Scorer.learn``; unmatched items are never revealed.  Metrics at the
 threshold are those of the decisions made; rank metrics use the scores given at decision time.
+
+``scorer_factory`` replaces the project scorer (``build_scorer``), e.g. by the lexical scorer
+fused with the semantic backend (``monitor eval --semantic-model``); a scorer with
+``prepare(docs)`` gets the items in batches ahead of scoring, and a ``SemanticScorer``'s
+``describe()`` (model, weight, calibration) is in the report as ``"semantic"``.
 """
 
 from __future__ import annotations
@@ -24,17 +29,27 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from monitor.models import Document, Seed
+from monitor.models import Document, Score, Seed
 from monitor.score import build_scorer
 from monitor.score.geo import NAMES
+from monitor.score.semantic import SemanticScorer
 from monitor.score.text import countries, fold, tokens
 
 RECALL_POINT = 0.85
 TDT_FA_WEIGHT = 4.9  # C_FA * (1 - P_target) / (C_miss * P_target) with 0.1, 0.02
 TFIDF_THRESHOLD = 0.2
 SYSTEMS = ("project", "keyword", "tfidf")
+PREPARE_BATCH = 1024  # items embedded at a time ahead of scoring (within the backend's cache)
+
+
+class EvalScorer(Protocol):
+    threshold: float
+
+    def score(self, doc: Document) -> Score: ...
+
+    def learn(self, doc: Document, relevant: bool) -> None: ...
 
 
 # ---- data ---------------------------------------------------------------------------------
@@ -233,6 +248,7 @@ def run_eval(
     feedback: bool = False,
     lang: str | None = None,
     decisions_path: Path | None = None,
+    scorer_factory: Callable[[Sequence[Seed]], EvalScorer] | None = None,
 ) -> dict[str, Any]:
     items = load_items(Path(items_path))
     labels = load_labels(Path(labels_path))
@@ -243,8 +259,10 @@ def run_eval(
     items = [it for _k, _i, it in sorted((_date_key(it), i, it) for i, it in enumerate(items))]
     docs = [to_document(it) for it in items]
 
-    scorer = build_scorer(seeds)
+    scorer: EvalScorer = scorer_factory(seeds) if scorer_factory is not None else build_scorer(seeds)
     default_threshold = scorer.threshold
+    semantic_info = scorer.describe() if isinstance(scorer, SemanticScorer) else None
+    prepare = getattr(scorer, "prepare", None)
     keyword = KeywordBaseline(seeds)
     tfidf = TfidfBaseline(seeds, docs)
     baselines: dict[str, tuple[Callable[[Document], float], float]] = {
@@ -256,7 +274,9 @@ def run_eval(
     revealed = learned_rel = 0
     out = open(decisions_path, "w", encoding="utf-8") if decisions_path else None
     try:
-        for doc in docs:
+        for i, doc in enumerate(docs):
+            if callable(prepare) and i % PREPARE_BATCH == 0:
+                prepare(docs[i : i + PREPARE_BATCH])
             s = scorer.score(doc)
             results["project"].append((s.value, s.match))
             if out is not None:
@@ -292,6 +312,7 @@ def run_eval(
         "revealed_relevant": learned_rel,
         "keyword_query": keyword.query(),
         "tfidf_threshold": tfidf.threshold,
+        "semantic": semantic_info,
         "systems": {},
     }
     order = ["all"] + sorted(k for k in groups if k != "all")
@@ -303,6 +324,18 @@ def run_eval(
             per[g] = metrics(rows)
         report["systems"][name] = per
     return report
+
+
+def _semantic_lines(info: dict[str, Any] | None) -> list[str]:
+    if not info:
+        return ["project scorer: lexical"]
+    langs = info.get("languages", "all")
+    langs = ", ".join(langs) if isinstance(langs, list) else str(langs)
+    return [
+        f"project scorer: lexical fused with semantic model {info['model']}, weight {info['weight']:g}"
+        f" (languages: {langs}; lexical threshold {info['lexical_threshold']:.4f},"
+        f" semantic midpoint {info['midpoint']:.4f})"
+    ]
 
 
 def format_report(report: dict[str, Any], fmt: str) -> str:
@@ -321,6 +354,7 @@ def format_report(report: dict[str, Any], fmt: str) -> str:
             else ""
         ),
         f"keyword baseline: {report['keyword_query']}",
+        *_semantic_lines(report.get("semantic")),
         "",
         f"{'system':<9} {'lang':<8} {'n':>5} {'g2':>4} {'g1+':>4} {'AP2':>6} {'AP1':>6} "
         f"{'P1@R2':>6} {'match':>6} {'R2':>6} {'P1':>6} {'TDT':>6}",

@@ -59,11 +59,26 @@ class FetchSettings:
 
 
 @dataclass(frozen=True)
+class SemanticSettings:
+    """The optional embedding backend fused with the lexical score (docs/semantic.md)."""
+
+    model: str  # local model directory or a name resolved offline
+    weight: float = 0.1  # in (0, 1]: value = (1 - weight) * lexical + weight * semantic
+    languages: tuple[str, ...] | None = ("en",)  # languages the model reads; None: every language
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    semantic: SemanticSettings | None = None  # None: lexical scoring only (the default)
+
+
+@dataclass(frozen=True)
 class Settings:
     feeds: tuple[FeedSpec, ...]
     digest: DigestSettings = field(default_factory=DigestSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
     source: str = "feeds.yaml"
+    scoring: ScoringSettings = field(default_factory=ScoringSettings)
 
 
 # --- fetch -----------------------------------------------------------------------------------

@@ -59,7 +59,19 @@ class InstanceLock:
 def run_service(paths: application.Paths, *, tick: float = 5.0) -> None:
     lock = InstanceLock(paths.db)
     lock.acquire()
-    a = application.open_app(paths)
+    try:
+        a = application.open_app(paths)
+    except BaseException:
+        lock.release()
+        raise
+    try:
+        # Build the scorer now (with the semantic backend: load the model): a model that cannot
+        # be loaded is a start-up error (exit 2), not one logged at every tick.
+        _ = a.scorer
+    except BaseException:
+        a.close()
+        lock.release()
+        raise
     stop = threading.Event()
     busy = threading.Lock()
     settings = a.settings.digest

@@ -29,6 +29,8 @@ import importlib
 import importlib.util
 import math
 import re
+import sys
+import threading
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -104,6 +106,9 @@ def load_embedder(model: str, *, device: str = "cpu") -> Embed:
             f"semantic scoring needs sentence-transformers ({exc}); install it with: {INSTALL_HINT}"
         ) from None
     where = resolve_model(model)
+    hf_logging = sys.modules.get("transformers.utils.logging")  # imported by sentence-transformers
+    if hf_logging is not None and callable(getattr(hf_logging, "disable_progress_bar", None)):
+        hf_logging.disable_progress_bar()  # no progress bars on stderr: logs are one line per event
     try:
         try:
             m = st.SentenceTransformer(where, device=device, local_files_only=True)
@@ -204,6 +209,7 @@ class SemanticScorer:
         self.languages = frozenset(x.lower() for x in languages) if languages else None
         self._embed_fn: Embed = embed if embed is not None else load_embedder(model)
         self._cache: dict[str, list[float]] = {}
+        self._lock = threading.RLock()  # poll scores feeds in threads: one embedding call at a time
         self.seed_names = [s.name for s in seeds]
         # prototypes per seed: its opening chunk and the mean of all its chunks
         self._protos: list[list[tuple[str, list[float]]]] = []
@@ -244,23 +250,25 @@ class SemanticScorer:
 
     def _vec(self, doc: Document) -> list[float]:
         text = doc_text(doc)
-        v = self._cache.get(text)
-        if v is None:
-            v = _unit(self._embed([text])[0])
-            if len(self._cache) >= CACHE_MAX:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[text] = v
+        with self._lock:
+            v = self._cache.get(text)
+            if v is None:
+                v = _unit(self._embed([text])[0])
+                if len(self._cache) >= CACHE_MAX:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[text] = v
         return v
 
     def prepare(self, docs: Sequence[Document], batch: int = 256) -> None:
         """Embed many documents in batches ahead of scoring them (optional; faster)."""
-        todo = list(dict.fromkeys(t for t in (doc_text(d) for d in docs) if t and t not in self._cache))
-        for i in range(0, len(todo), batch):
-            part = todo[i : i + batch]
-            for t, v in zip(part, self._embed(part), strict=True):
-                if len(self._cache) >= CACHE_MAX:
-                    self._cache.pop(next(iter(self._cache)))
-                self._cache[t] = _unit(v)
+        with self._lock:
+            todo = list(dict.fromkeys(t for t in (doc_text(d) for d in docs) if t and t not in self._cache))
+            for i in range(0, len(todo), batch):
+                part = todo[i : i + batch]
+                for t, v in zip(part, self._embed(part), strict=True):
+                    if len(self._cache) >= CACHE_MAX:
+                        self._cache.pop(next(iter(self._cache)))
+                    self._cache[t] = _unit(v)
 
     def _raw(self, v: Sequence[float]) -> tuple[float, str]:
         best, name = -1.0, ""
@@ -348,6 +356,7 @@ class SemanticScorer:
         return {
             "model": self.model,
             "weight": self.weight,
+            "languages": sorted(self.languages) if self.languages is not None else "all",
             "bg_p99": round(self.bg_p99, 4),
             "pos_median": round(self.pos_median, 4),
             "midpoint": round(self.midpoint, 4),
