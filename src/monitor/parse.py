@@ -102,6 +102,35 @@ def _identity(raw: Mapping[str, Any], link: str | None, title: str, published: d
     return "sha1:" + hashlib.sha1(basis.encode("utf-8")).hexdigest()
 
 
+def _add_entry(
+    entries: list[Entry],
+    seen: set[str],
+    raw: Mapping[str, Any],
+    feed_url: str,
+    title: str,
+    link: str | None,
+    published: datetime | None,
+    summary: str,
+    body: str,
+) -> None:
+    """Append the entry unless its identity was already seen in this document (the first wins)."""
+    entry_id = _identity(raw, link, title, published, summary or body)
+    if entry_id in seen:
+        return
+    seen.add(entry_id)
+    entries.append(
+        Entry(
+            id=entry_id,
+            feed_url=feed_url,
+            title=title,
+            link=link,
+            published=published,
+            summary=summary,
+            content=body if body != summary else "",
+        )
+    )
+
+
 def _declares_entities(content: bytes) -> bool:
     """True when an ENTITY declaration appears before the root element (any UTF width)."""
     texts = [content.decode("latin-1")]
@@ -192,21 +221,7 @@ def _json_feed(content: bytes, feed_url: str) -> ParsedFeed:
             continue
         raw_id = item.get("id")
         raw = {"id": str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else None}
-        entry_id = _identity(raw, link, title, published, summary or body)
-        if entry_id in seen:
-            continue
-        seen.add(entry_id)
-        entries.append(
-            Entry(
-                id=entry_id,
-                feed_url=feed_url,
-                title=title,
-                link=link,
-                published=published,
-                summary=summary,
-                content=body if body != summary else "",
-            )
-        )
+        _add_entry(entries, seen, raw, feed_url, title, link, published, summary, body)
     warning = f"JSON Feed: skipped {skipped} unusable item(s)" if skipped else None
     feed_title = doc.get("title")
     return ParsedFeed(
@@ -275,20 +290,6 @@ def parse_feed(content: bytes, headers: Mapping[str, str], feed_url: str) -> Par
         content_text = strip_html("\n".join(content_parts))
         if not (title or link or summary or content_text):
             continue
-        entry_id = _identity(raw, link, title, published, summary or content_text)
-        if entry_id in seen:  # duplicate ids inside one document: the first wins
-            continue
-        seen.add(entry_id)
-        entries.append(
-            Entry(
-                id=entry_id,
-                feed_url=feed_url,
-                title=title,
-                link=link,
-                published=published,
-                summary=summary,
-                content=content_text if content_text != summary else "",
-            )
-        )
+        _add_entry(entries, seen, raw, feed_url, title, link, published, summary, content_text)
     feed_title = strip_html((parsed.get("feed") or {}).get("title") or "")
     return ParsedFeed(title=feed_title, entries=tuple(entries), warning=warning)
