@@ -605,3 +605,34 @@ def test_a_scorer_failure_on_one_entry_keeps_the_feed_and_is_retried(tmp_path: P
         assert second.error is None and second.warning is None and second.matches == 1
         assert store._query("SELECT count(*) AS n FROM articles")[0]["n"] == 2
         assert store._query("SELECT count(*) AS n FROM matches")[0]["n"] == 2
+
+
+def test_rescore_goes_on_past_an_article_the_scorer_fails_on(
+    tmp_path: Path, server: TestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor import app as app_mod
+
+    items = [
+        {"title": f"Item {i}", "link": f"http://example.org/rescore/{i}", "description": f"Text of item {i}."}
+        for i in range(3)
+    ]
+    server.add("/rescore.xml", rss(items))
+    cfg = write_feeds(tmp_path / "feeds.yaml", [{"url": server.url("/rescore.xml"), "full_text": False}])
+    db = tmp_path / "m.db"
+    assert run("--feeds", cfg, "--seeds", SEEDS, "--db", db, "poll").exit_code == 0
+
+    a = app_mod.open_app(app_mod.Paths(feeds=cfg, seeds=SEEDS, db=db))
+    try:
+        real = a.scorer.score
+
+        def flaky(doc: Any) -> Any:
+            if "item 1" in (doc.text or "").lower():
+                raise RuntimeError("scorer bug")
+            return real(doc)
+
+        monkeypatch.setattr(a.scorer, "score", flaky)
+        counts = app_mod.rescore(a, since=None)
+    finally:
+        a.close()
+    assert counts["articles"] == 3 and counts["failed"] == 1
+    assert counts["none"] + counts["kept"] + counts["new"] + counts["demoted"] == 2

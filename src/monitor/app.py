@@ -387,12 +387,18 @@ def rescore(app: App, *, since: datetime | None, progress: Callable[[int, int], 
     key = _profile_key(app) + (f":{since.isoformat()}" if since else "")
     done_up_to = int(app.store.get_value(key) or 0)
     articles = app.store.articles(since=since, after_id=done_up_to)
-    counts = {"articles": len(articles), "new": 0, "demoted": 0, "kept": 0, "none": 0}
+    counts = {"articles": len(articles), "new": 0, "demoted": 0, "kept": 0, "none": 0, "failed": 0}
     scorer = app.scorer
     for i, article in enumerate(articles, start=1):
         if (i - 1) % PREPARE_BATCH == 0:
             _prepare(scorer, [a.document() for a in articles[i - 1 : i - 1 + PREPARE_BATCH]])
-        counts[app.store.rescore_article(article.id, scorer.score(article.document()), app.now())] += 1
+        try:
+            score = scorer.score(article.document())
+        except Exception:  # a scorer bug on one odd article must not end the run (as in the pipeline)
+            log.exception("article %s could not be re-scored", article.id)
+            counts["failed"] += 1
+        else:
+            counts[app.store.rescore_article(article.id, score, app.now())] += 1
         if i % 50 == 0 or i == len(articles):
             app.store.set_value(key, str(article.id))  # resume point
         if progress:
