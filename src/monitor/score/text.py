@@ -61,7 +61,8 @@ def fold_text(text: str) -> str:
 TOKEN_RE = _TOKEN
 
 
-_SENT_SPLIT = re.compile(r"[.!?…][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+# a sentence starts with a capital of any Latin or Cyrillic alphabet, or a digit
+_SENT_SPLIT = re.compile(r"[.!?…][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9À-ÖØ-ÞĀ-ſА-ЯЁ])")
 
 
 def sentences(text: str) -> list[str]:
