@@ -224,26 +224,22 @@ def deliver_target(app: App, target: str, send: Callable[[Digest], str], *, send
     """Exactly once per target: matches are reserved in a pending digest before sending and
     the digest is marked delivered only after `send` succeeds; pending digests go first."""
     done = []
-    for digest_id, created, items in app.store.pending_digests(target):
-        digest = Digest(generated_at=created, matches=tuple(items))
+
+    def deliver(digest_id: int, digest: Digest) -> None:
         try:
             done.append(send(digest))
         except MonitorError as exc:
             app.store.finish_digest(digest_id, app.now(), error=str(exc))
             raise
         app.store.finish_digest(digest_id, app.now())
+
+    for digest_id, created, items in app.store.pending_digests(target):
+        deliver(digest_id, Digest(generated_at=created, matches=tuple(items)))
     items = app.store.undelivered(target)
     if not items and not send_empty:
         return done
     now = app.now()
-    digest_id = app.store.reserve_digest(target, items, now)
-    digest = Digest(generated_at=now, matches=tuple(items))
-    try:
-        done.append(send(digest))
-    except MonitorError as exc:
-        app.store.finish_digest(digest_id, app.now(), error=str(exc))
-        raise
-    app.store.finish_digest(digest_id, app.now())
+    deliver(app.store.reserve_digest(target, items, now), Digest(generated_at=now, matches=tuple(items)))
     return done
 
 
