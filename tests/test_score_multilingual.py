@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.score import _read, _read_fast
+from monitor.score import _Lexicon, _read, _read_fast
 from monitor.score.geo import inflect
 from monitor.score.text import countries, fold, tokens
 
@@ -46,7 +46,8 @@ def test_english_is_unchanged() -> None:
 
 def test_fast_reader_finds_the_same_places() -> None:
     text = "Władze Korei Północnej i Rosji podpisały umowę. Pogoda była ładna. Wojska są w Nigrze."
-    fast = [sorted(c for _a, _b, c in s.codes) for s in _read_fast(text, "", {})]
+    d = _read_fast(text, "", _Lexicon.of({}))
+    fast = [sorted(c for _a, _b, c in d.info[i].codes) if i in d.info else [] for i in range(len(d.texts))]
     slow = [sorted(c for _a, _b, c in s.codes) for s in _read(text)]
     assert fast == slow == [["KP", "RU"], [], ["NE"]]
 

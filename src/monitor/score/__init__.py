@@ -32,6 +32,8 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import compress, count, repeat
+from operator import or_
 
 from wordfreq import zipf_frequency
 
@@ -39,16 +41,17 @@ from monitor.models import Document, Judgment, Score, Seed
 from monitor.score.clean import clean_seed_text, is_chrome_title
 from monitor.score.geo import NAMES
 from monitor.score.text import (
-    GAZ_FIRST,
-    GAZ_SECOND,
+    GAZ_WORDS,
     REGION_MEMBERS,
+    TRIGGER_CODES,
+    TRIGGER_WORDS,
+    TRIGGERS,
     countries,
-    fold,
+    marked_tokens,
     may_have_place,
-    quick_tokens,
+    place_tokens,
     sentences,
     stem,
-    tokens,
 )
 
 __all__ = ["Scorer", "build_scorer", "clean_seed_text"]
@@ -108,7 +111,7 @@ def country_rarity(code: str) -> float:
 # ---- reading a text -----------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Sent:
     text: str
     ntok: int
@@ -126,10 +129,9 @@ def _read(text: str, title: str = "") -> list[_Sent]:
         parts.append((title.strip(), True))
     parts.extend((s, False) for s in sentences(text))
     for s, is_title in parts:
-        raw = tokens(s)
+        raw, folded = place_tokens(s)
         if not raw:
             continue
-        folded = [fold(t) for t in raw]
         codes = countries(raw, folded)
         inplace: set[int] = set()
         for a, b, _c in codes:
@@ -141,7 +143,7 @@ def _read(text: str, title: str = "") -> list[_Sent]:
 
 # dotted abbreviations that name a country (U.S., U.K., D.P.R.K.); see text.normalise
 _ABBR = re.compile(r"\b(?:U\.\s?[SK]\.|D\.\s?P\.\s?R\.)")
-_GAZ_KEYS = frozenset(GAZ_FIRST).union(*GAZ_SECOND.values())
+_ABBR_WORDS = ("us", "uk", "dprk")  # what they are read as
 
 
 def _forms(st: str) -> list[str]:
@@ -155,69 +157,101 @@ def _forms(st: str) -> list[str]:
 _SENTINEL = "qqzsentinelqq"
 
 
-def _read_fast(
-    text: str,
-    title: str,
-    vocab: dict[str, str],
-    keys: frozenset[str] = frozenset(),
-    scan: frozenset[str] | None = None,
-) -> list[_Sent]:
-    """Like ``_read`` but only looks closely at sentences holding a vocabulary word or a place:
-    one C-level translate/split for the whole text, sentence bounds found by C-level searches
-    and set intersections per sentence (no Python pass over tokens).  Other sentences keep
-    only their length."""
-    keys = keys or frozenset(vocab)
-    pieces: list[tuple[str, bool]] = []
-    if title.strip():
-        pieces.append((title.strip(), True))
-    pieces.extend((s, False) for s in sentences(text))
-    if not pieces:
-        return []
-    toks = quick_tokens((" " + _SENTINEL + " ").join(p for p, _t in pieces))
-    # sentence bounds by C-level searches for the sentinel, not a Python pass over tokens
-    bounds: list[int] = []
-    j = -1
-    index = toks.index
-    try:
-        while True:
-            j = index(_SENTINEL, j + 1)
-            bounds.append(j)
-    except ValueError:
-        pass
-    starts = [0] + [x + 1 for x in bounds]
-    ends = bounds + [len(toks)]
-    ntok = [e - b for b, e in zip(starts, ends, strict=True)]
-    # one static set (vocabulary and every gazetteer token) intersected with each sentence;
-    # whether a place can really complete is decided per sentence by may_have_place
-    inter = (scan or (keys | _GAZ_KEYS)).intersection
-    found: dict[int, frozenset[str]] = {}
-    for i in range(len(pieces)):
-        in_sentence = inter(toks[starts[i] : ends[i]])
-        if in_sentence:
-            found[i] = in_sentence
-    out: list[_Sent] = []
-    for i, (s, is_title) in enumerate(pieces):
-        tset = found.get(i)
-        place = tset is not None and may_have_place(tset, s)
-        if not place and ("U." in s or "D." in s):
-            place = _ABBR.search(s) is not None
-        if not tset and not place:
-            out.append(_Sent(s, ntok[i], [], [], [], [], is_title))
-            continue
-        tset = tset or frozenset()
+@dataclass
+class _Doc:
+    """A document as scoring reads it: every sentence's text and length, and a close reading
+    of the informative ones (those naming a place or holding a vocabulary word)."""
+
+    texts: list[str]  # the title first, when there is one
+    ntok: list[int]
+    has_title: bool
+    info: dict[int, _Sent]  # by sentence index, in order
+
+
+def _names_part(hit: set[str], tset: set[str], place_words: frozenset[str]) -> bool:
+    """Whether a vocabulary word of a sentence may be part of a place name it holds."""
+    if hit.isdisjoint(place_words):
+        return False
+    return any(not hit.isdisjoint(TRIGGER_WORDS[t]) for t in tset & TRIGGERS)
+
+
+@dataclass(frozen=True)
+class _Lexicon:
+    """What a document is read for: the vocabulary (surface form -> stem), the words worth a
+    look (vocabulary, place triggers and the sentence mark), and the words without which no
+    place in a document can matter (None: places always matter)."""
+
+    vocab: dict[str, str]
+    scan: frozenset[str]
+    focus: frozenset[str] | None = None
+    place_words: frozenset[str] = frozenset()  # vocabulary words that may be part of a place name
+
+    @classmethod
+    def of(cls, vocab: dict[str, str], focus: frozenset[str] | None = None) -> _Lexicon:
+        keys = frozenset(vocab)
+        return cls(vocab, keys | TRIGGERS | {_SENTINEL}, focus, keys & GAZ_WORDS)
+
+
+def _read_fast(text: str, title: str, lex: _Lexicon) -> _Doc:
+    """Reads only the sentences holding a vocabulary word or a place trigger closely: one
+    C-level translate/split of the whole text and one pass over its tokens find sentence
+    bounds and those words.  Other sentences keep only their length.  A document holding
+    none of ``lex.focus`` has its places read only where a vocabulary word may be part of a
+    place's name (they cannot change its score)."""
+    vocab, scan, focus = lex.vocab, lex.scan, lex.focus
+    keys = vocab.keys()
+    texts = sentences(text)
+    has_title = bool(title.strip())
+    if has_title:
+        texts.insert(0, title.strip())
+    if not texts:
+        return _Doc([], [], False, {})
+    toks = marked_tokens(texts, _SENTINEL)
+    toks.append(_SENTINEL)
+    found: dict[int, set[str]] = {}
+    ntok: list[int] = []
+    starts: list[int] = []
+    start = 0
+    for j in compress(count(), map(scan.__contains__, toks)):
+        t = toks[j]
+        if t == _SENTINEL:
+            ntok.append(j - start)
+            starts.append(start)
+            start = j + 1
+        elif len(ntok) in found:
+            found[len(ntok)].add(t)
+        else:
+            found[len(ntok)] = {t}
+    dotted: set[int] = set()
+    if "U." in text or "D." in text or "U." in title or "D." in title:
+        maybe = map(or_, map(str.__contains__, texts, repeat("U.")), map(str.__contains__, texts, repeat("D.")))
+        dotted = {i for i in compress(count(), maybe) if _ABBR.search(texts[i])}
+        for i in dotted:
+            found.setdefault(i, set())
+    everywhere = (
+        focus is None
+        or any(not focus.isdisjoint(words) for words in found.values())
+        or bool(dotted and not focus.isdisjoint(_ABBR_WORDS))
+    )
+    place_words = lex.place_words
+    info: dict[int, _Sent] = {}
+    for i in sorted(found):
+        s = texts[i]
+        tset = found[i]
         codes: list[tuple[int, int, str]] = []
         raw: list[str] = []
         folded: list[str] = []
-        if place:
-            raw = tokens(s)
-            folded = [fold(t) for t in raw]
-            codes = countries(raw, folded)
         hit = tset & keys
-        if codes and hit:
-            inplace = {folded[i] for a, b, _c in codes for i in range(a, b)}
-            hit = hit - inplace
-        out.append(_Sent(s, ntok[i], codes, [vocab[f] for f in sorted(hit)], raw, folded, is_title))
-    return out
+        if i in dotted or (may_have_place(tset, s) and (everywhere or _names_part(hit, tset, place_words))):
+            raw, folded = place_tokens(s, toks[starts[i] : starts[i] + ntok[i]])
+            codes = countries(raw, folded)
+            if codes and hit:
+                inplace = {folded[k] for a, b, _c in codes for k in range(a, b)}
+                hit -= inplace
+        if codes or hit:
+            is_title = has_title and i == 0
+            info[i] = _Sent(s, ntok[i], codes, [vocab[f] for f in sorted(hit)], raw, folded, is_title)
+    return _Doc(texts, ntok, has_title, info)
 
 
 # ---- the seed profile ---------------------------------------------------------------------
@@ -491,6 +525,8 @@ def _build_profile(seeds: Sequence[Seed], seed_reads: list[list[_Sent]]) -> _Pro
 
 # ---- scoring ------------------------------------------------------------------------------
 
+_NO_HITS: list[list[str]] = []  # the facet labels when they are not asked for (never filled)
+
 
 @dataclass
 class _Eval:
@@ -540,7 +576,6 @@ class Scorer:
         if self._open >= 0:
             open_members = profile.facets[self._open].members
             self._open_rarity = sum(country_rarity(c) for c in open_members) / len(open_members)
-        self._vocab: dict[str, str] = {}
         self._rebuild_vocab()
 
     def _rebuild_vocab(self) -> None:
@@ -550,24 +585,32 @@ class Scorer:
                 continue
             for f in _forms(st):
                 vocab.setdefault(f, st)
-        self._vocab = vocab
-        self._vocab_keys = frozenset(vocab)
-        self._scan_keys = self._vocab_keys | _GAZ_KEYS
+        # places matter only in documents that name a facet's place (or a seed's party, for
+        # the nearest seed) or an attached name; elsewhere they are not read (see _read_fast)
+        focus: frozenset[str] | None = None
+        if self._p.facets:
+            relevant = set(self._code_facets).union(*self._p.seed_codes)
+            focus = frozenset(t for t, codes in TRIGGER_CODES.items() if codes & relevant) | {
+                f for f, st in vocab.items() if st in self._attached
+            }
+        self._lex = _Lexicon.of(vocab, focus)
 
     # -- internals --
-    def _sent_features(self, s: _Sent) -> tuple[list[float], list[list[str]], set[str]]:
+    def _sent_features(self, s: _Sent, labels: bool = True) -> tuple[list[float], list[list[str]], set[str]]:
+        """Facet strengths, facet labels (for explanations, when ``labels``) and terms."""
         nf = len(self._p.facets)
         strength = [0.0] * nf
-        hits: list[list[str]] = [[] for _ in range(nf)]
+        hits: list[list[str]] = [[] for _ in range(nf)] if labels else _NO_HITS
         terms: set[str] = set()
         for _a, _b, c in s.codes:
             for k, w in self._code_facets.get(c, ()):
                 if w > strength[k]:
                     strength[k] = w
                 terms.add("=" + c)
-                label = NAMES.get(c, c.lstrip("@"))
-                if label not in hits[k]:
-                    hits[k].append(label)
+                if labels:
+                    label = NAMES.get(c, c.lstrip("@"))
+                    if label not in hits[k]:
+                        hits[k].append(label)
         theme = self._p.theme
         learned = self._learned
         for st in s.stems:
@@ -579,9 +622,10 @@ class Scorer:
                 for k, w in at:
                     if w > strength[k]:
                         strength[k] = w
-                    label = self._p.surface.get(st, st).capitalize()
-                    if label not in hits[k]:
-                        hits[k].append(label)
+                    if labels:
+                        label = self._p.surface.get(st, st).capitalize()
+                        if label not in hits[k]:
+                            hits[k].append(label)
         if not self._p.facets:
             for _a, _b, c in s.codes:
                 if "#" + c in theme:
@@ -614,52 +658,62 @@ class Scorer:
             adj = min(LEARN_UP, LEARN_WEIGHT * math.tanh(LEARN_GAIN * lr))
         return base, adj
 
-    def _evaluate(self, doc: Document) -> tuple[_Eval, list[_Sent]]:
-        sents = _read_fast(doc.text or "", doc.title or "", self._vocab, self._vocab_keys, self._scan_keys)
-        empty: tuple[list[float], list[list[str]], set[str]] = (
-            [0.0] * len(self._p.facets),
-            [[] for _ in self._p.facets],
-            set(),
-        )
-        feats = [self._sent_features(s) if (s.codes or s.stems) else empty for s in sents]
-        place_of = [{t[1:] for t in f[2] if t[:1] == "="} for f in feats]
+    def _evaluate(self, doc: Document) -> tuple[_Eval, _Doc]:
+        d = _read_fast(doc.text or "", doc.title or "", self._lex)
+        info = d.info
+        ntok = d.ntok
+        n = len(ntok)
         nf = len(self._p.facets)
-        n_places = sum(len(s.codes) for s in sents)
-        n_facet = sum(1 for f in feats for t in f[2] if t[:1] == "=")
-        n_facet_mentions = sum(1 for s in sents for _a, _b, c in s.codes if c in self._code_facets)
+        theme = self._p.theme
+        code_facets = self._code_facets
+        feats: dict[int, tuple[list[float], list[list[str]], set[str]]] = {}
+        place_of: dict[int, set[str]] = {}
+        mass: dict[int, float] = {}
+        n_places = n_facet = n_facet_mentions = 0
+        for i, s in info.items():
+            f = feats[i] = self._sent_features(s, labels=False)
+            place_of[i] = pl = {t[1:] for t in f[2] if t[:1] == "="}
+            mass[i] = sum(theme.get(t, 0.0) for t in f[2])
+            n_facet += len(pl)
+            if s.codes:
+                n_places += len(s.codes)
+                n_facet_mentions += sum(1 for _a, _b, c in s.codes if c in code_facets)
         share = n_facet_mentions / n_places if n_places else (1.0 if n_facet else 0.0)
         prominence = 0.75 + 0.25 * min(1.0, 2.0 * share)
-        title_idx = [i for i, s in enumerate(sents) if s.is_title]
-        body = [i for i, s in enumerate(sents) if not s.is_title]
-        windows: list[list[int]] = []
-        if not sents:
+        title_idx = [0] if d.has_title else []
+        b0 = len(title_idx)  # the first body sentence
+        # windows as (first, last) sentence index and their informative sentences (the title's
+        # too); a window starts at the first body sentence and at each sentence with evidence
+        # (a term or a facet place; one starting elsewhere is dominated by the one at the next
+        # such sentence) and takes up to WINDOW_SENTENCES within WINDOW_TOKENS
+        windows: list[tuple[int, int]] = []
+        members: list[list[int]] = []
+        if n == 0:
             pass  # nothing readable: no window, value 0
-        elif not body:
-            windows = [title_idx]
+        elif b0 == n:
+            windows = [(0, 0)]
+            members = [[0] if 0 in info else []]
         else:
-            for j, i in enumerate(body):
-                if feats[i] is empty and windows:
-                    continue  # a window starting at the next informative sentence dominates
-                w = [i]
-                ntok = sents[i].ntok
-                for i2 in body[j + 1 : j + WINDOW_SENTENCES]:
-                    if ntok + sents[i2].ntok > WINDOW_TOKENS:
-                        break
-                    w.append(i2)
-                    ntok += sents[i2].ntok
-                windows.append(title_idx + w)
+            head = [0] if d.has_title and 0 in info else []
+            for i in [b0] + [i for i in info if i > b0 and feats[i][2]]:
+                end = i
+                nt = ntok[i]
+                lim = min(n, i + WINDOW_SENTENCES)
+                while end + 1 < lim and nt + ntok[end + 1] <= WINDOW_TOKENS:
+                    end += 1
+                    nt += ntok[end]
+                windows.append((0 if title_idx else i, end))
+                members.append(head + [k for k in range(i, end + 1) if k in info])
         # the document's own main country, when it is in no facet, may stand in for a missing
         # facet: a page about X's ties with a facet country is the seed relation with a new
         # party.  Credit is partial and needs the seeds' relation-bearing terms.
-        actor = self._main_outsider(sents) if self._open >= 0 else None
+        actor = self._main_outsider(list(info.values())) if self._open >= 0 else None
         if actor is not None:
             # the relation must be the document's subject: stated (actor and the closed facet
             # in one sentence) at least twice
             closed = 1 - self._open
             stated = sum(
-                1
-                for i, s in enumerate(sents)
-                if feats[i][0][closed] >= 0.8 and any(c == actor for _a, _b, c in s.codes)
+                1 for i, s in info.items() if feats[i][0][closed] >= 0.8 and any(c == actor for _a, _b, c in s.codes)
             )
             if stated < GEN_MIN_STATED:
                 actor = None
@@ -670,19 +724,16 @@ class Scorer:
             actor_w = min(1.0, country_rarity(actor) / self._open_rarity) ** GEN_RARITY_POWER
         prom_gen = prominence
         if actor is not None:
-            n_actor = sum(1 for s in sents for _a, _b, c in s.codes if c == actor)
+            n_actor = sum(1 for s in info.values() for _a, _b, c in s.codes if c == actor)
             share_g = (n_facet_mentions + n_actor) / n_places if n_places else 1.0
             prom_gen = 0.75 + 0.25 * min(1.0, 2.0 * share_g)
-        theme = self._p.theme
         learned = self._learned
         w_theme = W_THEME if nf >= 2 else 1.0
-        mass = [sum(theme.get(t, 0.0) for t in f[2]) for f in feats]
+        no_terms: set[str] = set()
 
         def place_less(w: list[int]) -> tuple[float, float]:
             # no facet place in the window: only the theme (and what feedback taught) counts
-            terms: set[str] = set()
-            for i in w:
-                terms |= feats[i][2]
+            terms = no_terms.union(*(feats[i][2] for i in w))
             base = w_theme * (1.0 - math.exp(-sum(theme.get(t, 0.0) for t in terms) / self._p.theme_z))
             adj = 0.0
             if learned:
@@ -701,14 +752,15 @@ class Scorer:
                         strengths[k] = st[k]
                 terms |= tm
                 places |= place_of[i]
-                if actor is not None and any(c == actor for _a, _b, c in sents[i].codes) and st[1 - self._open] >= 0.8:
+                if actor is not None and any(c == actor for _a, _b, c in info[i].codes) and st[1 - self._open] >= 0.8:
                     # the actor and the other facet named in one sentence: a stated relation
                     rel_terms = (rel_terms or set()) | tm
             prom = prominence
             k_open = self._open
             if rel_terms is not None and strengths[k_open] < GEN_ACTOR:
                 for i in title_idx:
-                    rel_terms |= feats[i][2]
+                    if i in feats:
+                        rel_terms |= feats[i][2]
                 rel = sum(self._p.relation.get(t, 0.0) for t in rel_terms)
                 g = GEN_ACTOR * (1.0 - math.exp(-rel / self._p.relation_z)) * actor_w
                 if g > strengths[k_open]:
@@ -718,8 +770,8 @@ class Scorer:
                 # two members of one facet related in the seeds' terms (the partners dealing
                 # with each other, the bloc acting together): adjacent coverage, partial credit
                 for k in range(nf):
-                    members = {c for c in places if c[:1] != "@" and k in self._facets_of(c)}
-                    if len(members) >= 2 and strengths[1 - k] < SAME_FACET:
+                    same = {c for c in places if c[:1] != "@" and k in self._facets_of(c)}
+                    if len(same) >= 2 and strengths[1 - k] < SAME_FACET:
                         rel = sum(self._p.relation.get(t, 0.0) for t in terms)
                         alt = SAME_FACET * (1.0 - math.exp(-rel / self._p.relation_z))
                         strengths[1 - k] = max(strengths[1 - k], alt)
@@ -727,29 +779,34 @@ class Scorer:
             return base, adj, strengths
 
         # windows naming a facet place first: the best of them bounds which place-less windows
-        # need a look (their value is at most the theme of the sum of their sentences' masses)
-        has_place = [any(place_of[i] for i in w) for w in windows]
+        # need a look (their value is at most the theme of the sum of their sentences' masses);
+        # those are looked at by that bound, best first, until the bound cannot beat the best
+        has_place = [any(place_of[i] for i in m) for m in members]
         found: dict[int, tuple[float, float, list[float]]] = {}
-        for j, w in enumerate(windows):
+        for j, m in enumerate(members):
             if has_place[j]:
-                found[j] = with_places(w)
+                found[j] = with_places(m)
         top = max((min(1.0, max(0.0, b + a)) for b, a, _s in found.values()), default=-1.0)
         room = LEARN_UP if learned else 0.0
-        for j, w in enumerate(windows):
-            if has_place[j]:
-                continue
-            bound = w_theme * (1.0 - math.exp(-sum(mass[i] for i in w) / self._p.theme_z)) + room
-            if bound > top:
-                b, a = place_less(w)
-                found[j] = (b, a, [0.0] * nf)
+        bound = {
+            j: w_theme * (1.0 - math.exp(-sum(mass[i] for i in m) / self._p.theme_z)) + room
+            for j, m in enumerate(members)
+            if not has_place[j]
+        }
+        best_seen = top
+        for j in sorted(bound, key=lambda j: (-bound[j], j)):
+            if bound[j] <= top or bound[j] < best_seen - 1e-9:
+                break
+            b, a = place_less(members[j])
+            found[j] = (b, a, [0.0] * nf)
+            best_seen = max(best_seen, min(1.0, max(0.0, b + a)))
         best: _Eval | None = None
         for j in sorted(found):
             base, adj, strengths = found[j]
             val = min(1.0, max(0.0, base + adj))
             if best is None or val > best.value + 1e-12:
-                w = windows[j]
-                terms = set().union(*(feats[i][2] for i in w))
-                best = _Eval(val, base, (w[0], w[-1]), strengths, [], sorted(terms))
+                terms = no_terms.union(*(feats[i][2] for i in members[j]))
+                best = _Eval(val, base, windows[j], strengths, [], sorted(terms))
         if best is not None and self._knn:
             # the judged documents most like this one vote (a document never votes on itself,
             # so re-scoring the judged ones for the threshold stays honest)
@@ -769,11 +826,11 @@ class Scorer:
             # side story (a briefing, a round-up, one paragraph of a long page), one it names
             # only one side of is less surely the story; a title that is page chrome (a date,
             # a counter) says nothing
-            named = sum(1 for k in range(nf) if any(feats[i][0][k] > 0 for i in title_idx))
+            named = sum(1 for k in range(nf) if 0 in feats and feats[0][0][k] > 0)
             f = TITLE_ABSENT ** (1.0 - named / nf)
             best.value *= f
             best.base *= f
-        return best, sents
+        return best, d
 
     def _facets_of(self, code: str) -> set[int]:
         return {k for k, _w in self._code_facets.get(code, ())}
@@ -799,26 +856,29 @@ class Scorer:
 
     # -- public --
     def score(self, doc: Document) -> Score:
-        ev, sents = self._evaluate(doc)
+        ev, d = self._evaluate(doc)
         value = round(ev.value, 6)
-        if not sents:
+        if not d.texts:
             return Score(value=0.0, match=False)
         lo, hi = ev.win
-        idx = [i for i in range(len(sents)) if sents[i].is_title or lo <= i <= hi]
+        idx = [i for i in range(len(d.texts)) if (d.has_title and i == 0) or lo <= i <= hi]
         nf = len(self._p.facets)
         hits: list[list[str]] = [[] for _ in range(nf)]
         best_sent, best_sv = "", -1.0
         for i in idx:
-            st, h, tm = self._sent_features(sents[i])
-            for k in range(nf):
-                for x in h[k]:
-                    if x not in hits[k]:
-                        hits[k].append(x)
-            sv = sum(st) + 0.1 * sum(self._p.theme.get(t, 0.0) for t in tm)
-            if not sents[i].is_title and sv > best_sv:
-                best_sent, best_sv = sents[i].text, sv
+            s = d.info.get(i)
+            sv = 0.0
+            if s is not None:
+                st, h, tm = self._sent_features(s)
+                for k in range(nf):
+                    for x in h[k]:
+                        if x not in hits[k]:
+                            hits[k].append(x)
+                sv = sum(st) + 0.1 * sum(self._p.theme.get(t, 0.0) for t in tm)
+            if not (d.has_title and i == 0) and sv > best_sv:
+                best_sent, best_sv = d.texts[i], sv
         if not best_sent:
-            best_sent = sents[idx[0]].text if idx else ""
+            best_sent = d.texts[idx[0]] if idx else ""
         facets = tuple(f"{fa.label}: {', '.join(hits[k])}" for k, fa in enumerate(self._p.facets) if hits[k])
 
         def weight(t: str) -> tuple[float, str]:
@@ -827,7 +887,7 @@ class Scorer:
         ranked = sorted((t for t in ev.terms if t[:1] != "="), key=weight)
         terms = tuple(self._p.surface.get(t, t.lstrip("#")) for t in ranked[:8])
         # nearest seed: shared weighted terms and places
-        doc_codes = {c for s in sents for _a, _b, c in s.codes}
+        doc_codes = {c for s in d.info.values() for _a, _b, c in s.codes}
         doc_terms = set(ev.terms)
         sims = []
         for j, seed_vec in enumerate(self._p.seed_terms):

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress, count
 
 from monitor.score.geo import CASED, ENTRIES, REGIONS, inflect
 from monitor.score.geo_names import CASED_EXTRA, L10N_DROP, L10N_TABLE
@@ -31,11 +32,10 @@ def fold(token: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
 
 
-_HAS_ABBREV = re.compile(r"\b[A-Z]\.")
-
-
 def normalise(text: str) -> str:
-    if "." in text and _HAS_ABBREV.search(text):
+    # every _ABBREV pattern begins with one of these (substring tests are much cheaper than
+    # a regex scan)
+    if "U." in text or "E." in text or "D." in text:
         for pat, rep in _ABBREV:
             text = pat.sub(rep, text)
     if "'" not in text and "’" not in text:
@@ -95,6 +95,13 @@ def _slow_tokens(t: str) -> list[str]:
 
 def quick_tokens(text: str) -> list[str]:
     """Folded tokens by C-level translate + split (no positions, no case)."""
+    t = _lower_common(text)
+    if t.isascii():
+        return t.encode("ascii").translate(_BYTE_TABLE).decode("ascii").split()
+    return _odd_tokens(t)
+
+
+def _lower_common(text: str) -> str:
     t = text.lower()
     if not t.isascii():
         # curly quotes and dashes are most of the non-ASCII in English text: C-level replaces
@@ -102,15 +109,54 @@ def quick_tokens(text: str) -> list[str]:
         for c in _COMMON_PUNCT:
             if c in t:
                 t = t.replace(c, " ")
-    if t.isascii():
-        return t.encode("ascii").translate(_BYTE_TABLE).decode("ascii").split()
+    return t
+
+
+def _odd_tokens(t: str) -> list[str]:
+    """``quick_tokens`` of a lower-cased text that is not ASCII: token by token."""
     out: list[str] = []
     add, more = out.append, out.extend
-    for w in t.encode("utf-8").translate(_BYTE_TABLE).decode("utf-8", "replace").split():
+    # surrogatepass: a lone surrogate (a broken emoji in a JSON feed) is kept, not an error
+    for w in t.encode("utf-8", "surrogatepass").translate(_BYTE_TABLE).decode("utf-8", "surrogatepass").split():
         if w.isascii():
             add(w)
         else:
             more(_fix_token(w))
+    return out
+
+
+def marked_tokens(parts: list[str], mark: str) -> list[str]:
+    """``quick_tokens`` of ``parts`` joined by the token ``mark`` (a lower-case ASCII word):
+    runs of parts that are ASCII go through C-level translation together, only the others
+    token by token.  ``mark`` written in a part is not a token of it."""
+    out = _marked(parts, mark)
+    if out.count(mark) != len(parts) - 1:
+        out = _marked([re.sub(re.escape(mark), " ", p, flags=re.IGNORECASE) for p in parts], mark)
+    return out
+
+
+def _marked(parts: list[str], mark: str) -> list[str]:
+    sep = " " + mark + " "
+    t = _lower_common(sep.join(parts))
+    if t.isascii():
+        return t.encode("ascii").translate(_BYTE_TABLE).decode("ascii").split()
+    out: list[str] = []
+    run: list[str] = []
+    pieces = t.split(sep)
+    for p, ascii_part in zip(pieces, map(str.isascii, pieces), strict=True):
+        if ascii_part:
+            run.append(p)
+            continue
+        if run:
+            out += sep.join(run).encode("ascii").translate(_BYTE_TABLE).decode("ascii").split()
+            out.append(mark)
+            run = []
+        out += _odd_tokens(p)
+        out.append(mark)
+    if run:
+        out += sep.join(run).encode("ascii").translate(_BYTE_TABLE).decode("ascii").split()
+    else:
+        out.pop()
     return out
 
 
@@ -240,25 +286,38 @@ for _k in GAZ:
         GAZ_SECOND[_k[0]] = GAZ_SECOND.get(_k[0], frozenset()) | {_k[1]}
 
 
-_FIRST_SET = frozenset(GAZ_FIRST)
-_CASED_FIRST = frozenset(k[0] for k, a in GAZ.items() if a.cased or a.exact)
-_UNCASED_FIRST = frozenset(k[0] for k, a in GAZ.items() if not (a.cased or a.exact))
+# every alias has one trigger, its rarest token: a sentence can only hold the alias when it
+# holds the trigger, so one set intersection per sentence decides which sentences need a
+# closer look (common words such as "the" or "new" in "The Gambia" or "New Zealand" trigger
+# nothing)
+def _build_triggers() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]], frozenset[str]]:
+    from wordfreq import zipf_frequency
+
+    trig: dict[str, list[tuple[tuple[str, ...], _Alias]]] = {}
+    for k, a in GAZ.items():
+        t = min(k, key=lambda w: (zipf_frequency(w, "en"), w))
+        trig.setdefault(t, []).append((k, a))
+    # triggers whose aliases all start with them and must be capitalised (or are acronyms):
+    # the sentence must show the trigger written so
+    cased = frozenset(t for t, al in trig.items() if all(k[0] == t and (a.cased or a.exact) for k, a in al))
+    codes = {t: frozenset(a.code for _k, a in al) for t, al in trig.items()}
+    words = {t: frozenset(w for k, _a in al for w in k) for t, al in trig.items()}
+    return codes, words, cased
+
+
+TRIGGER_CODES, TRIGGER_WORDS, _CASED_TRIGGERS = _build_triggers()
+TRIGGERS = frozenset(TRIGGER_CODES)
+# every word of every alias (a vocabulary word among them may be part of a place's name)
+GAZ_WORDS = frozenset(w for k in GAZ for w in k)
 
 
 def may_have_place(tset: set[str] | frozenset[str], text: str) -> bool:
-    """Cheap test whether ``countries`` can find anything in a sentence."""
-    hit = tset & _FIRST_SET
-    if not hit:
-        return False
-    for f in hit:
-        if f in _CASED_FIRST and f not in _UNCASED_FIRST:
-            if f.capitalize() not in text and f.upper() not in text:
-                continue
-        if f in GAZ_SINGLE:
-            return True
-        sec = GAZ_SECOND.get(f)
-        if sec and not sec.isdisjoint(tset):
-            return True
+    """Cheap test whether ``countries`` can find anything in a sentence (``tset``: its folded
+    tokens, or those of them that are triggers or anything else)."""
+    for t in tset & TRIGGERS:
+        if t in _CASED_TRIGGERS and t.capitalize() not in text and t.upper() not in text:
+            continue
+        return True
     return False
 
 
@@ -266,19 +325,44 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(normalise(text))
 
 
+_PUNCT_TO_SPACE = "’‘“”–—…«»\u00a0"  # not letters or digits: token separators either way
+
+
+def place_tokens(text: str, folded: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """``tokens(text)`` and their folded forms; C-level for (most) ASCII sentences.
+    ``folded``: the sentence's ``quick_tokens``, which are the folded forms whenever the
+    sentence has nothing to normalise and is ASCII but for separators."""
+    if "U." in text or "E." in text or "D." in text or "'" in text or "’" in text:
+        t = normalise(text)
+        folded = None
+    else:
+        t = text
+    if not t.isascii():
+        for c in _PUNCT_TO_SPACE:
+            if c in t:
+                t = t.replace(c, " ")
+        if not t.isascii():
+            raw = _TOKEN.findall(t)
+            return raw, [fold(x) for x in raw]
+    b = t.encode("ascii").translate(_BYTE_TABLE)
+    if folded is not None:
+        return b.decode("ascii").split(), folded
+    return b.decode("ascii").split(), b.lower().decode("ascii").split()
+
+
 def countries(raw_tokens: list[str], folded: list[str]) -> list[tuple[int, int, str]]:
     """(start, end, code) of each country mention, longest match first."""
     out: list[tuple[int, int, str]] = []
-    i = 0
     n = len(folded)
     first = GAZ_FIRST
-    while i < n:
-        m = first.get(folded[i])
-        if m is None:
-            i += 1
-            continue
-        hit = None
-        for k in range(min(m, n - i), 0, -1):
+    nxt = 0
+    for i in compress(count(), map(first.__contains__, folded)):
+        if i < nxt:
+            continue  # inside the previous mention
+        f = folded[i]
+        if f not in GAZ_SINGLE and (i + 1 == n or folded[i + 1] not in GAZ_SECOND[f]):
+            continue  # the first word of longer names only ("the", "new"), not followed by one
+        for k in range(min(first[f], n - i), 0, -1):
             a = GAZ.get(tuple(folded[i : i + k]))
             if a is None:
                 continue
@@ -287,11 +371,7 @@ def countries(raw_tokens: list[str], folded: list[str]) -> list[tuple[int, int, 
                 continue
             if a.cased and not tok[:1].isupper():
                 continue
-            hit = (i, i + k, a.code)
+            out.append((i, i + k, a.code))
+            nxt = i + k
             break
-        if hit:
-            out.append(hit)
-            i = hit[1]
-        else:
-            i += 1
     return out
