@@ -33,7 +33,6 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import compress, count, repeat
-from operator import or_
 
 from wordfreq import zipf_frequency
 
@@ -143,7 +142,6 @@ def _read(text: str, title: str = "") -> list[_Sent]:
 
 # dotted abbreviations that name a country (U.S., U.K., D.P.R.K.); see text.normalise
 _ABBR = re.compile(r"\b(?:U\.\s?[SK]\.|D\.\s?P\.\s?R\.)")
-_ABBR_WORDS = ("us", "uk", "dprk")  # what they are read as
 
 
 def _forms(st: str) -> list[str]:
@@ -177,19 +175,27 @@ def _names_part(hit: set[str], tset: set[str], place_words: frozenset[str]) -> b
 
 @dataclass(frozen=True)
 class _Lexicon:
-    """What a document is read for: the vocabulary (surface form -> stem), the words worth a
-    look (vocabulary, place triggers and the sentence mark), and the words without which no
-    place in a document can matter (None: places always matter)."""
+    """What a document is read for: the vocabulary (surface form -> stem) and the words worth
+    a look (vocabulary, place triggers, the sentence mark and the letters a dotted
+    abbreviation leaves); when places matter only in documents naming certain places or names
+    (``relevant`` codes and ``attached`` vocabulary forms), the triggers of those (``focus``)."""
 
     vocab: dict[str, str]
     scan: frozenset[str]
-    focus: frozenset[str] | None = None
+    relevant: frozenset[str] | None = None  # None: every place always matters
+    attached: frozenset[str] = frozenset()
+    focus: frozenset[str] = frozenset()
     place_words: frozenset[str] = frozenset()  # vocabulary words that may be part of a place name
 
     @classmethod
-    def of(cls, vocab: dict[str, str], focus: frozenset[str] | None = None) -> _Lexicon:
+    def of(
+        cls, vocab: dict[str, str], relevant: frozenset[str] | None = None, attached: frozenset[str] = frozenset()
+    ) -> _Lexicon:
         keys = frozenset(vocab)
-        return cls(vocab, keys | TRIGGERS | {_SENTINEL}, focus, keys & GAZ_WORDS)
+        focus = frozenset()
+        if relevant is not None:
+            focus = frozenset(t for t, codes in TRIGGER_CODES.items() if codes & relevant) | attached
+        return cls(vocab, keys | TRIGGERS | {_SENTINEL, "u", "d"}, relevant, attached, focus, keys & GAZ_WORDS)
 
 
 def _read_fast(text: str, title: str, lex: _Lexicon) -> _Doc:
@@ -198,7 +204,7 @@ def _read_fast(text: str, title: str, lex: _Lexicon) -> _Doc:
     bounds and those words.  Other sentences keep only their length.  A document holding
     none of ``lex.focus`` has its places read only where a vocabulary word may be part of a
     place's name (they cannot change its score)."""
-    vocab, scan, focus = lex.vocab, lex.scan, lex.focus
+    vocab, scan = lex.vocab, lex.scan
     keys = vocab.keys()
     texts = sentences(text)
     has_title = bool(title.strip())
@@ -222,32 +228,42 @@ def _read_fast(text: str, title: str, lex: _Lexicon) -> _Doc:
             found[len(ntok)].add(t)
         else:
             found[len(ntok)] = {t}
-    dotted: set[int] = set()
-    if "U." in text or "D." in text or "U." in title or "D." in title:
-        maybe = map(or_, map(str.__contains__, texts, repeat("U.")), map(str.__contains__, texts, repeat("D.")))
-        dotted = {i for i in compress(count(), maybe) if _ABBR.search(texts[i])}
-        for i in dotted:
-            found.setdefault(i, set())
-    everywhere = (
-        focus is None
-        or any(not focus.isdisjoint(words) for words in found.values())
-        or bool(dotted and not focus.isdisjoint(_ABBR_WORDS))
-    )
+    # a dotted abbreviation leaves the token "u" or "d" (both in ``scan``)
+    dotted = {i for i, words in found.items() if ("u" in words or "d" in words) and _ABBR.search(texts[i])}
+    read: dict[int, tuple[list[str], list[str], list[tuple[int, int, str]]]] = {}
+
+    def read_places(i: int) -> tuple[list[str], list[str], list[tuple[int, int, str]]]:
+        raw, folded = place_tokens(texts[i], toks[starts[i] : starts[i] + ntok[i]])
+        read[i] = (raw, folded, countries(raw, folded))
+        return read[i]
+
+    # when places matter only in documents naming a relevant place or an attached name, the
+    # sentences that may do so are read first: if none does, the others' places are read only
+    # where a vocabulary word may be part of a place's name (they cannot change the score)
+    relevant = lex.relevant
+    everywhere = relevant is None
+    if relevant is not None:
+        for i, words in found.items():
+            if i in dotted or not lex.focus.isdisjoint(words):
+                if not lex.attached.isdisjoint(words):
+                    everywhere = True
+                if i in dotted or may_have_place(words, texts[i]):
+                    if any(c in relevant for _a, _b, c in read_places(i)[2]):
+                        everywhere = True
     place_words = lex.place_words
     info: dict[int, _Sent] = {}
     for i in sorted(found):
         s = texts[i]
         tset = found[i]
-        codes: list[tuple[int, int, str]] = []
-        raw: list[str] = []
-        folded: list[str] = []
         hit = tset & keys
-        if i in dotted or (may_have_place(tset, s) and (everywhere or _names_part(hit, tset, place_words))):
-            raw, folded = place_tokens(s, toks[starts[i] : starts[i] + ntok[i]])
-            codes = countries(raw, folded)
-            if codes and hit:
-                inplace = {folded[k] for a, b, _c in codes for k in range(a, b)}
-                hit -= inplace
+        if i in read:
+            raw, folded, codes = read[i]
+        elif i in dotted or (may_have_place(tset, s) and (everywhere or _names_part(hit, tset, place_words))):
+            raw, folded, codes = read_places(i)
+        else:
+            raw, folded, codes = [], [], []
+        if codes and hit:
+            hit -= {folded[k] for a, b, _c in codes for k in range(a, b)}
         if codes or hit:
             is_title = has_title and i == 0
             info[i] = _Sent(s, ntok[i], codes, [vocab[f] for f in sorted(hit)], raw, folded, is_title)
@@ -525,8 +541,6 @@ def _build_profile(seeds: Sequence[Seed], seed_reads: list[list[_Sent]]) -> _Pro
 
 # ---- scoring ------------------------------------------------------------------------------
 
-_NO_HITS: list[list[str]] = []  # the facet labels when they are not asked for (never filled)
-
 
 @dataclass
 class _Eval:
@@ -586,50 +600,51 @@ class Scorer:
             for f in _forms(st):
                 vocab.setdefault(f, st)
         # places matter only in documents that name a facet's place (or a seed's party, for
-        # the nearest seed) or an attached name; elsewhere they are not read (see _read_fast)
-        focus: frozenset[str] | None = None
+        # the nearest seed) or an attached name (see _read_fast)
         if self._p.facets:
-            relevant = set(self._code_facets).union(*self._p.seed_codes)
-            focus = frozenset(t for t, codes in TRIGGER_CODES.items() if codes & relevant) | {
-                f for f, st in vocab.items() if st in self._attached
-            }
-        self._lex = _Lexicon.of(vocab, focus)
+            relevant = frozenset(self._code_facets).union(*self._p.seed_codes)
+            attached = frozenset(f for f, st in vocab.items() if st in self._attached)
+            self._lex = _Lexicon.of(vocab, relevant, attached)
+        else:
+            self._lex = _Lexicon.of(vocab)
+        self._attached_only = frozenset(self._attached).difference(self._p.theme, self._learned)
 
     # -- internals --
-    def _sent_features(self, s: _Sent, labels: bool = True) -> tuple[list[float], list[list[str]], set[str]]:
-        """Facet strengths, facet labels (for explanations, when ``labels``) and terms."""
-        nf = len(self._p.facets)
-        strength = [0.0] * nf
-        hits: list[list[str]] = [[] for _ in range(nf)] if labels else _NO_HITS
-        terms: set[str] = set()
+    def _evidence(self, s: _Sent) -> tuple[list[float], set[str], set[str]]:
+        """A sentence's facet strengths, terms (facet places as "=code") and facet places."""
+        strength = [0.0] * len(self._p.facets)
+        places: set[str] = set()
         for _a, _b, c in s.codes:
-            for k, w in self._code_facets.get(c, ()):
-                if w > strength[k]:
-                    strength[k] = w
-                terms.add("=" + c)
-                if labels:
-                    label = NAMES.get(c, c.lstrip("@"))
-                    if label not in hits[k]:
-                        hits[k].append(label)
-        theme = self._p.theme
-        learned = self._learned
-        for st in s.stems:
-            if st in theme or st in learned:
-                terms.add(st)
-            at = self._attached.get(st)
-            if at:
-                terms.add("=" + self._p.attached_code.get(st, "?"))
-                for k, w in at:
+            fac = self._code_facets.get(c)
+            if fac:
+                places.add(c)
+                for k, w in fac:
                     if w > strength[k]:
                         strength[k] = w
-                    if labels:
-                        label = self._p.surface.get(st, st).capitalize()
-                        if label not in hits[k]:
-                            hits[k].append(label)
+        terms = set(s.stems)
+        if not terms.isdisjoint(self._attached):
+            for st in terms.intersection(self._attached):
+                places.add(self._p.attached_code.get(st, "?"))
+                for k, w in self._attached[st]:
+                    if w > strength[k]:
+                        strength[k] = w
+            terms -= self._attached_only
+        if places:
+            terms.update(["=" + c for c in places])
         if not self._p.facets:
-            for _a, _b, c in s.codes:
-                if "#" + c in theme:
-                    terms.add("#" + c)
+            terms.update(["#" + c for _a, _b, c in s.codes if "#" + c in self._p.theme])
+        return strength, terms, places
+
+    def _sent_features(self, s: _Sent) -> tuple[list[float], list[list[str]], set[str]]:
+        """``_evidence`` with the facet labels it names (for explanations)."""
+        strength, terms, _places = self._evidence(s)
+        hits: list[list[str]] = [[] for _ in self._p.facets]
+        labels = [(k, NAMES.get(c, c.lstrip("@"))) for _a, _b, c in s.codes for k, _w in self._code_facets.get(c, ())]
+        surface = self._p.surface
+        labels += [(k, surface.get(st, st).capitalize()) for st in s.stems for k, _w in self._attached.get(st, ())]
+        for k, label in labels:
+            if label not in hits[k]:
+                hits[k].append(label)
         return strength, hits, terms
 
     def _window_value(
@@ -666,15 +681,13 @@ class Scorer:
         nf = len(self._p.facets)
         theme = self._p.theme
         code_facets = self._code_facets
-        feats: dict[int, tuple[list[float], list[list[str]], set[str]]] = {}
-        place_of: dict[int, set[str]] = {}
+        feats: dict[int, tuple[list[float], set[str], set[str]]] = {}
         mass: dict[int, float] = {}
         n_places = n_facet = n_facet_mentions = 0
         for i, s in info.items():
-            f = feats[i] = self._sent_features(s, labels=False)
-            place_of[i] = pl = {t[1:] for t in f[2] if t[:1] == "="}
-            mass[i] = sum(theme.get(t, 0.0) for t in f[2])
-            n_facet += len(pl)
+            f = feats[i] = self._evidence(s)
+            mass[i] = sum(map(theme.get, f[1], repeat(0.0)))
+            n_facet += len(f[2])
             if s.codes:
                 n_places += len(s.codes)
                 n_facet_mentions += sum(1 for _a, _b, c in s.codes if c in code_facets)
@@ -695,7 +708,7 @@ class Scorer:
             members = [[0] if 0 in info else []]
         else:
             head = [0] if d.has_title and 0 in info else []
-            for i in [b0] + [i for i in info if i > b0 and feats[i][2]]:
+            for i in [b0] + [i for i in info if i > b0 and feats[i][1]]:
                 end = i
                 nt = ntok[i]
                 lim = min(n, i + WINDOW_SENTENCES)
@@ -733,7 +746,7 @@ class Scorer:
 
         def place_less(w: list[int]) -> tuple[float, float]:
             # no facet place in the window: only the theme (and what feedback taught) counts
-            terms = no_terms.union(*(feats[i][2] for i in w))
+            terms = no_terms.union(*(feats[i][1] for i in w))
             base = w_theme * (1.0 - math.exp(-sum(theme.get(t, 0.0) for t in terms) / self._p.theme_z))
             adj = 0.0
             if learned:
@@ -746,12 +759,12 @@ class Scorer:
             places: set[str] = set()
             rel_terms: set[str] | None = None
             for i in w:
-                st, _h, tm = feats[i]
+                st, tm, pl = feats[i]
                 for k in range(nf):
                     if st[k] > strengths[k]:
                         strengths[k] = st[k]
                 terms |= tm
-                places |= place_of[i]
+                places |= pl
                 if actor is not None and any(c == actor for _a, _b, c in info[i].codes) and st[1 - self._open] >= 0.8:
                     # the actor and the other facet named in one sentence: a stated relation
                     rel_terms = (rel_terms or set()) | tm
@@ -760,7 +773,7 @@ class Scorer:
             if rel_terms is not None and strengths[k_open] < GEN_ACTOR:
                 for i in title_idx:
                     if i in feats:
-                        rel_terms |= feats[i][2]
+                        rel_terms |= feats[i][1]
                 rel = sum(self._p.relation.get(t, 0.0) for t in rel_terms)
                 g = GEN_ACTOR * (1.0 - math.exp(-rel / self._p.relation_z)) * actor_w
                 if g > strengths[k_open]:
@@ -781,7 +794,8 @@ class Scorer:
         # windows naming a facet place first: the best of them bounds which place-less windows
         # need a look (their value is at most the theme of the sum of their sentences' masses);
         # those are looked at by that bound, best first, until the bound cannot beat the best
-        has_place = [any(place_of[i] for i in m) for m in members]
+        placed = {i for i, f in feats.items() if f[2]}
+        has_place = [not placed.isdisjoint(m) for m in members]
         found: dict[int, tuple[float, float, list[float]]] = {}
         for j, m in enumerate(members):
             if has_place[j]:
@@ -789,7 +803,7 @@ class Scorer:
         top = max((min(1.0, max(0.0, b + a)) for b, a, _s in found.values()), default=-1.0)
         room = LEARN_UP if learned else 0.0
         bound = {
-            j: w_theme * (1.0 - math.exp(-sum(mass[i] for i in m) / self._p.theme_z)) + room
+            j: w_theme * (1.0 - math.exp(-sum(map(mass.__getitem__, m)) / self._p.theme_z)) + room
             for j, m in enumerate(members)
             if not has_place[j]
         }
@@ -805,7 +819,7 @@ class Scorer:
             base, adj, strengths = found[j]
             val = min(1.0, max(0.0, base + adj))
             if best is None or val > best.value + 1e-12:
-                terms = no_terms.union(*(feats[i][2] for i in members[j]))
+                terms = no_terms.union(*(feats[i][1] for i in members[j]))
                 best = _Eval(val, base, windows[j], strengths, [], sorted(terms))
         if best is not None and self._knn:
             # the judged documents most like this one vote (a document never votes on itself,
