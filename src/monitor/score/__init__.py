@@ -192,7 +192,7 @@ class _Lexicon:
         cls, vocab: dict[str, str], relevant: frozenset[str] | None = None, attached: frozenset[str] = frozenset()
     ) -> _Lexicon:
         keys = frozenset(vocab)
-        focus = frozenset()
+        focus: frozenset[str] = frozenset()
         if relevant is not None:
             focus = frozenset(t for t, codes in TRIGGER_CODES.items() if codes & relevant) | attached
         return cls(vocab, keys | TRIGGERS | {_SENTINEL, "u", "d"}, relevant, attached, focus, keys & GAZ_WORDS)
