@@ -79,6 +79,8 @@ _SPLIT_TABLE.update({ord(c): " " for c in "’‘“”–—…«»·•‚„�
 
 
 _BYTE_TABLE = bytes(b if (b >= 128 or chr(b).isalnum()) else 32 for b in range(256))
+# the same, lower-casing ASCII letters on the way
+_LOWER_TABLE = bytes(b if b >= 128 else ord(chr(b).lower()) if chr(b).isalnum() else 32 for b in range(256))
 _COMMON_PUNCT = "’‘“”–—…«»\u00a0"
 
 
@@ -95,29 +97,28 @@ def _slow_tokens(t: str) -> list[str]:
 
 def quick_tokens(text: str) -> list[str]:
     """Folded tokens by C-level translate + split (no positions, no case)."""
-    t = _lower_common(text)
-    if t.isascii():
-        return t.encode("ascii").translate(_BYTE_TABLE).decode("ascii").split()
-    return _odd_tokens(t)
+    return _tokens_of(_common_to_space(text))
 
 
-def _lower_common(text: str) -> str:
-    t = text.lower()
-    if not t.isascii():
+def _common_to_space(text: str) -> str:
+    if not text.isascii():
         # curly quotes and dashes are most of the non-ASCII in English text: C-level replaces
         # are much cheaper than a regex scan of the whole text
         for c in _COMMON_PUNCT:
-            if c in t:
-                t = t.replace(c, " ")
-    return t
+            if c in text:
+                text = text.replace(c, " ")
+    return text
 
 
-def _odd_tokens(t: str) -> list[str]:
-    """``quick_tokens`` of a lower-cased text that is not ASCII: token by token."""
+def _tokens_of(t: str) -> list[str]:
+    """``quick_tokens`` once the common punctuation is spaced: ASCII letters are lower-cased
+    by the byte table, tokens with other characters one by one."""
+    if t.isascii():
+        return t.encode("ascii").translate(_LOWER_TABLE).decode("ascii").split()
     out: list[str] = []
     add, more = out.append, out.extend
     # surrogatepass: a lone surrogate (a broken emoji in a JSON feed) is kept, not an error
-    for w in t.encode("utf-8", "surrogatepass").translate(_BYTE_TABLE).decode("utf-8", "surrogatepass").split():
+    for w in t.encode("utf-8", "surrogatepass").translate(_LOWER_TABLE).decode("utf-8", "surrogatepass").split():
         if w.isascii():
             add(w)
         else:
@@ -137,9 +138,9 @@ def marked_tokens(parts: list[str], mark: str) -> list[str]:
 
 def _marked(parts: list[str], mark: str) -> list[str]:
     sep = " " + mark + " "
-    t = _lower_common(sep.join(parts))
+    t = _common_to_space(sep.join(parts))
     if t.isascii():
-        return t.encode("ascii").translate(_BYTE_TABLE).decode("ascii").split()
+        return t.encode("ascii").translate(_LOWER_TABLE).decode("ascii").split()
     out: list[str] = []
     run: list[str] = []
     pieces = t.split(sep)
@@ -148,13 +149,13 @@ def _marked(parts: list[str], mark: str) -> list[str]:
             run.append(p)
             continue
         if run:
-            out += sep.join(run).encode("ascii").translate(_BYTE_TABLE).decode("ascii").split()
+            out += sep.join(run).encode("ascii").translate(_LOWER_TABLE).decode("ascii").split()
             out.append(mark)
             run = []
-        out += _odd_tokens(p)
+        out += _tokens_of(p)
         out.append(mark)
     if run:
-        out += sep.join(run).encode("ascii").translate(_BYTE_TABLE).decode("ascii").split()
+        out += sep.join(run).encode("ascii").translate(_LOWER_TABLE).decode("ascii").split()
     else:
         out.pop()
     return out
@@ -164,10 +165,11 @@ _FIXED: dict[str, list[str]] = {}
 
 
 def _fix_token(w: str) -> list[str]:
-    """A non-ASCII token: symbols and punctuation split it, accented Latin letters are folded."""
+    """A non-ASCII token: lower-cased, split by symbols and punctuation, accented Latin
+    letters folded."""
     v = _FIXED.get(w)
     if v is None:
-        s = _NA_PUNCT.sub(" ", w)
+        s = _NA_PUNCT.sub(" ", w.lower())
         if _NA_LATIN.search(s) is not None:
             s = _NA_LATIN.sub(_latin_sub, s)
         v = s.split()
