@@ -715,12 +715,12 @@ class Scorer:
                 while end + 1 < lim and nt + ntok[end + 1] <= WINDOW_TOKENS:
                     end += 1
                     nt += ntok[end]
-                windows.append((0 if title_idx else i, end))
+                windows.append((i, end))
                 members.append(head + [k for k in range(i, end + 1) if k in info])
         # the document's own main country, when it is in no facet, may stand in for a missing
         # facet: a page about X's ties with a facet country is the seed relation with a new
         # party.  Credit is partial and needs the seeds' relation-bearing terms.
-        actor = self._main_outsider(list(info.values())) if self._open >= 0 else None
+        actor = self._main_outsider(list(info.values())) if self._open >= 0 and n_facet_mentions else None
         if actor is not None:
             # the relation must be the document's subject: stated (actor and the closed facet
             # in one sentence) at least twice
@@ -874,8 +874,8 @@ class Scorer:
         value = round(ev.value, 6)
         if not d.texts:
             return Score(value=0.0, match=False)
-        lo, hi = ev.win
-        idx = [i for i in range(len(d.texts)) if (d.has_title and i == 0) or lo <= i <= hi]
+        lo, hi = ev.win  # the winning window (the title counts with every window)
+        idx = ([0] if d.has_title and lo > 0 else []) + list(range(lo, hi + 1))
         nf = len(self._p.facets)
         hits: list[list[str]] = [[] for _ in range(nf)]
         best_sent, best_sv = "", -1.0
