@@ -339,3 +339,17 @@ def test_nearest_judged_documents_vote(seeds: list[Seed]) -> None:
     drop_arms = before_arms - sc.score(arms).value
     assert drop_oil > 0
     assert drop_oil > drop_arms
+
+
+def test_explanation_comes_from_the_winning_window(seeds: list[Seed]) -> None:
+    # a titled page whose opening names one facet and whose relation is stated much later: the
+    # sentence and the facets shown are those of the window that decided the score
+    filler = " ".join(f"Paragraph {k} is about the weather and the local football results." for k in range(12))
+    text = (
+        "Officials in Moscow discussed the budget with Sergei Ivanov at length. "
+        + filler
+        + " Mali's junta signed a military cooperation agreement with Russia, and Wagner fighters arrived in Bamako."
+    )
+    s = build_scorer(seeds).score(_doc(text, title="A long report"))
+    assert "Mali" in s.sentence and "Wagner" in s.sentence, s.sentence
+    assert not any("Sergei" in f or "Ivanov" in f for f in s.facets), s.facets
