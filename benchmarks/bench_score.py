@@ -22,14 +22,18 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--pages", type=Path, default=ROOT.parent / "shared" / "corpus" / "pages" / "scrapinghub-aeb")
     ap.add_argument("--seeds", type=Path, default=ROOT / "seeds")
     ap.add_argument("--words", type=int, default=3000)
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
 
     gt = json.loads((args.pages / "ground-truth.json").read_text(encoding="utf-8"))
     bodies = [gt[k]["articleBody"] for k in sorted(gt)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import types
 from pathlib import Path
 
 import click
@@ -47,3 +48,39 @@ def test_readme_commands_match_ci() -> None:
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
     test_command = ci.strip().splitlines()[-1]
     assert test_command in README
+
+
+def _bench_score() -> types.ModuleType:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_score.py"
+    spec = importlib.util.spec_from_file_location("bench_score", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_documented_score_benchmark_commands_parse() -> None:
+    docs = README + "".join(
+        p.read_text(encoding="utf-8") for p in (Path(__file__).resolve().parent.parent / "docs").glob("*.md")
+    )
+    lines = re.findall(r"benchmarks/bench_score\.py([^`\n]*)", docs)
+    assert lines
+    bench = _bench_score()
+    for rest in lines:
+        bench.parser().parse_args(rest.split())  # exits (SystemExit) on an unknown argument
+
+
+def test_score_benchmark_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import gzip
+    import json
+
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "pages" / "bodies.jsonl.gz"
+    with gzip.open(fixtures, "rt", encoding="utf-8") as fh:
+        bodies = [json.loads(line) for line in fh][:20]
+    truth = {str(i): {"articleBody": b["articleBody"]} for i, b in enumerate(bodies)}
+    (tmp_path / "ground-truth.json").write_text(json.dumps(truth), encoding="utf-8")
+    _bench_score().main(["--pages", str(tmp_path), "--words", "300", "--n", "4", "--repeat", "1"])
+    out = capsys.readouterr().out
+    assert re.search(r"300-word texts, n=4, cpu: median [0-9.]+ ms", out), out
