@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.score import _Lexicon, _read, _read_fast
 from monitor.score.geo import inflect
-from monitor.score.text import countries, fold, tokens
+from monitor.score.text import countries, fold, quick_tokens, sentence_tokens, tokens
 
 
 def _codes(sentence: str) -> list[str]:
@@ -57,3 +59,23 @@ def test_inflect_rule() -> None:
     assert {"nigru", "nigrze"} <= inflect("niger", "pl")
     assert inflect("mali", "pl") == {"mali"}  # short names are not inflected
     assert inflect("russland", "de") == {"russland", "russlands"}
+
+
+_ANY_TEXT = st.text(alphabet=st.characters(blacklist_characters="\n"), max_size=60) | st.sampled_from(
+    ["Côte d’Ivoire — “Mali”", "Władze Rosji…", "U.S.-made", "ΑΣ'Β ς", "x\ud83dy", "İstanbul’s"]
+)
+
+
+@given(st.lists(_ANY_TEXT, min_size=1, max_size=8))
+def test_sentences_are_tokenised_together_as_one_by_one(parts: list[str]) -> None:
+    # the reader tokenises all sentences in one C-level pass; it must read each as alone
+    together = sentence_tokens(parts)
+    alone = [quick_tokens(p) for p in parts]
+    fold_sigma = str.maketrans("ς", "σ")  # final sigma depends on context; it names nothing
+    assert [[w.translate(fold_sigma) for w in t] for t in together] == [
+        [w.translate(fold_sigma) for w in t] for t in alone
+    ]
+
+
+def test_lone_surrogate_is_read_not_an_error() -> None:
+    assert quick_tokens("Mali \ud83d Russia") == ["mali", "\ud83d", "russia"]

@@ -31,8 +31,9 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from itertools import compress, count, repeat
+from itertools import compress, repeat
 
 from wordfreq import zipf_frequency
 
@@ -46,9 +47,9 @@ from monitor.score.text import (
     TRIGGER_WORDS,
     TRIGGERS,
     countries,
-    marked_tokens,
     may_have_place,
     place_tokens,
+    sentence_tokens,
     sentences,
     stem,
 )
@@ -152,9 +153,6 @@ def _forms(st: str) -> list[str]:
     return [f for f in out if stem(f) == st]
 
 
-_SENTINEL = "qqzsentinelqq"
-
-
 @dataclass
 class _Doc:
     """A document as scoring reads it: every sentence's text and length, and a close reading
@@ -166,7 +164,7 @@ class _Doc:
     info: dict[int, _Sent]  # by sentence index, in order
 
 
-def _names_part(hit: set[str], tset: set[str], place_words: frozenset[str]) -> bool:
+def _names_part(hit: AbstractSet[str], tset: frozenset[str], place_words: frozenset[str]) -> bool:
     """Whether a vocabulary word of a sentence may be part of a place name it holds."""
     if hit.isdisjoint(place_words):
         return False
@@ -176,7 +174,7 @@ def _names_part(hit: set[str], tset: set[str], place_words: frozenset[str]) -> b
 @dataclass(frozen=True)
 class _Lexicon:
     """What a document is read for: the vocabulary (surface form -> stem) and the words worth
-    a look (vocabulary, place triggers, the sentence mark and the letters a dotted
+    a look (vocabulary, place triggers and the letters a dotted
     abbreviation leaves); when places matter only in documents naming certain places or names
     (``relevant`` codes and ``attached`` vocabulary forms), the triggers of those (``focus``)."""
 
@@ -195,7 +193,7 @@ class _Lexicon:
         focus: frozenset[str] = frozenset()
         if relevant is not None:
             focus = frozenset(t for t, codes in TRIGGER_CODES.items() if codes & relevant) | attached
-        return cls(vocab, keys | TRIGGERS | {_SENTINEL, "u", "d"}, relevant, attached, focus, keys & GAZ_WORDS)
+        return cls(vocab, keys | TRIGGERS | {"u", "d"}, relevant, attached, focus, keys & GAZ_WORDS)
 
 
 def _read_fast(text: str, title: str, lex: _Lexicon) -> _Doc:
@@ -209,31 +207,19 @@ def _read_fast(text: str, title: str, lex: _Lexicon) -> _Doc:
     texts = sentences(text)
     has_title = bool(title.strip())
     if has_title:
-        texts.insert(0, title.strip())
+        texts.insert(0, title.strip().replace("\n", " "))  # sentences hold no newline
     if not texts:
         return _Doc([], [], False, {})
-    toks = marked_tokens(texts, _SENTINEL)
-    toks.append(_SENTINEL)
-    found: dict[int, set[str]] = {}
-    ntok: list[int] = []
-    starts: list[int] = []
-    start = 0
-    for j in compress(count(), map(scan.__contains__, toks)):
-        t = toks[j]
-        if t == _SENTINEL:
-            ntok.append(j - start)
-            starts.append(start)
-            start = j + 1
-        elif len(ntok) in found:
-            found[len(ntok)].add(t)
-        else:
-            found[len(ntok)] = {t}
+    toks = sentence_tokens(texts)
+    ntok = list(map(len, toks))
+    hits = list(map(scan.intersection, toks))
+    found: dict[int, frozenset[str]] = dict(compress(enumerate(hits), hits))
     # a dotted abbreviation leaves the token "u" or "d" (both in ``scan``)
     dotted = {i for i, words in found.items() if ("u" in words or "d" in words) and _ABBR.search(texts[i])}
     read: dict[int, tuple[list[str], list[str], list[tuple[int, int, str]]]] = {}
 
     def read_places(i: int) -> tuple[list[str], list[str], list[tuple[int, int, str]]]:
-        raw, folded = place_tokens(texts[i], toks[starts[i] : starts[i] + ntok[i]])
+        raw, folded = place_tokens(texts[i], toks[i])
         read[i] = (raw, folded, countries(raw, folded))
         return read[i]
 

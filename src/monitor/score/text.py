@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import compress, count
+from operator import not_
 
 from monitor.score.geo import CASED, ENTRIES, REGIONS, inflect
 from monitor.score.geo_names import CASED_EXTRA, L10N_DROP, L10N_TABLE
@@ -81,6 +82,7 @@ _SPLIT_TABLE.update({ord(c): " " for c in "’‘“”–—…«»·•‚„�
 _BYTE_TABLE = bytes(b if (b >= 128 or chr(b).isalnum()) else 32 for b in range(256))
 # the same, lower-casing ASCII letters on the way
 _LOWER_TABLE = bytes(b if b >= 128 else ord(chr(b).lower()) if chr(b).isalnum() else 32 for b in range(256))
+_LOWER_NL_TABLE = _LOWER_TABLE[:10] + b"\n" + _LOWER_TABLE[11:]  # and newlines kept
 _COMMON_PUNCT = "’‘“”–—…«»\u00a0"
 
 
@@ -115,49 +117,34 @@ def _tokens_of(t: str) -> list[str]:
     by the byte table, tokens with other characters one by one."""
     if t.isascii():
         return t.encode("ascii").translate(_LOWER_TABLE).decode("ascii").split()
+    # surrogatepass: a lone surrogate (a broken emoji in a JSON feed) is kept, not an error
+    b = t.encode("utf-8", "surrogatepass").translate(_LOWER_TABLE)
+    return _fixed_tokens(b.decode("utf-8", "surrogatepass").split())
+
+
+def sentence_tokens(parts: list[str]) -> list[list[str]]:
+    """``quick_tokens`` of each part (parts hold no newline): one C-level translation of
+    them all, joined by newlines that the translation keeps; only parts with non-ASCII
+    characters are looked at token by token."""
+    t = _common_to_space("\n".join(parts))
+    if t.isascii():
+        return list(map(str.split, t.encode("ascii").translate(_LOWER_NL_TABLE).decode("ascii").split("\n")))
+    b = t.encode("utf-8", "surrogatepass").translate(_LOWER_NL_TABLE).decode("utf-8", "surrogatepass")
+    lines = b.split("\n")
+    out = list(map(str.split, lines))
+    for i in compress(count(), map(not_, map(str.isascii, lines))):
+        out[i] = _fixed_tokens(out[i])
+    return out
+
+
+def _fixed_tokens(words: list[str]) -> list[str]:
     out: list[str] = []
     add, more = out.append, out.extend
-    # surrogatepass: a lone surrogate (a broken emoji in a JSON feed) is kept, not an error
-    for w in t.encode("utf-8", "surrogatepass").translate(_LOWER_TABLE).decode("utf-8", "surrogatepass").split():
+    for w in words:
         if w.isascii():
             add(w)
         else:
             more(_fix_token(w))
-    return out
-
-
-def marked_tokens(parts: list[str], mark: str) -> list[str]:
-    """``quick_tokens`` of ``parts`` joined by the token ``mark`` (a lower-case ASCII word):
-    runs of parts that are ASCII go through C-level translation together, only the others
-    token by token.  ``mark`` written in a part is not a token of it."""
-    out = _marked(parts, mark)
-    if out.count(mark) != len(parts) - 1:
-        out = _marked([re.sub(re.escape(mark), " ", p, flags=re.IGNORECASE) for p in parts], mark)
-    return out
-
-
-def _marked(parts: list[str], mark: str) -> list[str]:
-    sep = " " + mark + " "
-    t = _common_to_space(sep.join(parts))
-    if t.isascii():
-        return t.encode("ascii").translate(_LOWER_TABLE).decode("ascii").split()
-    out: list[str] = []
-    run: list[str] = []
-    pieces = t.split(sep)
-    for p, ascii_part in zip(pieces, map(str.isascii, pieces), strict=True):
-        if ascii_part:
-            run.append(p)
-            continue
-        if run:
-            out += sep.join(run).encode("ascii").translate(_LOWER_TABLE).decode("ascii").split()
-            out.append(mark)
-            run = []
-        out += _tokens_of(p)
-        out.append(mark)
-    if run:
-        out += sep.join(run).encode("ascii").translate(_LOWER_TABLE).decode("ascii").split()
-    else:
-        out.pop()
     return out
 
 
