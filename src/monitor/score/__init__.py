@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from itertools import compress, repeat
+from operator import itemgetter
 
 from wordfreq import zipf_frequency
 
@@ -788,14 +789,13 @@ class Scorer:
                 found[j] = with_places(m)
         top = max((min(1.0, max(0.0, b + a)) for b, a, _s in found.values()), default=-1.0)
         room = LEARN_UP if learned else 0.0
-        bound = {
-            j: w_theme * (1.0 - math.exp(-sum(map(mass.__getitem__, m)) / self._p.theme_z)) + room
-            for j, m in enumerate(members)
-            if not has_place[j]
-        }
+        # a place-less window's value is at most its bound, increasing in the sum of its
+        # sentences' theme masses: look at them by that sum, largest first
+        msum = {j: sum(map(mass.__getitem__, m)) for j, m in enumerate(members) if not has_place[j]}
         best_seen = top
-        for j in sorted(bound, key=lambda j: (-bound[j], j)):
-            if bound[j] <= top or bound[j] < best_seen - 1e-9:
+        for j, x in sorted(msum.items(), key=itemgetter(1), reverse=True):
+            bound = w_theme * (1.0 - math.exp(-x / self._p.theme_z)) + room
+            if bound <= top or bound < best_seen - 1e-9:
                 break
             b, a = place_less(members[j])
             found[j] = (b, a, [0.0] * nf)

@@ -70,8 +70,7 @@ def sentences(text: str) -> list[str]:
     """Split at sentence ends followed by a capital or digit, at newlines and at ' | '."""
     out: list[str] = []
     for chunk in text.replace(" | ", "\n").split("\n"):
-        if chunk.strip():
-            out.extend(p.strip() for p in _SENT_SPLIT.split(chunk) if p.strip())
+        out += filter(None, map(str.strip, _SENT_SPLIT.split(chunk)))
     return out
 
 
