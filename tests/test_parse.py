@@ -66,3 +66,28 @@ def test_html_page_is_not_a_feed() -> None:
 def test_strip_html_and_canonical_url() -> None:
     assert strip_html("<p>One &amp; two</p><script>x()</script><p>three</p>") == "One & two\nthree"
     assert canonical_url("HTTPS://News.Example.org:443/x?b=2&utm_medium=rss#top") == "https://news.example.org/x?b=2"
+
+
+def test_half_an_emoji_in_a_json_feed_loses_nothing() -> None:
+    # JSON may escape a lone surrogate ("\ud83d", half an emoji); no UTF-8 consumer takes it
+    doc = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "t \\ud83d", "items": ['
+        b'{"id": "1\\ude00", "url": "http://127.0.0.1/a", "title": "Mali \\ud83d Russia", "content_text": "x \\udc00"},'
+        b'{"id": "2", "url": "http://127.0.0.1/b", "title": "ok"}]}'
+    )
+    parsed = parse_feed(doc, {"content-type": "application/feed+json"}, "http://127.0.0.1/f.json")
+    assert [e.title for e in parsed.entries] == ["Mali \ufffd Russia", "ok"]
+    for e in parsed.entries:
+        for value in (e.id, e.title, e.summary, e.link or "", parsed.title):
+            value.encode("utf-8")  # raises on a lone surrogate
+
+
+def test_character_reference_to_half_a_surrogate_pair_is_replaced() -> None:
+    rss = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><guid>1</guid><link>http://127.0.0.1/a</link><title>Mali &#55357; Russia &#xDE00;</title></item>"
+        b"<item><guid>2</guid><link>http://127.0.0.1/b</link><title>Caf&#233; &#x1F600;</title></item>"
+        b"</channel></rss>"
+    )
+    parsed = parse_feed(rss, {"content-type": "application/rss+xml"}, "http://127.0.0.1/f.xml")
+    assert [e.title for e in parsed.entries] == ["Mali \ufffd Russia \ufffd", "Café \U0001f600"]

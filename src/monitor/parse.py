@@ -178,6 +178,21 @@ def _sniffed_headers(content: bytes, headers: Mapping[str, str]) -> dict[str, st
     return out
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+
+
+def _text(value: str) -> str:
+    """A string as JSON can carry it, without lone surrogates (half an emoji: "\\ud83d"),
+    which no UTF-8 consumer (hashing, SQLite) accepts; each becomes U+FFFD."""
+    return value if value.isascii() else _SURROGATE.sub("\ufffd", value)
+
+
+def _char_ref(m: re.Match[bytes]) -> bytes:
+    code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+    return b"&#xFFFD;" if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF else m.group(0)
+
+
 def _looks_like_json(content: bytes) -> bool:
     return content.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
 
@@ -194,7 +209,7 @@ def _json_feed(content: bytes, feed_url: str) -> ParsedFeed:
     if not isinstance(items, list):
         raise ParseError("malformed JSON Feed: 'items' is not a list")
     declared = doc.get("feed_url")
-    base: str = declared if isinstance(declared, str) else feed_url
+    base: str = _text(declared) if isinstance(declared, str) else feed_url
     entries: list[Entry] = []
     seen: set[str] = set()
     skipped = 0
@@ -205,7 +220,7 @@ def _json_feed(content: bytes, feed_url: str) -> ParsedFeed:
 
         def text(key: str, item: dict[str, Any] = item) -> str:
             value = item.get(key)
-            return value if isinstance(value, str) else ""
+            return _text(value) if isinstance(value, str) else ""
 
         title = strip_html(text("title"))
         link = text("url").strip() or text("external_url").strip() or None
@@ -220,12 +235,14 @@ def _json_feed(content: bytes, feed_url: str) -> ParsedFeed:
             skipped += 1
             continue
         raw_id = item.get("id")
-        raw = {"id": str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else None}
+        raw = {"id": _text(str(raw_id)) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else None}
         _add_entry(entries, seen, raw, feed_url, title, link, published, summary, body)
     warning = f"JSON Feed: skipped {skipped} unusable item(s)" if skipped else None
     feed_title = doc.get("title")
     return ParsedFeed(
-        title=strip_html(feed_title) if isinstance(feed_title, str) else "", entries=tuple(entries), warning=warning
+        title=strip_html(_text(feed_title)) if isinstance(feed_title, str) else "",
+        entries=tuple(entries),
+        warning=warning,
     )
 
 
@@ -253,6 +270,9 @@ def parse_feed(content: bytes, headers: Mapping[str, str], feed_url: str) -> Par
             "refused: the document declares XML entities (<!ENTITY> in a DOCTYPE); "
             "entity expansion and external entities are not allowed in feeds"
         )
+    if b"&#" in content:
+        # a character reference to half a surrogate pair (or past U+10FFFF) crashes feedparser
+        content = _CHAR_REF.sub(_char_ref, content)
     try:
         parsed = feedparser.parse(content, response_headers=_sniffed_headers(content, headers), sanitize_html=False)
     except Exception as exc:  # feedparser is defensive, but hostile bytes have crashed it before
