@@ -10,6 +10,7 @@ import pytest
 
 from monitor.models import Document, Judgment, Seed
 from monitor.score import build_scorer, clean_seed_text
+from monitor.score.text import quick_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = Path(__file__).resolve().parent / "fixtures" / "pages"
@@ -353,3 +354,27 @@ def test_explanation_comes_from_the_winning_window(seeds: list[Seed]) -> None:
     s = build_scorer(seeds).score(_doc(text, title="A long report"))
     assert "Mali" in s.sentence and "Wagner" in s.sentence, s.sentence
     assert not any("Sergei" in f or "Ivanov" in f for f in s.facets), s.facets
+
+
+def test_skipping_places_that_cannot_matter_changes_no_score(seeds: list[Seed], bodies: list[dict[str, str]]) -> None:
+    # the reader leaves places unread in documents naming no facet place (and no seed party or
+    # attached name); a reader that reads every place must give the same scores
+    from monitor.score import _Lexicon
+
+    fast = build_scorer(seeds)
+    full = build_scorer(seeds)
+    full._lex = _Lexicon.of(fast._lex.vocab)  # relevant=None: every place read everywhere
+    docs = [_doc(b["articleBody"], title=b.get("headline", ""), id=str(i)) for i, b in enumerate(bodies)]
+    docs += [
+        _doc("New Zealand and the U.S. signed a trade deal. France said the Gambia and Chad agreed.", title="Deal"),
+        _doc("Russia and Mali signed an arms deal in Bamako. Officials in Paris said nothing.", title="Arms"),
+        _doc("South Africa and the African Union met in Addis Ababa about Sudan.", title="Summit"),
+        # a vocabulary word ("new") inside a place's name that matters to no facet
+        _doc("New Zealand lawmakers passed a security law. Officials in New Delhi met Canada.", title="Law"),
+    ]
+    skipped = 0
+    for d in docs:
+        a, b = fast.score(d), full.score(d)
+        assert a == b, d.id
+        skipped += fast._lex.focus.isdisjoint(quick_tokens(d.title + " " + d.text))
+    assert skipped >= 10  # the skipping path was taken

@@ -174,10 +174,10 @@ def _names_part(hit: AbstractSet[str], tset: frozenset[str], place_words: frozen
 
 @dataclass(frozen=True)
 class _Lexicon:
-    """What a document is read for: the vocabulary (surface form -> stem) and the words worth
-    a look (vocabulary, place triggers and the letters a dotted
-    abbreviation leaves); when places matter only in documents naming certain places or names
-    (``relevant`` codes and ``attached`` vocabulary forms), the triggers of those (``focus``)."""
+    """What a document is read for: the vocabulary (surface form -> stem) and the words worth a
+    look (vocabulary, place triggers and the letters a dotted abbreviation leaves); when places
+    matter only in documents naming certain places or names (``relevant`` codes, ``attached``
+    vocabulary forms), the words that may name those (``focus``)."""
 
     vocab: dict[str, str]
     scan: frozenset[str]
@@ -198,11 +198,10 @@ class _Lexicon:
 
 
 def _read_fast(text: str, title: str, lex: _Lexicon) -> _Doc:
-    """Reads only the sentences holding a vocabulary word or a place trigger closely: one
-    C-level translate/split of the whole text and one pass over its tokens find sentence
-    bounds and those words.  Other sentences keep only their length.  A document holding
-    none of ``lex.focus`` has its places read only where a vocabulary word may be part of a
-    place's name (they cannot change its score)."""
+    """Reads closely only the sentences holding a vocabulary word or a place trigger (found by
+    one C-level translation of all sentences and a set intersection per sentence); the others
+    keep only their length.  Places are read only where they can change the score (see below);
+    the result scores as a full reading (``_read``) would."""
     vocab, scan = lex.vocab, lex.scan
     keys = vocab.keys()
     texts = sentences(text)
@@ -239,7 +238,7 @@ def _read_fast(text: str, title: str, lex: _Lexicon) -> _Doc:
                         everywhere = True
     place_words = lex.place_words
     info: dict[int, _Sent] = {}
-    for i in sorted(found):
+    for i in found:  # in sentence order
         s = texts[i]
         tset = found[i]
         hit = tset & keys
