@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from monitor.score import _Lexicon, _read, _read_fast
 from monitor.score.geo import inflect
-from monitor.score.text import countries, fold, quick_tokens, sentence_tokens, tokens
+from monitor.score.text import countries, fold, place_tokens, quick_tokens, sentence_tokens, tokens
 
 
 def _codes(sentence: str) -> list[str]:
@@ -79,3 +79,12 @@ def test_sentences_are_tokenised_together_as_one_by_one(parts: list[str]) -> Non
 
 def test_lone_surrogate_is_read_not_an_error() -> None:
     assert quick_tokens("Mali \ud83d Russia") == ["mali", "\ud83d", "russia"]
+
+
+@given(_ANY_TEXT)
+def test_place_tokens_are_tokens_with_their_folded_forms(sentence: str) -> None:
+    # the place reader's C-level path (and the sentence's quick tokens it reuses) must read as
+    # the regex tokeniser does
+    expected = (tokens(sentence), [fold(t) for t in tokens(sentence)])
+    assert place_tokens(sentence) == expected
+    assert place_tokens(sentence, quick_tokens(sentence)) == expected

@@ -30,7 +30,11 @@ def fold(token: str) -> str:
     t = token.lower()
     if t.isascii():
         return t
-    return "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
+    return _strip_marks(t)
+
+
+def _strip_marks(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def normalise(text: str) -> str:
@@ -42,21 +46,6 @@ def normalise(text: str) -> str:
     if "'" not in text and "’" not in text:
         return text
     return _POSSESSIVE.sub(" ", text)
-
-
-_FOLD_TABLE: dict[int, str] = {}
-
-
-def fold_text(text: str) -> str:
-    """``fold`` for a whole string, via a growing translation table (C speed)."""
-    t = text.lower()
-    if t.isascii():
-        return t
-    for ch in set(t):
-        o = ord(ch)
-        if o > 127 and o not in _FOLD_TABLE:
-            _FOLD_TABLE[o] = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-    return t.translate(_FOLD_TABLE)
 
 
 TOKEN_RE = _TOKEN
@@ -74,26 +63,11 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-_SPLIT_TABLE: dict[int, str | None] = {o: " " for o in range(128) if not chr(o).isalnum()}
-_SPLIT_TABLE.update({ord(c): " " for c in "’‘“”–—…«»·•‚„′″¡¿"})
-
-
 _BYTE_TABLE = bytes(b if (b >= 128 or chr(b).isalnum()) else 32 for b in range(256))
 # the same, lower-casing ASCII letters on the way
 _LOWER_TABLE = bytes(b if b >= 128 else ord(chr(b).lower()) if chr(b).isalnum() else 32 for b in range(256))
 _LOWER_NL_TABLE = _LOWER_TABLE[:10] + b"\n" + _LOWER_TABLE[11:]  # and newlines kept
 _COMMON_PUNCT = "’‘“”–—…«»\u00a0"
-
-
-def _slow_tokens(t: str) -> list[str]:
-    for ch in set(t):
-        o = ord(ch)
-        if o > 127 and o not in _SPLIT_TABLE:
-            if unicodedata.category(ch)[0] in "PSZC":
-                _SPLIT_TABLE[o] = " "
-            else:
-                _SPLIT_TABLE[o] = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-    return t.translate(_SPLIT_TABLE).split()
 
 
 def quick_tokens(text: str) -> list[str]:
@@ -172,6 +146,7 @@ _NA_PUNCT = re.compile(
 )
 _NA_LATIN = re.compile("[\u00c0-\u024f\u1e00-\u1eff]+")
 _LATIN_CACHE: dict[str, str] = {}
+_LATIN_TABLE: dict[int, str] = {}  # a Latin character -> its letters without marks (as met)
 
 
 def _latin_sub(m: re.Match[str]) -> str:
@@ -179,9 +154,9 @@ def _latin_sub(m: re.Match[str]) -> str:
     v = _LATIN_CACHE.get(run)
     if v is None:
         for ch in run:
-            if ord(ch) not in _SPLIT_TABLE:
-                _slow_tokens(ch)  # fills the table
-        v = run.translate(_SPLIT_TABLE)
+            if ord(ch) not in _LATIN_TABLE:
+                _LATIN_TABLE[ord(ch)] = " " if unicodedata.category(ch)[0] in "PSZC" else _strip_marks(ch)
+        v = run.translate(_LATIN_TABLE)
         if len(_LATIN_CACHE) < 100000:
             _LATIN_CACHE[run] = v
     return v
@@ -313,9 +288,6 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(normalise(text))
 
 
-_PUNCT_TO_SPACE = "’‘“”–—…«»\u00a0"  # not letters or digits: token separators either way
-
-
 def place_tokens(text: str, folded: list[str] | None = None) -> tuple[list[str], list[str]]:
     """``tokens(text)`` and their folded forms; C-level for (most) ASCII sentences.
     ``folded``: the sentence's ``quick_tokens``, which are the folded forms whenever the
@@ -325,13 +297,10 @@ def place_tokens(text: str, folded: list[str] | None = None) -> tuple[list[str],
         folded = None
     else:
         t = text
+    t = _common_to_space(t)  # separators either way
     if not t.isascii():
-        for c in _PUNCT_TO_SPACE:
-            if c in t:
-                t = t.replace(c, " ")
-        if not t.isascii():
-            raw = _TOKEN.findall(t)
-            return raw, [fold(x) for x in raw]
+        raw = _TOKEN.findall(t)
+        return raw, [fold(x) for x in raw]
     b = t.encode("ascii").translate(_BYTE_TABLE)
     if folded is not None:
         return b.decode("ascii").split(), folded
