@@ -200,8 +200,8 @@ class _Lexicon:
 def _read_fast(text: str, title: str, lex: _Lexicon) -> _Doc:
     """Reads closely only the sentences holding a vocabulary word or a place trigger (found by
     one C-level translation of all sentences and a set intersection per sentence); the others
-    keep only their length.  Places are read only where they can change the score (see below);
-    the result scores as a full reading (``_read``) would."""
+    keep only their length.  Places are read only where they can change the score (see below):
+    the scores are those of a reading of every place (tested)."""
     vocab, scan = lex.vocab, lex.scan
     keys = vocab.keys()
     texts = sentences(text)
