@@ -304,7 +304,9 @@ def parse_feed(content: bytes, headers: Mapping[str, str], feed_url: str) -> Par
         link = raw.get("link") or None
         if link:
             link = urljoin(base, link.strip())
-        published = _datetime(raw.get("published_parsed") or raw.get("updated_parsed"))
+        # dict.get: feedparser's own get() maps a missing updated_parsed to published_parsed,
+        # with a DeprecationWarning each time
+        published = _datetime(raw.get("published_parsed") or dict.get(raw, "updated_parsed"))
         summary = strip_html(raw.get("summary") or "")
         content_parts = [c.get("value") or "" for c in raw.get("content") or []]
         content_text = strip_html("\n".join(content_parts))
