@@ -33,12 +33,13 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from itertools import compress, repeat
+from itertools import compress, islice, repeat
 from operator import itemgetter
 
 from wordfreq import zipf_frequency
 
 from monitor.models import Document, Judgment, Score, Seed
+from monitor.score.background import common_words, uniforms, zipf_words
 from monitor.score.clean import clean_seed_text, is_chrome_title
 from monitor.score.geo import NAMES
 from monitor.score.text import (
@@ -960,25 +961,15 @@ class Scorer:
 
 def _background_docs(n: int = 200) -> list[Document]:
     """Deterministic pseudo-documents from general word and country frequencies."""
-    from wordfreq import top_n_list
-
-    words = [w for w in top_n_list("en", 5000) if w.isalpha()]
+    words, draws = common_words(), uniforms()
     places = sorted(NAMES.values())
     pz = [zipf_frequency(p.lower(), "en") for p in places]
+    tot = sum(10**z for z in pz)
     docs = []
-    state = 12345
     for i in range(n):
-        out = []
-        for _ in range(60):
-            state = (1103515245 * state + 12345) % (1 << 31)
-            # favour frequent words (Zipf-like draw)
-            r = state / (1 << 31)
-            out.append(words[int(len(words) * r * r)])
-        for _ in range(2):
-            state = (1103515245 * state + 12345) % (1 << 31)
-            r = state / (1 << 31)
+        out = zipf_words(words, draws, 60)
+        for r in islice(draws, 2):
             # countries in proportion to how often they are written about
-            tot = sum(10**z for z in pz)
             acc = 0.0
             for p, z in zip(places, pz, strict=True):
                 acc += 10**z / tot

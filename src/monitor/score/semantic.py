@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 from monitor.errors import ConfigError
 from monitor.models import Document, Score, Seed
+from monitor.score.background import common_words, uniforms, zipf_words
 
 __all__ = ["SemanticScorer", "load_embedder", "resolve_model", "semantic_available"]
 
@@ -165,19 +166,8 @@ def seed_chunks(text: str, size: int = CHUNK_WORDS) -> list[str]:
 
 def _background_texts(n: int = BG_DOCS) -> list[str]:
     """Deterministic pseudo-documents from general English word frequencies (``wordfreq``)."""
-    from wordfreq import top_n_list
-
-    words = [w for w in top_n_list("en", 5000) if w.isalpha()]
-    out = []
-    state = 12345
-    for _ in range(n):
-        ws = []
-        for _ in range(60):
-            state = (1103515245 * state + 12345) % (1 << 31)
-            r = state / (1 << 31)
-            ws.append(words[int(len(words) * r * r)])  # Zipf-like draw
-        out.append(" ".join(ws) + ".")
-    return out
+    words, draws = common_words(), uniforms()
+    return [" ".join(zipf_words(words, draws, 60)) + "." for _ in range(n)]
 
 
 def _pct(values: Sequence[float], q: float) -> float:
