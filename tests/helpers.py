@@ -9,10 +9,14 @@ import re
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from click.testing import CliRunner, Result
 
 from monitor.cli import cli
+
+if TYPE_CHECKING:
+    from httpserver import TestServer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -66,6 +70,19 @@ def seed_page(seed_file: Path) -> tuple[str, bytes]:
         f"<footer>Copyright 2026 Example News</footer></body></html>"
     )
     return title, doc.encode("utf-8")
+
+
+def seed_and_other(server: TestServer, seed_file: Path, other: int = 0) -> list[dict[str, str]]:
+    """Serve a seed's own page (it matches) and corpus page ``other`` (it does not); their
+    feed items."""
+    title, body = seed_page(seed_file)
+    server.add("/a/seed.html", body, content_type="text/html")
+    _key, page = corpus_pages()[other]
+    server.add("/a/other.html", page, content_type="text/html")
+    return [
+        {"title": title, "link": server.url("/a/seed.html")},
+        {"title": page_title(page), "link": server.url("/a/other.html")},
+    ]
 
 
 def write_feeds(path: Path, feeds: list[dict[str, object]], settings: dict[str, object] | None = None) -> Path:

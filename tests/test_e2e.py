@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import SEEDS, corpus_pages, page_title, rss, run, seed_page, write_feeds
+from helpers import SEEDS, corpus_pages, page_title, rss, run, seed_and_other, seed_page, write_feeds
 from httpserver import TestServer
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
@@ -77,14 +77,8 @@ def test_leave_one_seed_out_on_real_pages(
 
 
 def _small_feed(server: TestServer, tmp_path: Path) -> list[str]:
-    held = SEED_FILES[0]
-    title, body = seed_page(held)
-    server.add("/a/seed.html", body, content_type="text/html")
-    key, other = corpus_pages()[0]
-    server.add("/a/other.html", other, content_type="text/html")
     items = [
-        {"title": title, "link": server.url("/a/seed.html")},
-        {"title": page_title(other), "link": server.url("/a/other.html")},
+        *seed_and_other(server, SEED_FILES[0]),
         {
             "title": "Page that is gone",
             "link": server.url("/a/missing.html"),

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from helpers import SEEDS, corpus_pages, page_title, rss, run, seed_page, write_feeds
+from helpers import SEEDS, corpus_pages, page_title, rss, run, seed_and_other, seed_page, write_feeds
 from httpserver import TestServer
 
 MONITOR = str(Path(sys.executable).with_name("monitor"))
@@ -97,14 +97,7 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 
 
 def _setup(tmp_path: Path, server: TestServer, smtp_port: int | None = None, interval: str = "10s") -> list[str]:
-    title, body = seed_page(SEED_FILES[0])
-    server.add("/a/seed.html", body, content_type="text/html")
-    key, other = corpus_pages()[3]
-    server.add("/a/other.html", other, content_type="text/html")
-    items = [
-        {"title": title, "link": server.url("/a/seed.html")},
-        {"title": page_title(other), "link": server.url("/a/other.html")},
-    ]
+    items = seed_and_other(server, SEED_FILES[0], other=3)
     server.add("/feed.xml", rss(items), etag='"1"')
     targets: list[dict[str, Any]] = [
         {"type": "file", "dir": str(tmp_path / "digests"), "formats": ["md", "json", "atom"]}

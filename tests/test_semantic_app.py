@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from helpers import SEEDS, corpus_pages, page_title, rss, seed_page, write_feeds
+from helpers import SEEDS, rss, seed_and_other, write_feeds
 from httpserver import TestServer
 from monitor import app
 from monitor.cli import cli
@@ -159,14 +159,7 @@ def test_rescore_profile_includes_the_semantic_settings(tmp_path: Path, fake_mod
 
 
 def _feed(server: TestServer) -> list[str]:
-    title, body = seed_page(sorted(SEEDS.glob("*.txt"))[0])
-    server.add("/a/seed.html", body, content_type="text/html")
-    _key, other = corpus_pages()[0]
-    server.add("/a/other.html", other, content_type="text/html")
-    items = [
-        {"title": title, "link": server.url("/a/seed.html")},
-        {"title": page_title(other), "link": server.url("/a/other.html")},
-    ]
+    items = seed_and_other(server, sorted(SEEDS.glob("*.txt"))[0])
     server.add("/feed.xml", rss(items))
     return [i["link"] for i in items]
 
