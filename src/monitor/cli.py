@@ -312,14 +312,26 @@ def explain(ctx: click.Context, ref: str, fmt: str) -> None:
 @click.option(
     "--items",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    required=True,
-    help="JSON lines of news items (id, date, language, title, summary).",
+    default=None,
+    help="JSON lines of news items (id, date, language, title, summary); with --labels.",
 )
 @click.option(
     "--labels",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    required=True,
+    default=None,
     help="TSV of id and grade (2 on topic, 1 related, 0 off topic).",
+)
+@click.option(
+    "--tasks",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="JSON lines of tracking tasks (task, items, lang, seeds, grades): each task's seeds replace seeds/.",
+)
+@click.option(
+    "--corpus",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="Folder the tasks' item files are relative to  [default: the tasks file's parent's parent].",
 )
 @click.option(
     "--feedback",
@@ -357,8 +369,10 @@ def explain(ctx: click.Context, ref: str, fmt: str) -> None:
 @click.pass_context
 def eval_(
     ctx: click.Context,
-    items: Path,
-    labels: Path,
+    items: Path | None,
+    labels: Path | None,
+    tasks: Path | None,
+    corpus: Path | None,
     use_feedback: bool,
     lang: str | None,
     decisions: Path | None,
@@ -366,13 +380,27 @@ def eval_(
     semantic_model: str | None,
     semantic_weight: float | None,
 ) -> None:
-    """Measure relevance against graded items: the scorer and two baselines."""
+    """Measure relevance against graded items (--items, --labels) or many tracking tasks (--tasks):
+    the scorer and two baselines."""
     from .config import DEFAULT_SEMANTIC_WEIGHT, load_seeds
     from .evaluate import format_report, run_eval
+    from .evaluate_tasks import format_tasks_report, run_tasks
     from .models import SemanticSettings
 
     if semantic_weight is not None and not semantic_model:
         raise click.UsageError("--semantic-weight needs --semantic-model")
+    if tasks is not None:
+        if items is not None or labels is not None:
+            raise click.UsageError("--tasks replaces --items and --labels")
+        if lang is not None or decisions is not None:
+            raise click.UsageError("--lang and --decisions go with --items (a task names its language)")
+        if semantic_model:
+            raise click.UsageError("--semantic-model goes with --items")
+        report = run_tasks(tasks, corpus or tasks.resolve().parent.parent, feedback=use_feedback)
+        click.echo(format_tasks_report(report, fmt))
+        return
+    if items is None or labels is None:
+        raise click.UsageError("give --items and --labels, or --tasks")
     semantic = (
         SemanticSettings(
             model=semantic_model,

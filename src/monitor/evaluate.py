@@ -224,13 +224,26 @@ class TfidfBaseline:
         norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
         return {t: x / norm for t, x in v.items()}
 
-    def score(self, doc: Document) -> float:
-        v = self._vec(doc.title + " " + doc.text)
+    def vector(self, text: str) -> dict[str, float]:
+        return self._vec(text)
+
+    def index(self, docs: dict[str, Document]) -> None:
+        """Keep each document's vector (many seed sets scored against one collection)."""
+        self._index = {k: self._vec(d.title + " " + d.text) for k, d in docs.items()}
+
+    def doc_vector(self, key: str) -> dict[str, float]:
+        return self._index[key]
+
+    @staticmethod
+    def score_vector(v: dict[str, float], seed_vecs: Sequence[dict[str, float]]) -> float:
         best = 0.0
-        for s in self.seed_vecs:
+        for s in seed_vecs:
             small, big = (v, s) if len(v) < len(s) else (s, v)
             best = max(best, sum(x * big.get(t, 0.0) for t, x in small.items()))
         return best
+
+    def score(self, doc: Document) -> float:
+        return self.score_vector(self._vec(doc.title + " " + doc.text), self.seed_vecs)
 
 
 # ---- the run ------------------------------------------------------------------------------
