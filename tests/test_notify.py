@@ -296,3 +296,12 @@ def test_each_url_is_retried_alone(tmp_path: Path, server: TestServer, hook: Hoo
     assert len(hook.bodies) == 1 and items[0] in hook.bodies[0]["message"]
     assert sorted(apprise_digests(tmp_path)) == [("delivered", 1), ("pending", 1)]
 
+
+
+def test_readme_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    (block,) = [b.split("\n", 1)[1] for b in readme.split("```")[1::2] if b.startswith("yaml") and "apprise" in b]
+    path = tmp_path / "feeds.yaml"
+    path.write_text(block, encoding="utf-8")
+    targets = load_settings(path).digest.targets
+    assert [t.type for t in targets] == ["file", "email", "apprise", "apprise"]

@@ -166,7 +166,7 @@ def poll(ctx: click.Context) -> None:
 @click.option(
     "--deliver",
     is_flag=True,
-    help="Deliver to every target in feeds.yaml settings.digest (files, email), exactly once per target.",
+    help="Deliver to every target in feeds.yaml settings.digest (files, email, Apprise), exactly once per target.",
 )
 @click.pass_context
 def digest(ctx: click.Context, since: str | None, everything: bool, fmt: str, out: str, deliver: bool) -> None:

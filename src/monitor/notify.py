@@ -105,8 +105,12 @@ def apprise_targets(where: str, raw: dict[object, object]) -> tuple[AppriseTarge
     targets = []
     for i, url in enumerate(u.strip() for u in urls):
         if _service(url) is None:
-            scheme = url.partition("://")[0] if "://" in url else url[:20]
-            raise ConfigError(f"{where}.urls[{i}]: not an Apprise URL Apprise can use (scheme {scheme!r})")
+            # Apprise's own reason can quote the URL's token: say which part is wrong, not why
+            scheme = url.partition("://")[0] if "://" in url else "?"
+            raise ConfigError(
+                f"{where}.urls[{i}]: not an Apprise URL Apprise can use "
+                f"(an unknown service {scheme!r}, or a token or part missing or malformed)"
+            )
         targets.append(AppriseTarget(url=url, name=target_name(url)))
     return tuple(targets)
 
