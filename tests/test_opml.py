@@ -249,6 +249,31 @@ def test_other_layouts_are_kept(tmp_path: Path, text: str) -> None:
         assert "# plain url" in new.splitlines()[1]
 
 
+@pytest.mark.parametrize("title", ["yes", "null", "123", "1e3", "Foo: bar #baz", "- dash", "~", "'q' \"dq\""])
+def test_titles_and_tags_yaml_would_misread_stay_strings(tmp_path: Path, title: str) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(add_feeds_yaml("", [OpmlFeed("https://new.example/rss", title, (title, "ok"))]), encoding="utf-8")
+    (feed,) = load_settings(path).feeds
+    assert (feed.name, feed.tags) == (title, (title, "ok"))
+
+
+def test_control_characters_leave_titles() -> None:
+    # C1 controls (here CSI, a terminal escape) are legal XML 1.0 characters
+    data = '<opml version="2.0"><body><outline text="a\u009b31m\u0085b" xmlUrl="https://x.example/"/></body></opml>'
+    (feed,) = parse_opml(data.encode("utf-8"), "x.opml")
+    assert feed.title == "a 31m b"
+
+
+@pytest.mark.parametrize(
+    ("declaration", "encoding"),
+    [("", "utf-8"), ('<?xml version="1.0"?>', "utf-8"), ('<?xml version="1.0" encoding="ISO-8859-1"?>', "latin-1")],
+)
+def test_encodings_follow_the_xml_rules(declaration: str, encoding: str) -> None:
+    doc = f'{declaration}<opml version="2.0"><body><outline text="Zürich café" xmlUrl="https://x.example/"/></body></opml>'
+    (feed,) = parse_opml(doc.encode(encoding), "x.opml")
+    assert feed.title == "Zürich café"
+
+
 def test_malformed_feeds_yaml_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="malformed YAML"):
         add_feeds_yaml("feeds: [\n", [OpmlFeed("https://new.example/rss")])

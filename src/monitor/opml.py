@@ -30,6 +30,7 @@ from .errors import ConfigError, MonitorError
 
 _HTTP = re.compile(r"^https?://[^/\s]+", re.I)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # titles are printed to a terminal
 
 
 class OpmlError(MonitorError):
@@ -76,25 +77,27 @@ def normalise_url(url: str) -> str:
 
 def parse_opml(data: bytes, source: str) -> tuple[OpmlFeed, ...]:
     """The feed outlines of an OPML document, in document order; OpmlError if it is not one."""
-    _check_opml(data, source)
+    utf8 = _check_opml(data, source)
     import listparser
 
     # bytes only: listparser treats a str as a URL and would fetch it
-    result = listparser.parse(bytes(data))
+    result = listparser.parse(utf8)
     feeds = []
     for item in result.feeds:
         url = str(item.get("url") or "").strip()
         if not url:
             continue
-        title = " ".join(str(item.get("title") or "").split())
+        title = " ".join(_CONTROL.sub(" ", str(item.get("title") or "")).split())
         feeds.append(OpmlFeed(url=url, title=title, tags=_tags(item.get("categories") or [])))
     if not feeds:
         raise OpmlError(f"{source}: no feed outlines (outline elements with an xmlUrl) in this OPML file")
     return tuple(feeds)
 
 
-def _check_opml(data: bytes, source: str) -> None:
-    """Strict XML, root element <opml> with a <body>; entities are never expanded."""
+def _check_opml(data: bytes, source: str) -> bytes:
+    """Strict XML, root element <opml> with a <body>; entities are never expanded. Returns the
+    document re-encoded as UTF-8 with a declaration: listparser's HTML parser misreads UTF-8
+    without a declaration and ISO-8859-1 with one, while lxml's XML parser reads both right."""
     from lxml import etree
 
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
@@ -110,6 +113,7 @@ def _check_opml(data: bytes, source: str) -> None:
         raise OpmlError(f"{source}: not an OPML file: the root element is <{tag}>, not <opml>")
     if not any(isinstance(el.tag, str) and etree.QName(el).localname.lower() == "body" for el in root):
         raise OpmlError(f"{source}: not an OPML file: <opml> has no <body>")
+    return bytes(etree.tostring(root, encoding="utf-8", xml_declaration=True))
 
 
 def _tags(categories: Iterable[Sequence[str]]) -> tuple[str, ...]:
@@ -213,14 +217,27 @@ def _entry(feed: OpmlFeed) -> Any:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     entry = CommentedMap()
-    entry["url"] = feed.url.strip()
+    entry["url"] = _string(feed.url.strip())
     if feed.title and feed.title != feed.url:
-        entry["name"] = feed.title
+        entry["name"] = _string(feed.title)
     if feed.tags:
-        tags = CommentedSeq(feed.tags)
+        tags = CommentedSeq(_string(t) for t in feed.tags)
         tags.fa.set_flow_style()  # `tags: [a, b]`, as in the shipped file
         entry["tags"] = tags
     return entry
+
+
+def _string(text: str) -> Any:
+    """`text`, double-quoted when the config loader (PyYAML, YAML 1.1) would not read the plain
+    scalar back as this string: `yes`, `null`, `123`, `a: b`... (ruamel writes YAML 1.2)."""
+    import yaml as pyyaml
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    try:
+        same = pyyaml.safe_load(text) == text
+    except pyyaml.YAMLError:
+        same = False
+    return text if same else DoubleQuotedScalarString(text)
 
 
 def _move_trailing_comment(feed_list: Any, index: int) -> None:
