@@ -130,8 +130,8 @@ def test_plan_skips_duplicates_and_non_http() -> None:
         OpmlFeed("HTTPS://NEW.example:443/rss"),
         OpmlFeed("exec:~/bin/feed.sh"),
     ]
-    report = plan_import(["https://EXAMPLE.com/feed.xml"], feeds)
-    assert [f.url for f in report.added] == ["https://new.example/rss"]
+    report = plan_import(["https://EXAMPLE.com/feed.xml"], feeds + [OpmlFeed("HTTP://Other.example/A")])
+    assert [f.url for f in report.added] == ["https://new.example/rss", "http://Other.example/A"]
     assert [(f.url, why) for f, why in report.skipped] == [
         ("https://example.com/feed.xml#x", "already in the feed list"),
         ("HTTPS://NEW.example:443/rss", "already in the feed list"),
@@ -217,6 +217,15 @@ def test_failed_rename_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.M
         import_opml(EXAMPLE, feeds_path)
     assert feeds_path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["feeds.yaml"]
+
+
+def test_a_symlinked_feeds_yaml_stays_a_symlink(tmp_path: Path) -> None:
+    real = project_feeds(tmp_path)
+    link = tmp_path / "link.yaml"
+    link.symlink_to(real)
+    import_opml(CATEGORY, link)
+    assert link.is_symlink()
+    assert load_settings(real).feeds[-1].url == "http://feeds.bbci.co.uk/news/business/rss.xml?edition=int"
 
 
 def test_import_creates_a_missing_feeds_yaml(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import re
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -148,7 +148,8 @@ def plan_import(existing: Iterable[str], feeds: Iterable[OpmlFeed]) -> ImportRep
             skipped.append((feed, "already in the feed list"))
         else:
             seen.add(key)
-            added.append(feed)
+            scheme, sep, rest = feed.url.strip().partition("://")
+            added.append(replace(feed, url=scheme.lower() + sep + rest))  # the loader wants http(s)://
     return ImportReport(added=tuple(added), skipped=tuple(skipped))
 
 
@@ -278,7 +279,9 @@ def _write_checked(path: Path, text: str) -> None:
 
 def write_atomic(path: Path, text: str, *, check: Callable[[Path], None] | None = None) -> None:
     """Write a temporary file next to `path`, flush it to disk, `check` it, then rename it
-    into place: readers see the old file or the new one, never a partial one."""
+    into place: readers see the old file or the new one, never a partial one. A symlink is
+    followed, so the file it points to is the one replaced."""
+    path = Path(os.path.realpath(path))
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     tmp = Path(tmp_name)
