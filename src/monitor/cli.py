@@ -491,7 +491,7 @@ def feeds() -> None:
     """Import feeds from an OPML file into feeds.yaml, or export feeds.yaml as OPML."""
 
 
-@feeds.command(name="import")
+@feeds.command(name="import", short_help="Add an OPML file's feeds to feeds.yaml.")
 @click.argument("opml_file", metavar="FILE.opml", type=click.Path(path_type=Path, dir_okay=False))
 @click.pass_context
 def feeds_import(ctx: click.Context, opml_file: Path) -> None:
@@ -510,7 +510,7 @@ def feeds_import(ctx: click.Context, opml_file: Path) -> None:
     click.echo(f"{len(report.added)} added, {len(report.skipped)} skipped; feed list: {_paths(ctx).feeds}")
 
 
-@feeds.command(name="export")
+@feeds.command(name="export", short_help="Write the feeds of feeds.yaml as OPML 2.0.")
 @click.option("--out", default="-", show_default=True, help="OPML file to write (atomically), or - for stdout.")
 @click.pass_context
 def feeds_export(ctx: click.Context, out: str) -> None:
