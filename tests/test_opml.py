@@ -349,3 +349,13 @@ def test_feeds_commands_have_help_and_are_documented() -> None:
         assert all(p.help for p in command.params if isinstance(p, click.Option))
         assert f"monitor feeds {name}" in readme
     assert run("feeds", "--help").exit_code == 0
+
+
+def test_export_errors_are_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "feeds.yaml"
+    bad.write_text("feeds:\n  - url: ftp://a.example/\n", encoding="utf-8")
+    result = run("--feeds", bad, "feeds", "export")
+    assert result.exit_code == 2 and "url must start with http:// or https://" in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+    nowhere = run("--feeds", project_feeds(tmp_path), "feeds", "export", "--out", tmp_path / "no" / "x.opml")
+    assert nowhere.exit_code == 2 and nowhere.stderr.startswith("monitor: error: ")
