@@ -18,7 +18,7 @@ from .config import load_seeds, load_settings
 from .digest import render
 from .errors import ConfigError, DeliveryError, MonitorError
 from .fetch import Fetcher
-from .models import Digest, DigestTarget, Document, FeedResult, Judgment, Seed, SemanticSettings, Settings
+from .models import AnyTarget, Digest, Document, FeedResult, Judgment, Seed, SemanticSettings, Settings
 from .pipeline import run_feed
 from .score import Scorer, build_scorer
 from .score.semantic import INSTALL_HINT, SemanticScorer, semantic_available
@@ -265,7 +265,7 @@ def deliver_all(app: App) -> list[tuple[str, str]]:
     results: list[tuple[str, str]] = []
     for target in targets:  # a relative file-target dir is relative to the working directory
 
-        def send(digest: Digest, target: DigestTarget = target) -> str:
+        def send(digest: Digest, target: AnyTarget = target) -> str:
             return delivery.deliver(digest, target, templates_dir=_templates(app))
 
         try:

@@ -166,7 +166,7 @@ def poll(ctx: click.Context) -> None:
 @click.option(
     "--deliver",
     is_flag=True,
-    help="Deliver to every target in feeds.yaml settings.digest (files, email), exactly once per target.",
+    help="Deliver to every target in feeds.yaml settings.digest (files, email, Apprise), exactly once per target.",
 )
 @click.pass_context
 def digest(ctx: click.Context, since: str | None, everything: bool, fmt: str, out: str, deliver: bool) -> None:
@@ -512,6 +512,46 @@ def backfill(ctx: click.Context, rescore: bool, urls_file: Any, since: str | Non
         if bar is not None:
             bar.__exit__(None, None, None)
     click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@cli.group(cls=_Group)
+def feeds() -> None:
+    """Import feeds from an OPML file into feeds.yaml, or export feeds.yaml as OPML."""
+
+
+@feeds.command(name="import", short_help="Add an OPML file's feeds to feeds.yaml.")
+@click.argument("opml_file", metavar="FILE.opml", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_context
+def feeds_import(ctx: click.Context, opml_file: Path) -> None:
+    """Add the OPML file's feeds to feeds.yaml (see --feeds), keeping its comments and order.
+
+    Feeds already listed (same URL after normalisation) are skipped, folders and categories
+    become tags. A broken or non-OPML file is reported in one line and nothing is written.
+    """
+    from .opml import import_opml
+
+    report = import_opml(opml_file, _paths(ctx).feeds)
+    for feed in report.added:
+        click.echo(f"added   {feed.url}" + (f"  ({feed.title})" if feed.title else ""))
+    for feed, why in report.skipped:
+        click.echo(f"skipped {feed.url}: {why}")
+    click.echo(f"{len(report.added)} added, {len(report.skipped)} skipped; feed list: {_paths(ctx).feeds}")
+
+
+@feeds.command(name="export", short_help="Write the feeds of feeds.yaml as OPML 2.0.")
+@click.option("--out", default="-", show_default=True, help="OPML file to write (atomically), or - for stdout.")
+@click.pass_context
+def feeds_export(ctx: click.Context, out: str) -> None:
+    """Write the feeds of feeds.yaml as an OPML 2.0 subscription list (tags as categories)."""
+    from .opml import export_opml, feeds_from_settings, write_atomic
+
+    path = _paths(ctx).feeds
+    text = export_opml(feeds_from_settings(path), title=f"monitor feeds ({path.name})", now=datetime.now(UTC))
+    if out == "-":
+        click.echo(text, nl=False)
+    else:
+        write_atomic(Path(out), text)
+        click.echo(f"{text.count('<outline ')} feeds written to {out}", err=True)
 
 
 def main() -> None:

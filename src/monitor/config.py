@@ -16,6 +16,7 @@ import yaml
 
 from .errors import ConfigError
 from .models import (
+    AnyTarget,
     DigestSettings,
     DigestTarget,
     FeedSpec,
@@ -152,7 +153,7 @@ def _digest(path: Path, raw: object, env: Mapping[str, str]) -> DigestSettings:
     targets_raw = raw.get("targets") or []
     if not isinstance(targets_raw, list):
         raise ConfigError(f"{where}.targets: must be a list")
-    targets = tuple(_target(f"{where}.targets[{i}]", t, env) for i, t in enumerate(targets_raw))
+    targets = tuple(x for i, t in enumerate(targets_raw) for x in _targets(f"{where}.targets[{i}]", t, env))
     names = [t.name for t in targets]
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}.targets: two targets deliver to the same place")
@@ -164,6 +165,14 @@ def _digest(path: Path, raw: object, env: Mapping[str, str]) -> DigestSettings:
         targets=targets,
         templates_dir=str(templates) if templates else None,
     )
+
+
+def _targets(where: str, raw: object, env: Mapping[str, str]) -> tuple[AnyTarget, ...]:
+    if isinstance(raw, dict) and raw.get("type") == "apprise":
+        from .notify import apprise_targets  # one target per URL; imports Apprise only when used
+
+        return apprise_targets(where, raw)
+    return (_target(where, raw, env),)
 
 
 def _target(where: str, raw: object, env: Mapping[str, str]) -> DigestTarget:
@@ -213,7 +222,7 @@ def _target(where: str, raw: object, env: Mapping[str, str]) -> DigestTarget:
             sender=sender,
             smtp=smtp,
         )
-    raise ConfigError(f"{where}.type: must be 'file' or 'email'")
+    raise ConfigError(f"{where}.type: must be 'file', 'email' or 'apprise'")
 
 
 def _fetch(path: Path, raw: object, env: Mapping[str, str]) -> FetchSettings:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from monitor import digest as digest_mod
 from monitor.errors import DeliveryError, MonitorError
-from monitor.models import Digest, DigestTarget, SmtpSettings
+from monitor.models import AnyTarget, AppriseTarget, Digest, DigestTarget, SmtpSettings
 
 log = logging.getLogger(__name__)
 
@@ -255,8 +255,12 @@ def _refused(recipients: Mapping[str, tuple[int, bytes]]) -> str:
 # --- one target ------------------------------------------------------------------------------
 
 
-def deliver(digest: Digest, target: DigestTarget, *, templates_dir: Path | None = None) -> str:
+def deliver(digest: Digest, target: AnyTarget, *, templates_dir: Path | None = None) -> str:
     """Render what `target` needs and deliver it; returns a short description of what was done."""
+    if isinstance(target, AppriseTarget):
+        from monitor.notify import deliver_apprise
+
+        return deliver_apprise(digest, target)
     try:
         if target.type == "file":
             formats = list(dict.fromkeys(target.formats))

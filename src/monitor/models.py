@@ -39,11 +39,24 @@ class DigestTarget:
 
 
 @dataclass(frozen=True)
+class AppriseTarget:
+    """One Apprise service URL (settings.digest.targets[].urls): each URL is its own target,
+    so a failing service is retried alone and the others never get a second copy."""
+
+    url: str = field(repr=False)  # holds tokens: only the Apprise library sees it
+    name: str  # stable identity for exactly-once bookkeeping, without the URL's secrets
+    type: str = "apprise"
+
+
+AnyTarget = DigestTarget | AppriseTarget
+
+
+@dataclass(frozen=True)
 class DigestSettings:
     time: str = "07:00"
     timezone: str = "UTC"
     empty: str = "skip"  # skip | send
-    targets: tuple[DigestTarget, ...] = ()
+    targets: tuple[AnyTarget, ...] = ()
     templates_dir: str | None = None
 
 
