@@ -99,8 +99,25 @@ def test_seeds_accept_txt_md_html_and_drop_boilerplate(tmp_path: Path) -> None:
 def test_seed_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no seed articles"):
         load_seeds(tmp_path)
+    (tmp_path / "blank.txt").write_text("  \n\n Lost Password? \n")  # only boilerplate: empty once cleaned
+    with pytest.raises(ConfigError, match="blank.txt: seed is empty"):
+        load_seeds(tmp_path)
     with pytest.raises(ConfigError, match="not found"):
         load_seeds(tmp_path / "missing")
+
+
+def test_headline_seeds_are_valid_and_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "a.txt").write_text("Junta leader says the country wants more weapons from Pyongyang\n")
+    (tmp_path / "b.txt").write_text("Moscow to train and arm a joint Sahel force\n")
+    with caplog.at_level("WARNING", logger="monitor.config"):
+        seeds = load_seeds(tmp_path)
+    assert [s.name for s in seeds] == ["a.txt", "b.txt"]
+    assert "every seed is shorter than" in caplog.text
+    caplog.clear()
+    (tmp_path / "c.txt").write_text(" ".join(["word"] * 40))
+    with caplog.at_level("WARNING", logger="monitor.config"):
+        load_seeds(tmp_path)
+    assert "shorter" not in caplog.text
 
 
 def test_scoring_is_lexical_unless_semantic_is_configured(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ Every validation error is one ConfigError naming the file and, where there is on
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -28,8 +29,11 @@ from .models import (
     SmtpSettings,
 )
 
+log = logging.getLogger(__name__)
+
 DEFAULT_INTERVAL = 1800.0
 SEED_SUFFIXES = (".txt", ".md", ".html", ".htm")
+SHORT_SEED_WORDS = 20  # below this a seed is a headline, not an article
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -317,9 +321,16 @@ def load_seeds(directory: Path) -> tuple[Seed, ...]:
         else:
             text = raw.decode("utf-8", errors="replace")
         text = clean_seed_text(text)
-        if len(text.split()) < 20:
-            raise ConfigError(f"{file}: seed has too little text ({len(text.split())} words)")
+        if not text.split():
+            raise ConfigError(f"{file}: seed is empty (a headline is enough)")
         seeds.append(Seed(name=file.name, text=text))
     if not seeds:
         raise ConfigError(f"{directory}: no seed articles (expected .txt, .md or .html files)")
+    if all(len(s.text.split()) < SHORT_SEED_WORDS for s in seeds):
+        # headlines work, but a few words leave little to tell a story from its neighbours
+        log.warning(
+            "%s: every seed is shorter than %d words; matches rest on a few words each",
+            directory,
+            SHORT_SEED_WORDS,
+        )
     return tuple(seeds)
