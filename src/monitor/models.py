@@ -177,11 +177,14 @@ class Score:
     facets: tuple[str, ...] = ()  # facets of the seed profile the document covers
     terms: tuple[str, ...] = ()  # top shared terms
     sentence: str = ""  # the document's best-matching sentence
+    carried: tuple[str, ...] = ()  # the features that carried the score, strongest first
 
     def explanation(self) -> str:
         parts = []
         if self.nearest_seed:
             parts.append(f"nearest seed {self.nearest_seed}")
+        if self.carried:
+            parts.append("carried by " + ", ".join(self.carried))
         if self.facets:
             parts.append("facets: " + "; ".join(self.facets))
         if self.terms:
