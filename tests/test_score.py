@@ -215,7 +215,9 @@ def test_length_does_not_decide(seeds: list[Seed], bodies: list[dict[str, str]])
     words = pad.split()[:3000]
     long = sc.score(_doc(summary + "\n\n" + " ".join(words), title=title))
     assert short.match and long.match
-    assert abs(short.value - long.value) < 0.15
+    # the relation is read in windows, so the padded page still matches; the lexical similarity
+    # is the whole document's, so 3,000 unrelated words may lower the score, never raise it
+    assert long.value <= short.value
     # and unrelated long text with one stray place name does not match
     stray = sc.score(_doc(" ".join(words) + " The studio also has an office in Moscow."))
     assert not stray.match
@@ -363,7 +365,8 @@ def test_skipping_places_that_cannot_matter_changes_no_score(seeds: list[Seed], 
 
     fast = build_scorer(seeds)
     full = build_scorer(seeds)
-    full._lex = _Lexicon.of(fast._lex.vocab)  # relevant=None: every place read everywhere
+    # relevant=None: every place read everywhere, in the relation model (the only place reader)
+    full.relation._lex = _Lexicon.of(fast.relation._lex.vocab)
     docs = [_doc(b["articleBody"], title=b.get("headline", ""), id=str(i)) for i, b in enumerate(bodies)]
     docs += [
         _doc("New Zealand and the U.S. signed a trade deal. France said the Gambia and Chad agreed.", title="Deal"),
@@ -376,5 +379,5 @@ def test_skipping_places_that_cannot_matter_changes_no_score(seeds: list[Seed], 
     for d in docs:
         a, b = fast.score(d), full.score(d)
         assert a == b, d.id
-        skipped += fast._lex.focus.isdisjoint(quick_tokens(d.title + " " + d.text))
+        skipped += fast.relation._lex.focus.isdisjoint(quick_tokens(d.title + " " + d.text))
     assert skipped >= 10  # the skipping path was taken

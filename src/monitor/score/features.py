@@ -6,9 +6,10 @@ Every feature is a similarity the seeds define, with no topic named anywhere:
   nearest single seed; of its capitalised names with the seeds' names; of its title alone;
 * relation: the relation model's value (``relation.py``: the two sides the seeds relate, found
   in the seeds) as a margin over that model's own seed-derived threshold;
-* structure: how much the seeds are about a relation at all (0 when they are not), alone and
-  times the relation margin and the lexical similarity, so the fitted combination gives the
-  relation weight only where the seeds earn it and falls back to plain similarity elsewhere.
+* breadth: how much the seeds are about a relation between many parties rather than one event
+  (``RelationScorer.breadth``: 0 when they show no relation or relate one pair), alone and times
+  the relation margin and the lexical similarity, so the fitted combination gives the relation
+  weight only where the seeds earn it and falls back to plain similarity elsewhere.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ class Feature(Enum):
     NAMES = "names"
     TITLE = "title"
     RELATION = "relation"
-    STRUCTURE = "structure"
-    RELATION_STRUCTURED = "relation_structured"
-    LEX_STRUCTURED = "lex_structured"
+    BREADTH = "breadth"
+    RELATION_BROAD = "relation_broad"
+    LEX_BROAD = "lex_broad"
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def features(
     profile: LexicalProfile,
     reading: Reading,
     relation_margin: float,
-    structure: float,
+    breadth: float,
     centroid_vector: Vector | None = None,
 ) -> dict[Feature, float]:
     """The feature values; ``centroid_vector`` replaces the seeds' centroid once feedback moved it."""
@@ -74,7 +75,7 @@ def features(
         Feature.NAMES: cosine(reading.names, profile.names),
         Feature.TITLE: cosine(reading.title, profile.centroid),
         Feature.RELATION: relation_margin,
-        Feature.STRUCTURE: structure,
-        Feature.RELATION_STRUCTURED: relation_margin * structure,
-        Feature.LEX_STRUCTURED: lex * structure,
+        Feature.BREADTH: breadth,
+        Feature.RELATION_BROAD: relation_margin * breadth,
+        Feature.LEX_BROAD: lex * breadth,
     }

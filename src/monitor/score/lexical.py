@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -92,7 +92,7 @@ def cosine(a: Vector, b: Vector) -> float:
 
 def centroid(vectors: Iterable[Vector]) -> dict[str, float]:
     """Unit-length mean direction of unit vectors."""
-    acc: Counter[str] = Counter()
+    acc: defaultdict[str, float] = defaultdict(float)
     for v in vectors:
         for t, x in v.items():
             acc[t] += x

@@ -10,7 +10,7 @@ the seeds' lexical centroid (Rocchio), teach the relation model, and move the th
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,8 +27,8 @@ _LABELS = {
     Feature.NAMES: "names",
     Feature.TITLE: "headline",
     Feature.RELATION: "relation",
-    Feature.RELATION_STRUCTURED: "relation",
-    Feature.LEX_STRUCTURED: "words",
+    Feature.RELATION_BROAD: "relation",
+    Feature.LEX_BROAD: "words",
 }
 
 
@@ -51,13 +51,13 @@ class Scorer:
         readings = tuple(read("", s.text, w.name_boost, w.number_weight) for s in seeds)
         self.profile = LexicalProfile.of(tuple(s.name for s in seeds), readings)
         self.relation: RelationScorer = build_relation(seeds)
-        self.structure = self.relation.structure
+        self.breadth = self.relation.breadth
         self.base_threshold = w.threshold
         self.threshold = w.threshold
         self._centroid: Vector = self.profile.centroid
         self._judged: list[tuple[Document, bool]] = []
-        self._rel: Counter[str] = Counter()
-        self._non: Counter[str] = Counter()
+        self._rel: defaultdict[str, float] = defaultdict(float)  # summed vectors of judged documents
+        self._non: defaultdict[str, float] = defaultdict(float)
 
     def read(self, doc: Document) -> Reading:
         return read(doc.title or "", doc.text or "", self.weights.name_boost, self.weights.number_weight)
@@ -66,12 +66,12 @@ class Scorer:
         reading = self.read(doc)
         rel = self.relation.score(doc)
         margin = rel.value - self.relation.base_threshold
-        feats = features(self.profile, reading, margin, self.structure, self._centroid)
+        feats = features(self.profile, reading, margin, self.breadth, self._centroid)
         return Evaluation(self.weights.value(feats), feats, nearest(self.profile, reading)[0], rel)
 
     def score(self, doc: Document) -> Score:
-        if not (doc.title or "").strip() and not (doc.text or "").strip():
-            return Score(value=0.0, match=False)
+        if not any(map(str.isalnum, (doc.title or "") + (doc.text or ""))):
+            return Score(value=0.0, match=False)  # nothing to read: no evidence either way
         ev = self.evaluate(doc)
         value = round(ev.value, 6)
         return Score(
@@ -86,17 +86,20 @@ class Scorer:
 
     def _carried(self, feats: dict[Feature, float]) -> tuple[str, ...]:
         """Features that pushed the score up most, strongest first (at most three)."""
-        parts: Counter[str] = Counter()
+        parts: defaultdict[str, float] = defaultdict(float)
         for k, v in feats.items():
             label = _LABELS.get(k)
             if label is not None:
                 parts[label] += self.weights.coef.get(k, 0.0) * v
-        return tuple(label for label, c in parts.most_common(3) if c > 0)
+        ranked = sorted(parts.items(), key=lambda kv: -kv[1])[:3]
+        return tuple(label for label, c in ranked if c > 0)
 
     # -- feedback --
     def learn(self, doc: Document, relevant: bool) -> None:
         self._judged.append((doc, relevant))
-        (self._rel if relevant else self._non).update(self.read(doc).terms)
+        acc = self._rel if relevant else self._non
+        for t, x in self.read(doc).terms.items():
+            acc[t] += x
         self.relation.learn(doc, relevant)
         self._move_centroid()
         self._adapt_threshold()
@@ -105,7 +108,7 @@ class Scorer:
         beta, gamma = self.weights.rocchio
         n_rel = sum(1 for _d, r in self._judged if r)
         n_non = len(self._judged) - n_rel
-        moved: Counter[str] = Counter(self.profile.centroid)
+        moved = defaultdict(float, self.profile.centroid)
         for t, x in self._rel.items():
             moved[t] += beta * x / n_rel
         for t, x in self._non.items():

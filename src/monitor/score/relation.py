@@ -386,6 +386,14 @@ class _Profile:
         seed relates the two facets): what the combination lets the relation features earn."""
         return self.pair_share if len(self.facets) == 2 else 0.0
 
+    @property
+    def breadth(self) -> float:
+        """The structure times the log of the number of distinct party pairs the seeds relate:
+        0 for seeds about one pair (an event between two countries, where the words already say
+        it), growing for seeds that relate many parties (the topic is the relation itself)."""
+        pairs = len(self.pairs) // 2  # both directions are kept
+        return self.structure * math.log(pairs) if pairs > 1 else 0.0
+
 
 def _build_profile(seeds: Sequence[Seed], seed_reads: list[list[_Sent]]) -> _Profile:
     n = max(1, len(seeds))
@@ -552,7 +560,7 @@ class RelationScorer:
 
     def __init__(self, profile: _Profile, threshold: float, base_threshold: float) -> None:
         self._p = profile
-        self.structure = profile.structure
+        self.breadth = profile.breadth
         self.threshold = threshold
         self.base_threshold = base_threshold
         self._learned: dict[str, float] = {}
