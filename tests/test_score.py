@@ -381,3 +381,95 @@ def test_skipping_places_that_cannot_matter_changes_no_score(seeds: list[Seed], 
         assert a == b, d.id
         skipped += fast.relation._lex.focus.isdisjoint(quick_tokens(d.title + " " + d.text))
     assert skipped >= 10  # the skipping path was taken
+
+
+# ---- topics of other shapes (written for the test; the corpus pages are the distractors) ----------
+
+ONE_COUNTRY_SEEDS = [
+    (
+        "Peru's Congress votes to remove President Vizcarra in impeachment trial",
+        "Peru's Congress voted on Monday to remove President Martin Vizcarra from office over bribery "
+        "allegations, plunging the country into a political crisis. Lawmakers voted 105 to 19 to declare "
+        "the presidency vacant for 'permanent moral incapacity'. Protesters gathered outside Congress in Lima.",
+    ),
+    (
+        "Protests spread in Lima as interim president Merino is sworn in",
+        "Thousands of Peruvians marched in Lima against Manuel Merino, the head of Congress who was sworn in "
+        "as interim president after the impeachment of Martin Vizcarra. Police fired tear gas; human rights "
+        "groups said several protesters were injured. Regional governors called the vote a parliamentary coup.",
+    ),
+    (
+        "Peru's interim president Merino resigns after deadly protests",
+        "Manuel Merino resigned as Peru's interim president five days after taking office, following protests "
+        "in which two young men were killed by police. Congress must now choose a new leader, the third "
+        "president in a week, deepening the crisis that began with Vizcarra's removal.",
+    ),
+    (
+        "Peru's Congress picks Francisco Sagasti as president to end crisis",
+        "Peru's Congress elected centrist lawmaker Francisco Sagasti as head of Congress, making him the "
+        "country's interim president until elections in April. Sagasti promised to restore calm after the "
+        "impeachment of Vizcarra and the resignation of Merino amid mass protests in Lima.",
+    ),
+]
+
+HEADLINE_SEEDS = [
+    "Cholera outbreak spreads in Haiti as cases rise in Port-au-Prince",
+    "Haiti cholera deaths climb as clinics run short of oral rehydration salts",
+    "WHO ships cholera vaccines to Haiti to contain outbreak",
+    "Cholera cases found in Haitian prison, health ministry says",
+    "Aid groups warn Haiti cholera outbreak could overwhelm hospitals",
+]
+
+
+def _unrelated_matches(sc: object, bodies: list[dict[str, str]]) -> int:
+    return sum(sc.score(_doc(b["articleBody"], title=b.get("headline", ""))).match for b in bodies)  # type: ignore[attr-defined]
+
+
+def test_one_country_topic_falls_back_to_similarity(bodies: list[dict[str, str]]) -> None:
+    """Seeds about one country's internal crisis show no relation between two sides: the scorer
+    must not force one, and plain similarity to the seeds decides."""
+    seeds = [Seed(name=f"s{i}.txt", text=f"{t}\n\n{b}") for i, (t, b) in enumerate(ONE_COUNTRY_SEEDS)]
+    sc = build_scorer(seeds)
+    assert sc.breadth == 0.0
+    on_topic = sc.score(
+        _doc(
+            "Francisco Sagasti took office as Peru's interim president on Tuesday, the third in a week, "
+            "after Congress ousted Vizcarra and Merino resigned amid protests in Lima.",
+            title="Sagasti sworn in as Peru's president after week of turmoil",
+        )
+    )
+    assert on_topic.match, on_topic
+    other_country = sc.score(
+        _doc(
+            "Thailand's parliament rejected a motion to amend the constitution as student protesters "
+            "gathered in Bangkok for a fourth week.",
+            title="Thai lawmakers reject charter change",
+        )
+    )
+    assert not other_country.match
+    assert other_country.value < on_topic.value
+    assert _unrelated_matches(sc, bodies) < 0.05 * len(bodies)
+
+
+def test_headline_only_seeds(bodies: list[dict[str, str]]) -> None:
+    """Five headlines are a valid seed set: a story on the topic matches, unrelated pages do not."""
+    sc = build_scorer([Seed(name=f"h{i}.txt", text=h) for i, h in enumerate(HEADLINE_SEEDS)])
+    story = sc.score(
+        _doc(
+            "Health officials in Haiti reported 40 new cholera deaths this week as the outbreak reached "
+            "the north of the country. Clinics in Port-au-Prince are treating hundreds of patients a day.",
+            title="Haiti cholera outbreak reaches the north",
+        )
+    )
+    assert story.match, story
+    assert story.nearest_seed.startswith("h")
+    off = sc.score(_doc("The central bank raised interest rates by half a point.", title="Rates rise again"))
+    assert not off.match
+    assert _unrelated_matches(sc, bodies) < 0.05 * len(bodies)
+
+
+def test_every_match_is_explained(seeds: list[Seed]) -> None:
+    sc = build_scorer(seeds)
+    s = sc.score(_doc("Russia will deliver arms to Burkina Faso's junta.", title="Russia arms Burkina Faso"))
+    assert s.match and s.nearest_seed and s.carried and s.sentence
+    assert "carried by" in s.explanation()
