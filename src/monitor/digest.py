@@ -31,9 +31,9 @@ from urllib.parse import urlsplit
 import jinja2
 
 from monitor.errors import ConfigError
-from monitor.models import Digest, MatchItem
+from monitor.models import DIGEST_FORMATS, Digest, MatchItem
 
-FORMATS = ("md", "html", "text", "json", "atom")
+FORMATS = DIGEST_FORMATS
 
 TEMPLATES = {
     "md": "digest.md.j2",

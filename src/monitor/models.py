@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import ClassVar
 
 # --- configuration -------------------------------------------------------------------------
+
+# Defaults are defined here once; config.py reads them from these records.
+DEFAULT_INTERVAL = 1800.0  # seconds between polls of a feed
+DIGEST_FORMATS = ("md", "html", "text", "json", "atom")  # every format a digest renders in
+DEFAULT_FORMATS = ("md", "html", "json", "atom")  # what a file target writes unless told
+DEFAULT_SEMANTIC_WEIGHT = 0.1
+SMTP_PORTS = {"none": 25, "starttls": 25, "ssl": 465}  # default port per security mode
+
 
 
 @dataclass(frozen=True)
@@ -13,14 +22,14 @@ class FeedSpec:
     url: str
     name: str
     tags: tuple[str, ...] = ()
-    interval: float = 1800.0  # seconds
+    interval: float = DEFAULT_INTERVAL
     full_text: bool = True
 
 
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str = "localhost"
-    port: int = 25
+    port: int = SMTP_PORTS["none"]
     security: str = "none"  # none | starttls | ssl
     user: str | None = None  # only from MONITOR_SMTP_USER
     password: str | None = None  # only from MONITOR_SMTP_PASSWORD
@@ -28,14 +37,36 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
-class DigestTarget:
-    type: str  # "file" | "email"
-    name: str  # stable identity used for exactly-once bookkeeping, e.g. "file:digests"
-    dir: str | None = None
-    formats: tuple[str, ...] = ("md", "html", "json", "atom")
-    to: tuple[str, ...] = ()
-    sender: str | None = None
-    smtp: SmtpSettings | None = None
+class FileTarget:
+    """Dated digest files in a directory."""
+
+    type: ClassVar[str] = "file"
+    dir: str = "digests"
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+
+    @property
+    def name(self) -> str:
+        """Stable identity used for exactly-once bookkeeping."""
+        return f"file:{self.dir}"
+
+
+@dataclass(frozen=True)
+class EmailTarget:
+    """One multipart email per digest."""
+
+    type: ClassVar[str] = "email"
+    to: tuple[str, ...]
+    sender: str
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+
+    @property
+    def name(self) -> str:
+        return "email:" + ",".join(sorted(self.to))
+
+
+# A new kind of target is a record above, a member here, a reader in config.TARGET_READERS and a
+# sender in deliver.SENDERS.
+DigestTarget = FileTarget | EmailTarget
 
 
 @dataclass(frozen=True)
@@ -63,7 +94,7 @@ class SemanticSettings:
     """The optional embedding backend fused with the lexical score (docs/semantic.md)."""
 
     model: str  # local model directory or a name resolved offline
-    weight: float = 0.1  # in (0, 1]: value = (1 - weight) * lexical + weight * semantic
+    weight: float = DEFAULT_SEMANTIC_WEIGHT  # in (0, 1]: value = (1 - weight) * lexical + weight * semantic
     languages: tuple[str, ...] | None = ("en",)  # languages the model reads; None: every language
 
 
