@@ -34,7 +34,7 @@ ITEMS = (
         published=datetime(2026, 11, 21, 9, 0, tzinfo=UTC),
         first_seen=datetime(2026, 11, 21, 10, 0, tzinfo=UTC),
         score=0.91,
-        explanation="nearest seed harbour.txt",
+        nearest_seed="harbour.txt",
         sentence="The council approved the dredging.",
     ),
     MatchItem(
@@ -45,7 +45,7 @@ ITEMS = (
         published=None,
         first_seen=datetime(2026, 11, 21, 11, 0, tzinfo=UTC),
         score=0.64,
-        explanation="terms: silt",
+        terms=("silt",),
         changed=True,
     ),
 )

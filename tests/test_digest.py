@@ -26,7 +26,6 @@ GOOD = MatchItem(
     published=datetime(2026, 11, 21, 9, 30, tzinfo=UTC),
     first_seen=datetime(2026, 11, 21, 10, 0, tzinfo=UTC),
     score=0.87654,
-    explanation="nearest seed harbour.txt | facets: dredging; council vote | terms: harbour, silt",
     sentence="The council approved the dredging of the inner harbour on Monday.",
     nearest_seed="harbour.txt",
     facets=("dredging", "council vote"),
@@ -40,7 +39,6 @@ CHANGED = MatchItem(
     published=None,
     first_seen=datetime(2026, 11, 20, 8, 0, tzinfo=timezone(timedelta(hours=1))),
     score=0.5,
-    explanation="",
     nearest_seed="harbour.txt",
     terms=("silt",),
     changed=True,
@@ -53,7 +51,7 @@ EVIL = MatchItem(
     published=datetime(2026, 11, 21, 11, 0),  # naive: taken as UTC
     first_seen=datetime(2026, 11, 21, 12, 0),
     score=0.61,
-    explanation="terms: <img src=x onerror=alert(1)>",
+    terms=("<img src=x onerror=alert(1)>",),
     sentence='He said "<script>steal()</script>" and left.\x00\x07',
 )
 DATA = MatchItem(
@@ -64,7 +62,6 @@ DATA = MatchItem(
     published=None,
     first_seen=datetime(2026, 11, 21, 12, 0, tzinfo=UTC),
     score=0.7,
-    explanation="x",
 )
 
 
@@ -90,8 +87,9 @@ def test_human_formats_list_every_field(fmt: str) -> None:
     assert "The council approved the dredging of the inner harbour on Monday." in out
     assert "nearest seed harbour.txt" in out  # explanation
     assert "updated" in out.lower()
-    # structured fields not already in the explanation are shown (CHANGED has an empty one)
-    assert "Terms: silt" in out
+    # the explanation is derived from its parts (CHANGED has a seed and a term, no facets)
+    assert "nearest seed harbour.txt | terms: silt" in out
+    assert out.count("dredging; council vote") == 1, "each part is shown once"
 
 
 def test_markdown_links_and_escapes() -> None:
@@ -114,7 +112,6 @@ def test_markdown_link_destination_is_encoded() -> None:
         published=None,
         first_seen=GENERATED,
         score=1.0,
-        explanation="",
     )
     assert "[T](https://en.example.org/wiki/Foo_%28bar%29%20x)" in render(digest(item), "md")
 
@@ -167,7 +164,6 @@ def test_html_attribute_quotes_escaped() -> None:
         published=None,
         first_seen=GENERATED,
         score=0.9,
-        explanation="",
     )
     out = render(digest(item), "html")
     assert 'href="https://a.example/x&#34;onmouseover=&#34;alert(1)"' in out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import ClassVar
 
 # --- configuration -------------------------------------------------------------------------
@@ -197,14 +198,19 @@ class Score:
     sentence: str = ""  # the document's best-matching sentence
 
     def explanation(self) -> str:
-        parts = []
-        if self.nearest_seed:
-            parts.append(f"nearest seed {self.nearest_seed}")
-        if self.facets:
-            parts.append("facets: " + "; ".join(self.facets))
-        if self.terms:
-            parts.append("terms: " + ", ".join(self.terms))
-        return " | ".join(parts)
+        return explanation_text(self.nearest_seed, self.facets, self.terms)
+
+
+def explanation_text(nearest_seed: str, facets: tuple[str, ...], terms: tuple[str, ...]) -> str:
+    """The one-line "why" of a score, always derived from its parts (never stored beside them)."""
+    parts = []
+    if nearest_seed:
+        parts.append(f"nearest seed {nearest_seed}")
+    if facets:
+        parts.append("facets: " + "; ".join(facets))
+    if terms:
+        parts.append("terms: " + ", ".join(terms))
+    return " | ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -213,6 +219,95 @@ class Judgment:
 
     document: Document
     relevant: bool
+
+
+# --- one feed's poll: state, failure values, the planned update ------------------------------
+
+
+class FailureKind(StrEnum):
+    FETCH = "fetch"  # the server or the network failed; retried with backoff
+    PERMANENT = "permanent"  # retrying will not help (410 Gone, a refused address): the feed stops
+    PARSE = "parse"  # the document is not a usable feed
+    STORAGE = "storage"  # the database could not be read or written
+    INTERNAL = "internal"  # a bug, logged with its traceback
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A typed error value: what kind of failure, and the one-line message shown to people."""
+
+    kind: FailureKind
+    message: str
+    retry_after: float | None = None  # a server's Retry-After, in seconds
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the storage knows about a feed before a poll."""
+
+    url: str
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    status: str = "active"  # active | gone | manual
+    error_count: int = 0
+    next_due_at: datetime | None = None
+    last_fetch_at: datetime | None = None
+    last_error: str | None = None
+    entries: int = 0
+    fetch_url: str | None = None  # set by a permanent redirect; None: fetch `url`
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    """What fetching (and parsing) a feed gave: a document, a 304, or a failure."""
+
+    fetched: FetchResult | None = None  # None: the fetch failed
+    parsed: ParsedFeed | None = None  # None: not modified, or the fetch or parse failed
+    failure: Failure | None = None
+
+
+@dataclass(frozen=True)
+class PlannedEntry:
+    entry: Entry
+    entry_hash: str  # what the feed says about the entry; stored to notice the next change
+    known: bool  # stored before (its feed text changed) rather than new
+
+
+@dataclass(frozen=True)
+class Move:
+    """A permanent redirect: fetch from `fetch_url` (None: the configured url) with these validators."""
+
+    fetch_url: str | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchRecord:
+    """The feed row after this poll: when, when next, how it went."""
+
+    fetched_at: datetime
+    next_due: datetime
+    error: Failure | None = None  # None: success (clears the error count)
+    warning: str | None = None
+    validators: tuple[str | None, str | None] | None = None  # (etag, last-modified); None: keep
+    status: str | None = None  # "gone", "active" (answering again) or None (unchanged)
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedUpdate:
+    """Everything one poll decides about a feed; `Storage.apply` writes it in one transaction."""
+
+    url: str  # the configured url (the feed's identity)
+    record: FetchRecord | None = None  # None: leave the fetch state alone (an interrupted poll)
+    move: Move | None = None
+    entries: tuple[PlannedEntry, ...] = ()  # to fetch, extract, score and store
+    not_modified: bool = False
 
 
 # --- results and digests ---------------------------------------------------------------------
@@ -227,7 +322,7 @@ class FeedResult:
     new_entries: int = 0
     matches: int = 0
     not_modified: bool = False
-    error: str | None = None
+    error: Failure | None = None  # rendered as text (its message) only by the CLI and the logs
     warning: str | None = None
 
     @property
@@ -246,12 +341,15 @@ class MatchItem:
     published: datetime | None
     first_seen: datetime
     score: float
-    explanation: str
     sentence: str = ""
     nearest_seed: str = ""
     facets: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()
     changed: bool = False  # an already-reported article whose content changed
+
+    @property
+    def explanation(self) -> str:
+        return explanation_text(self.nearest_seed, self.facets, self.terms)
 
 
 @dataclass(frozen=True)

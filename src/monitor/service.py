@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import threading
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from types import FrameType
 from typing import IO
@@ -56,11 +56,11 @@ class InstanceLock:
             self._file = None
 
 
-def run_service(paths: application.Paths, *, tick: float = 5.0) -> None:
+def run_service(paths: application.Paths, *, tick: float = 5.0, now: application.Clock = application.utcnow) -> None:
     lock = InstanceLock(paths.db)
     lock.acquire()
     try:
-        a = application.open_app(paths)
+        a = application.open_app(paths, now=now)
     except BaseException:
         lock.release()
         raise
@@ -78,7 +78,7 @@ def run_service(paths: application.Paths, *, tick: float = 5.0) -> None:
     scheduler = BlockingScheduler(timezone=UTC)
 
     def heartbeat() -> None:
-        a.store.set_value("heartbeat", datetime.now(UTC).isoformat(timespec="seconds"))
+        a.store.set_value("heartbeat", a.now().astimezone(UTC).isoformat(timespec="seconds"))
 
     def tick_job() -> None:
         with busy:
@@ -111,7 +111,7 @@ def run_service(paths: application.Paths, *, tick: float = 5.0) -> None:
         id="tick",
         max_instances=1,
         coalesce=True,
-        next_run_time=datetime.now(UTC),
+        next_run_time=a.now(),
     )
     if settings.targets:
         scheduler.add_job(
