@@ -12,6 +12,7 @@ import random
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -222,6 +223,7 @@ def test_random_xmlish_documents_raise_nothing_but_parse_error(content: bytes, c
         assert len(ids) == len(set(ids)) and all(ids)
 
 
+@pytest.mark.slow
 @PROPS
 @given(st.lists(st.text(max_size=40), max_size=6))
 def test_json_feed_items_of_any_shape(titles: list[str]) -> None:
@@ -234,6 +236,7 @@ def test_json_feed_items_of_any_shape(titles: list[str]) -> None:
     assert len({e.id for e in parsed.entries}) == len(parsed.entries)
 
 
+@pytest.mark.slow
 @PROPS
 @given(ITEMS, st.booleans())
 def test_generated_feeds_are_stored_once_through_the_pipeline(items: list[dict[str, str | None]], atom: bool) -> None:
@@ -262,6 +265,7 @@ def test_generated_feeds_are_stored_once_through_the_pipeline(items: list[dict[s
         assert store.feed_statuses()[0].entries == len(parsed.entries)
 
 
+@pytest.mark.slow
 @PROPS
 @given(ITEMS)
 def test_decide_then_save_twice_stores_nothing_twice(items: list[dict[str, str | None]]) -> None:

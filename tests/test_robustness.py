@@ -129,6 +129,7 @@ def poll_lines(output: str) -> dict[str, str]:
 # --- every corpus feed ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_corpus_feed_goes_through_one_poll(tmp_path: Path, server: TestServer, corpus: dict[str, bytes]) -> None:
     feeds = []
     for path, body in corpus.items():
@@ -493,6 +494,7 @@ def test_failing_feed_backs_off_then_recovers(tmp_path: Path, server: TestServer
 # --- the fault-injection pass ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_hundred_feed_pass_with_every_fault_kind(tmp_path: Path, server: TestServer, corpus: dict[str, bytes]) -> None:
     faults = [k for k in FAULT_KINDS if k != "moved"]
     feeds: list[dict[str, object]] = []
