@@ -10,6 +10,7 @@ from xml.etree import ElementTree
 import feedparser
 import pytest
 
+from factories import match_item
 from monitor.digest import FORMATS, atom_id, md_escape, render, safe_link
 from monitor.errors import ConfigError
 from monitor.models import Digest, MatchItem
@@ -104,15 +105,7 @@ def test_markdown_links_and_escapes() -> None:
 
 
 def test_markdown_link_destination_is_encoded() -> None:
-    item = MatchItem(
-        article_id=9,
-        url="https://en.example.org/wiki/Foo_(bar) x",
-        title="T",
-        feed="F",
-        published=None,
-        first_seen=GENERATED,
-        score=1.0,
-    )
+    item = match_item(9, url="https://en.example.org/wiki/Foo_(bar) x", title="T")
     assert "[T](https://en.example.org/wiki/Foo_%28bar%29%20x)" in render(digest(item), "md")
 
 
@@ -156,15 +149,7 @@ def test_html_escapes_and_refuses_unsafe_links() -> None:
 
 
 def test_html_attribute_quotes_escaped() -> None:
-    item = MatchItem(
-        article_id=5,
-        url='https://a.example/x"onmouseover="alert(1)',
-        title="t",
-        feed="f",
-        published=None,
-        first_seen=GENERATED,
-        score=0.9,
-    )
+    item = match_item(5, url='https://a.example/x"onmouseover="alert(1)')
     out = render(digest(item), "html")
     assert 'href="https://a.example/x&#34;onmouseover=&#34;alert(1)"' in out
     assert 'onmouseover="' not in out

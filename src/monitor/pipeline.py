@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import ExtractError, FetchError, MonitorError, ParseError, StorageError
 from .extract import build_article, extract_page
@@ -32,10 +32,9 @@ from .models import (
 )
 from .parse import parse_feed
 from .plan import UNSCORED, failed, interrupted, plan, with_unscored
-from .plan import decide as decide  # re-exported: the pipeline's pure decisions live in plan
-from .plan import entry_hash as entry_hash
-from .plan import next_due as next_due
-from .store import Storage
+
+if TYPE_CHECKING:  # the pipeline knows the storage only by its protocol
+    from .store.protocol import Storage
 
 log = logging.getLogger("monitor.pipeline")
 

@@ -61,6 +61,9 @@ def statuses(conn: sqlite3.Connection) -> list[FeedStatus]:
         FeedStatus(
             url=r["url"],
             name=r["name"] or r["url"],
+            tags=tuple(json.loads(r["tags"] or "[]")),
+            interval=r["interval"],
+            full_text=bool(r["full_text"]),
             title=r["title"],
             status=r["status"] or "active",
             entries=r["entries"] or 0,
@@ -72,6 +75,8 @@ def statuses(conn: sqlite3.Connection) -> list[FeedStatus]:
             last_error=r["last_error"],
             last_error_at=from_iso(r["last_error_at"]),
             last_warning=r["last_warning"],
+            etag=r["etag"],
+            last_modified=r["last_modified"],
             fetch_url=r["fetch_url"],
         )
         for r in found

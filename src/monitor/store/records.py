@@ -19,6 +19,9 @@ class FeedStatus:
 
     url: str
     name: str
+    tags: tuple[str, ...]
+    interval: float | None  # seconds; None for feeds not in feeds.yaml
+    full_text: bool
     title: str | None
     status: str  # active | gone | manual
     entries: int
@@ -30,6 +33,8 @@ class FeedStatus:
     last_error: str | None
     last_error_at: datetime | None
     last_warning: str | None
+    etag: str | None
+    last_modified: str | None
     fetch_url: str | None
 
 
