@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from factories import FEED, NOW, entry, feed_state, fetched, outcome, spec
 from helpers import rss
-from monitor.errors import FetchError
+from monitor.errors import FetchError, StorageError
 from monitor.models import Document, Failure, FailureKind, FetchOutcome, FetchResult, Move, Score
 from monitor.pipeline import run_feed
 from monitor.plan import MAX_BACKOFF, decide, entry_hash, interrupted, next_due, plan, with_unscored
@@ -190,3 +191,55 @@ def test_a_document_that_is_not_a_feed_is_a_parse_failure(store: SqliteStore) ->
     result = run_feed(spec(), store=store, fetcher=fetcher, scorer=FakeScorer(), now=lambda: NOW)
     assert result.error is not None and result.error.kind is FailureKind.PARSE
     assert store.feed_state(FEED).error_count == 1
+
+
+class FailingStore:
+    """The in-memory store, with one method made to fail the way a full disk or a bug would."""
+
+    def __init__(self, store: SqliteStore, method: str, error: Exception) -> None:
+        self.store, self.method, self.error = store, method, error
+
+    def __getattr__(self, name: str) -> Any:
+        if name == self.method:
+            raise self.error
+        return getattr(self.store, name)
+
+
+def test_a_storage_failure_mid_feed_is_recorded_as_a_storage_failure(store: SqliteStore) -> None:
+    broken = FailingStore(store, "save_article", StorageError("m.db: database or disk is full"))
+    result = run_feed(
+        spec(full_text=False),
+        store=broken,
+        fetcher=FakeFetcher(rss(ITEMS)),
+        scorer=FakeScorer(),
+        now=lambda: NOW,  # type: ignore[arg-type]
+    )
+    assert result.error is not None and result.error.kind is FailureKind.STORAGE
+    state = store.feed_state(FEED)
+    assert state.last_error == "m.db: database or disk is full" and state.etag is None  # validators not kept
+
+
+def test_a_bug_mid_feed_is_an_internal_failure_and_an_unrecordable_one_says_so(store: SqliteStore) -> None:
+    bug = FailingStore(store, "save_article", RuntimeError("a bug"))
+    result = run_feed(
+        spec(full_text=False), store=bug, fetcher=FakeFetcher(rss(ITEMS)), scorer=FakeScorer(), now=lambda: NOW
+    )  # type: ignore[arg-type]
+    assert result.error is not None and result.error.kind is FailureKind.INTERNAL
+    assert result.error.message == "internal error: RuntimeError: a bug"
+    assert store.feed_state(FEED).error_count == 1
+    unrecordable = FailingStore(store, "apply", StorageError("m.db: disk I/O error"))
+    failed_fetch = FakeFetcher(b"", fail=FetchError("HTTP 500 from 127.0.0.1"))
+    result = run_feed(spec(), store=unrecordable, fetcher=failed_fetch, scorer=FakeScorer(), now=lambda: NOW)  # type: ignore[arg-type]
+    assert result.error is not None
+    assert result.error.message == "HTTP 500 from 127.0.0.1 (and could not record it: m.db: disk I/O error)"
+
+
+def test_a_page_that_breaks_the_extractor_falls_back_to_the_feed_text(store: SqliteStore) -> None:
+    class HostilePages(FakeFetcher):
+        def fetch_page(self, url: str) -> FetchResult:
+            raise RecursionError("deeply nested page")
+
+    result = run_feed(spec(), store=store, fetcher=HostilePages(rss(ITEMS[:1])), scorer=FakeScorer(), now=lambda: NOW)
+    assert result.error is None and result.new_entries == 1
+    [stored] = store.articles()
+    assert stored.title == "Football 0"  # the feed's own title and text stand in

@@ -17,7 +17,6 @@ DEFAULT_SEMANTIC_WEIGHT = 0.1
 SMTP_PORTS = {"none": 25, "starttls": 25, "ssl": 465}  # default port per security mode
 
 
-
 @dataclass(frozen=True)
 class FeedSpec:
     url: str

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from .errors import ExtractError, FetchError, MonitorError, ParseError, StorageError
+from .errors import ExtractError, FetchError, MonitorError, StorageError
 from .extract import build_article, extract_page
 from .models import (
     Article,
@@ -116,7 +116,7 @@ def fetch_outcome(spec: FeedSpec, state: FeedState, fetcher: FetcherLike) -> Fet
         return FetchOutcome(fetched=fetched)
     try:
         return FetchOutcome(fetched=fetched, parsed=parse_feed(fetched.content, fetched.headers, spec.url))
-    except (ParseError, MonitorError) as exc:
+    except MonitorError as exc:  # ParseError, or a charset the document cannot be read in
         return FetchOutcome(fetched=fetched, failure=Failure(FailureKind.PARSE, str(exc)))
     except Exception as exc:
         log.exception("internal error parsing %s", source)

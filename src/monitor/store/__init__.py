@@ -26,7 +26,7 @@ from .sqlite import SqliteStore
 Store = SqliteStore  # the default backend under its historical name
 
 
-def open_storage(path: Path) -> SqliteStore:
+def open_storage(path: Path) -> Storage:
     """The backend for a database location (a SQLite file today; a PostgreSQL URL later)."""
     return SqliteStore(path)
 

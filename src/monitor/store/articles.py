@@ -99,4 +99,3 @@ def _stored(r: sqlite3.Row) -> StoredArticle:
         first_seen=required_time(r["first_seen"]),
         language=r["language"],
     )
-

@@ -78,16 +78,16 @@ class SqliteStore:
             try:
                 yield conn
             except sqlite3.Error as exc:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise StorageError(f"{self.path}: {exc}") from None
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
             else:
                 try:
                     conn.execute("COMMIT")
                 except sqlite3.Error as exc:
-                    conn.execute("ROLLBACK")
+                    _rollback(conn)
                     raise StorageError(f"{self.path}: {exc}") from None
 
     def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
@@ -212,3 +212,9 @@ class SqliteStore:
         )
         assert row is not None  # an aggregate always returns a row
         return Counts(articles=int(row["articles"]), matches=int(row["matches"]), feeds=int(row["feeds"]))
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Some errors (a full disk, an interrupt) have already ended the transaction."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
