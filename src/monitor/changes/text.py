@@ -1,0 +1,133 @@
+"""Tokens, sentences and background word rarity shared by the change engines (pure)."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from functools import lru_cache
+
+# words with inner apostrophes, dots, hyphens or commas kept together ("U.S.", "6.1", "1,200")
+WORD_RE = re.compile(r"[^\W_]+(?:[.,'’\-][^\W_]+)*", re.UNICODE)
+NUMBER_RE = re.compile(r"\d+(?:[.,:]\d+)*")
+# a sentence ends at . ! ? … (with closing quotes/brackets) before whitespace and a capital,
+# digit or opening quote; newlines always end one
+_SENT_SPLIT = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9À-ÖØ-ÞĀ-ſА-ЯЁ])")
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had has
+    have having he her here hers herself him himself his how i if in into is it its itself just me more
+    most my myself no nor not now of off on once only or other our ours ourselves out over own same she
+    should so some such than that the their theirs them themselves then there these they this those
+    through to too under until up very was we were what when where which while who whom why will with
+    would you your yours yourself yourselves said says say told according one two new year years
+    mr mrs ms s t also would could may might must shall us""".split()
+)
+
+
+@lru_cache(maxsize=131072)
+def fold(word: str) -> str:
+    """Lower-case, strip accents and possessive 's, unify apostrophes."""
+    w = word.lower().replace("’", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    if not w.isascii():
+        w = "".join(c for c in unicodedata.normalize("NFKD", w) if not unicodedata.combining(c))
+    return w
+
+
+@lru_cache(maxsize=131072)
+def stem(word: str) -> str:
+    """A light English suffix strip, so "earthquakes"/"earthquake" and "arrested"/"arrest" meet."""
+    if len(word) <= 4 or not word.isalpha():
+        return word
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                return word
+            return word[: len(word) - len(suffix)] + repl
+    return word
+
+
+def words(text: str) -> list[str]:
+    """Surface words in order (case kept)."""
+    return WORD_RE.findall(text)
+
+
+def sentences(text: str) -> list[str]:
+    """Split at sentence ends followed by a capital/digit/quote, and at newlines."""
+    out: list[str] = []
+    for chunk in text.split("\n"):
+        out += [s for s in (p.strip() for p in _SENT_SPLIT.split(chunk)) if s]
+    return out
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of `sentences(text)` in `text` (same order)."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.split("\n"):
+        start = 0
+        for m in _SENT_SPLIT.finditer(line):
+            _add_span(spans, line, pos, start, m.start())
+            start = m.end()
+        _add_span(spans, line, pos, start, len(line))
+        pos += len(line) + 1
+    return spans
+
+
+def _add_span(spans: list[tuple[int, int]], line: str, offset: int, start: int, end: int) -> None:
+    seg = line[start:end]
+    stripped = seg.strip()
+    if stripped:
+        lead = len(seg) - len(seg.lstrip())
+        spans.append((offset + start + lead, offset + start + lead + len(stripped)))
+
+
+@lru_cache(maxsize=262144)
+def rarity(word: str, lang: str = "en") -> float:
+    """Background rarity in 0..1 from wordfreq's Zipf frequency (8 = "the", 0 = unseen).
+
+    A word the general language rarely uses (a name, a place, a number) carries more of what
+    makes one event differ from another than a common word.
+    """
+    from wordfreq import zipf_frequency
+
+    z = zipf_frequency(word, lang)
+    return min(1.0, max(0.0, (7.0 - z) / 7.0))
+
+
+def doc_probability(word: str, lang: str = "en", doc_len: int = 300) -> float:
+    """Chance that a general-language document of `doc_len` words contains `word`."""
+    from wordfreq import word_frequency
+
+    f = word_frequency(word, lang)
+    return 1.0 - math.exp(-f * doc_len)
+
+
+_DATE_WORDS = frozenset(
+    """jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june july
+    august september october november december mon tue wed thu fri sat sun monday tuesday wednesday
+    thursday friday saturday sunday am pm a.m p.m gmt utc bst est edt pst pdt cet cest et pt updated
+    last published posted at on by | / - : , st nd rd th today yesterday""".split()
+)
+
+
+def is_date_line(line: str) -> bool:
+    """A line made only of dates, times and words like "updated"/"published" (a dateline)."""
+    toks = WORD_RE.findall(line)
+    if not toks:
+        return True
+    return all(t.isdigit() or t.lower().rstrip(".") in _DATE_WORDS or NUMBER_RE.fullmatch(t) for t in toks)
+
+
+def headline(title: str, text: str) -> tuple[str, str]:
+    """(headline, body): a dateline given as a title gives way to the body's first real line."""
+    if not is_date_line(title):
+        return title, text
+    lines = text.split("\n")
+    for n, line in enumerate(lines):
+        if line.strip() and not is_date_line(line):
+            return line.strip(), "\n".join([title, *lines[:n], *lines[n + 1 :]])
+    return "", "\n".join([title, text])
