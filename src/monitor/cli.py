@@ -312,14 +312,26 @@ def explain(ctx: click.Context, ref: str, fmt: str) -> None:
 @click.option(
     "--items",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    required=True,
+    default=None,
     help="JSON lines of news items (id, date, language, title, summary).",
 )
 @click.option(
     "--labels",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    required=True,
+    default=None,
     help="TSV of id and grade (2 on topic, 1 related, 0 off topic).",
+)
+@click.option(
+    "--stories",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Story clustering against gold `story` labels (JSON lines); see docs/changes.md.",
+)
+@click.option(
+    "--revisions",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Revision significance against labelled edits (JSON lines: before, after, material, edits).",
 )
 @click.option(
     "--feedback",
@@ -365,8 +377,18 @@ def eval_(
     fmt: str,
     semantic_model: str | None,
     semantic_weight: float | None,
+    stories: Path | None,
+    revisions: Path | None,
 ) -> None:
-    """Measure relevance against graded items: the scorer and two baselines."""
+    """Measure relevance against graded items (the scorer and two baselines), or story
+    clustering (--stories) / revision significance (--revisions) against their baselines."""
+    if stories or revisions:
+        from .changes.evaluate import run_changes_eval
+
+        click.echo(run_changes_eval(stories, revisions, fmt), nl=False)
+        return
+    if items is None or labels is None:
+        raise click.UsageError("give --items and --labels (or --stories / --revisions)")
     from .config import DEFAULT_SEMANTIC_WEIGHT, load_seeds
     from .evaluate import format_report, run_eval
     from .models import SemanticSettings
@@ -391,6 +413,31 @@ def eval_(
         scorer_factory=app.scorer_factory(semantic),
     )
     click.echo(format_report(report, fmt))
+
+
+@cli.command()
+@click.option(
+    "--input", "input_", type=click.File("r", encoding="utf-8"), required=True, help="JSON lines in stream order."
+)
+@click.option("--output", type=click.File("w", encoding="utf-8"), default="-", show_default=True, help="File or -.")
+def cluster(input_: Any, output: Any) -> None:
+    """Assign articles to stories in stream order: {"id", "story", "new_story", "duplicate_of"} per line."""
+    from .changes.offline import cluster_rows, read_lines
+
+    for out in cluster_rows(read_lines(input_, input_.name)):
+        output.write(json.dumps(out) + "\n")
+
+
+@cli.command()
+@click.argument("old", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("new", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--format", "fmt", type=click.Choice(["json", "md", "html"]), default="json", show_default=True)
+def diff(old: Path, new: Path, fmt: str) -> None:
+    """Diff two versions of an article's text: material or minor, significance, changes."""
+    from .changes.offline import render_diff
+
+    texts = [p.read_bytes().decode("utf-8", errors="replace") for p in (old, new)]
+    click.echo(render_diff(texts[0], texts[1], fmt), nl=False)
 
 
 @cli.command()

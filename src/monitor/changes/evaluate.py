@@ -11,17 +11,18 @@ import re
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ..errors import MonitorError
-from .stories import Article, StoryClusterer, dot, term_counts, weigh
+from .stories import Article, StoryClusterer, dot, weigh
 from .stories import DocFrequency as _DocFrequency
-from .text import WORD_RE
+from .text import STOPWORDS, WORD_RE, fold
 from .versions import Change, compare
 
 SEEDS = (1, 2, 3)
-BASELINE_GRID = tuple(round(0.05 * i, 2) for i in range(1, 19))
+BASELINE_GRID = tuple(round(0.05 * i, 2) for i in range(2, 11))
 
 
 def read_jsonl(path: Path, required: Sequence[str]) -> list[dict[str, Any]]:
@@ -85,7 +86,7 @@ def bcubed(gold: Sequence[str], pred: Sequence[str]) -> tuple[float, float, floa
         g_members[g].add(i)
         p_members[p].add(i)
     prec = rec = 0.0
-    for i, (g, p) in enumerate(zip(gold, pred, strict=True)):
+    for g, p in zip(gold, pred, strict=True):
         both = len(g_members[g] & p_members[p])
         prec += both / len(p_members[p])
         rec += both / len(g_members[g])
@@ -155,7 +156,8 @@ def run_baseline(rows: Sequence[dict[str, Any]], threshold: float) -> tuple[list
     cents: list[dict[str, float]] = []
     stories, news = [], []
     for r in rows:
-        counts = term_counts(str(r.get("title") or ""), str(r.get("text") or ""))
+        words = map(fold, WORD_RE.findall(f"{r.get('title') or ''}\n{r.get('text') or ''}"))
+        counts: dict[str, float] = dict(Counter(w for w in words if w not in STOPWORDS))
         df.add(counts.keys())
         vec = weigh(counts, df)
         sims = [dot(vec, c) / (math.sqrt(sum(v * v for v in c.values())) or 1.0) for c in cents]
@@ -175,7 +177,7 @@ def run_baseline(rows: Sequence[dict[str, Any]], threshold: float) -> tuple[list
 def average_over_orders(
     rows: Sequence[dict[str, Any]], run: Callable[[Sequence[dict[str, Any]]], tuple[list[str], list[bool]]]
 ) -> dict[str, float]:
-    totals: Counter[str] = Counter()
+    totals: dict[str, float] = defaultdict(float)
     for seed in SEEDS:
         order = stream_order(rows, seed)
         pred, new = run(order)
@@ -186,7 +188,7 @@ def average_over_orders(
 
 def eval_stories(rows: Sequence[dict[str, Any]], grid: Iterable[float] = BASELINE_GRID) -> dict[str, Any]:
     ours = average_over_orders(rows, run_clusterer)
-    base_runs = {t: average_over_orders(rows, lambda o, t=t: run_baseline(o, t)) for t in grid}
+    base_runs = {t: average_over_orders(rows, partial(run_baseline, threshold=t)) for t in grid}
     best_t = max(base_runs, key=lambda t: base_runs[t]["bcubed_f1"])
     return {
         "articles": len(rows),
@@ -265,3 +267,71 @@ def eval_revisions(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         },
         "minor_reasons": dict(Counter(d.reason for d in diffs if d.reason)),
     }
+
+
+# ---------------------------------------------------------------- cross-validation and report
+
+CV_GRID = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
+
+
+def cross_validate_threshold(rows: Sequence[dict[str, Any]], grid: Iterable[float] = CV_GRID) -> dict[str, Any]:
+    """Fit the story threshold on half the topics, test it on the other half (both ways)."""
+    topics = sorted({str(r.get("topic", r["story"])) for r in rows})
+    halves = [set(topics[0::2]), set(topics[1::2])]
+    grid = tuple(grid)
+    folds = []
+    for fit, test in (halves, halves[::-1]):
+        fit_rows = [r for r in rows if str(r.get("topic", r["story"])) in fit]
+        test_rows = [r for r in rows if str(r.get("topic", r["story"])) in test]
+        scores = {t: average_over_orders(fit_rows, partial(run_clusterer, threshold=t))["bcubed_f1"] for t in grid}
+        best = max(scores, key=lambda t: scores[t])
+        held = average_over_orders(test_rows, partial(run_clusterer, threshold=best))
+        folds.append({"threshold": best, "fit_f1": scores[best], **{f"test_{k}": v for k, v in held.items()}})
+    return {"folds": folds, "test_bcubed_f1": sum(f["test_bcubed_f1"] for f in folds) / len(folds)}
+
+
+def run_changes_eval(stories: Path | None, revisions: Path | None, fmt: str = "text") -> str:
+    report: dict[str, Any] = {}
+    if stories is not None:
+        rows = read_jsonl(stories, ("id", "story"))
+        report["stories"] = eval_stories(rows)
+        report["stories"]["cross_validation"] = cross_validate_threshold(rows)
+    if revisions is not None:
+        report["revisions"] = eval_revisions(read_jsonl(revisions, ("before", "after", "material", "edits")))
+    if fmt == "json":
+        return json.dumps(report, indent=2) + "\n"
+    return format_changes_report(report)
+
+
+def _fmt(d: dict[str, Any], keys: Sequence[str]) -> str:
+    return "  ".join(f"{k} {d[k]:.3f}" for k in keys if k in d)
+
+
+def format_changes_report(report: dict[str, Any]) -> str:
+    lines: list[str] = []
+    keys = ("bcubed_p", "bcubed_r", "bcubed_f1", "pairwise_f1", "new_hits", "new_false")
+    if "stories" in report:
+        s = report["stories"]
+        lines.append(f"stories: {s['articles']} articles, {s['stories']} gold stories, mean of {s['orders']} orders")
+        lines.append(f"  clusterer                 {_fmt(s['clusterer'], keys)}")
+        b = s["baseline"]
+        lines.append(f"  baseline tf-idf (t={b['threshold']:.2f})  {_fmt(b, keys)}")
+        for n, f in enumerate(s["cross_validation"]["folds"], 1):
+            lines.append(
+                f"  cv fold {n}: threshold {f['threshold']:.2f} fitted on half the topics, "
+                f"held-out B-cubed F1 {f['test_bcubed_f1']:.3f}, new hits {f['test_new_hits']:.3f}, "
+                f"false new {f['test_new_false']:.3f}"
+            )
+    if "revisions" in report:
+        r = report["revisions"]
+        sig, base = r["significance"], r["baseline_changed_words"]
+        lines.append(f"revisions: {r['revisions']} ({r['material']} material)")
+        lines.append(
+            f"  significance   AUC {sig['auc']:.3f}  material P {sig['material_precision']:.3f} "
+            f"R {sig['material_recall']:.3f}  P@R>=0.85 {sig['precision_at_recall_0.85']:.3f}  "
+            f"edit-span coverage {sig['edit_span_coverage']:.3f} ({sig['edit_spans']} spans)"
+        )
+        lines.append(
+            f"  changed words  AUC {base['auc']:.3f}  P@R>=0.85 {base['precision_at_recall_0.85']:.3f}"
+        )
+    return "\n".join(lines) + "\n"

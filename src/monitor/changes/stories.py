@@ -12,8 +12,8 @@ the first articles of a stream are already weighted sensibly and words that a st
 from __future__ import annotations
 
 import math
-from collections import Counter, OrderedDict, deque
-from collections.abc import Iterable, Sequence
+from collections import Counter, OrderedDict, defaultdict, deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -22,7 +22,7 @@ from .text import STOPWORDS, WORD_RE, doc_probability, fold, headline, sentences
 
 # Defaults; each is a documented, principled choice (docs/changes.md), the threshold fitted by
 # cross-validation over topics.
-THRESHOLD = 0.2
+THRESHOLD = 0.25
 TITLE_WEIGHT = 3.0  # a headline word counts as much as three body mentions
 ENTITY_WEIGHT = 2.0
 PRIOR_DOCS = 1000.0  # strength of the background document-frequency prior, in pseudo-documents
@@ -119,11 +119,11 @@ class DocFrequency:
         self.df.update(terms)
 
 
-def term_counts(title: str, text: str, df: DocFrequency | None = None) -> Counter[str]:
+def term_counts(title: str, text: str, df: DocFrequency | None = None) -> dict[str, float]:
     """Stemmed content-word counts; headline words weighted by TITLE_WEIGHT, and names and
     numbers (capitalised inside a sentence, or digits) by ENTITY_WEIGHT: they tell one event
     from another of the same kind."""
-    out: Counter[str] = Counter()
+    out: dict[str, float] = defaultdict(float)
     title, text = headline(title, text)
     budget = TEXT_WORDS
     for weight, part in ((TITLE_WEIGHT, title), (1.0, text)):
@@ -145,7 +145,7 @@ def term_counts(title: str, text: str, df: DocFrequency | None = None) -> Counte
     return out
 
 
-def weigh(counts: Counter[str], df: DocFrequency) -> dict[str, float]:
+def weigh(counts: Mapping[str, float], df: DocFrequency) -> dict[str, float]:
     """Log-TF x IDF, L2-normalised."""
     vec = {t: (1.0 + math.log(c)) * df.idf(t) for t, c in counts.items()}
     norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0

@@ -233,7 +233,9 @@ def _is_truncation(old_words: list[str], new_words: list[str]) -> bool:
 # ---------------------------------------------------------------- the verdict
 
 
-def compare(old: str, new: str, *, old_title: str = "", new_title: str = "", history: Sequence[str] = ()) -> VersionDiff:
+def compare(
+    old: str, new: str, *, old_title: str = "", new_title: str = "", history: Sequence[str] = ()
+) -> VersionDiff:
     """Diff two versions of an article's text (and headline); `history` = earlier versions."""
     changes = align(old, new)
     reason = minor_reason(old, new, history)
