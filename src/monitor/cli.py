@@ -431,7 +431,14 @@ def cluster(input_: Any, output: Any) -> None:
 @cli.command()
 @click.argument("old", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.argument("new", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--format", "fmt", type=click.Choice(["json", "md", "html"]), default="json", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "md", "html"]),
+    default="json",
+    show_default=True,
+    help="JSON structured, Markdown +/- lines, or HTML <ins>/<del>.",
+)
 def diff(old: Path, new: Path, fmt: str) -> None:
     """Diff two versions of an article's text: material or minor, significance, changes."""
     from .changes.offline import render_diff
