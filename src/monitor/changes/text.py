@@ -7,8 +7,11 @@ import re
 import unicodedata
 from functools import lru_cache
 
-# words with inner apostrophes, dots, hyphens or commas kept together ("U.S.", "6.1", "1,200")
-WORD_RE = re.compile(r"[^\W_]+(?:[.,'’\-][^\W_]+)*", re.UNICODE)
+import snowballstemmer
+
+# words with inner apostrophes, dots, hyphens or commas kept together ("U.S.", "6.1", "1,200"),
+# and clock times ("06:00")
+WORD_RE = re.compile(r"[^\W_]+(?:[.,'’\-][^\W_]+|(?<=\d):\d+)*", re.UNICODE)
 NUMBER_RE = re.compile(r"\d+(?:[.,:]\d+)*")
 # a sentence ends at . ! ? … (with closing quotes/brackets) before whitespace and a capital,
 # digit or opening quote; newlines always end one
@@ -32,22 +35,22 @@ def fold(word: str) -> str:
     w = word.lower().replace("’", "'")
     if w.endswith("'s"):
         w = w[:-2]
+    w = w.rstrip("'")
     if not w.isascii():
         w = "".join(c for c in unicodedata.normalize("NFKD", w) if not unicodedata.combining(c))
     return w
 
 
-@lru_cache(maxsize=131072)
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=262144)
 def stem(word: str) -> str:
-    """A light English suffix strip, so "earthquakes"/"earthquake" and "arrested"/"arrest" meet."""
-    if len(word) <= 4 or not word.isalpha():
+    """Snowball (Porter 2) English stem of a folded word, so "earthquakes"/"earthquake" and
+    "announced"/"announces" meet; names and numbers pass unchanged."""
+    if len(word) <= 3 or not word.isalpha():
         return word
-    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            if suffix == "s" and word.endswith(("ss", "us", "is")):
-                return word
-            return word[: len(word) - len(suffix)] + repl
-    return word
+    return str(_STEMMER.stemWord(word))
 
 
 def words(text: str) -> list[str]:

@@ -17,12 +17,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .text import NUMBER_RE, STOPWORDS, WORD_RE, fold, is_date_line, rarity, sentence_spans, stem
+from .text import NUMBER_RE, STOPWORDS, WORD_RE, fold, is_date_line, rarity, sentence_spans, sentences, stem
 
 INFO_SCALE = 2.0  # information (in rarity units: ~2 rare content words) for significance 0.63
 MATERIAL_AT = 0.5  # significance from which a version is material (information >= ~1.4)
 FUNCTION_WEIGHT = 0.1  # a function word or a word moved from elsewhere in the text
-NAME_BONUS = 0.5  # extra weight of a changed name or number: facts live there
+NAME_WEIGHT = 1.0  # a name or figure swapped for another: facts live there
 SPELLING_RATIO = 0.8  # a replaced word this close in letters (difflib ratio) is a spelling fix
 BLANK_WORDS = 5
 _ERROR_PAGE = re.compile(
@@ -161,24 +161,106 @@ def _is_spelling(removed: Sequence[str], added: Sequence[str]) -> bool:
     )
 
 
+_NUMBER_WORDS = {
+    w: str(n)
+    for n, ws in enumerate(
+        (
+            "zero", "first", "two second", "three third", "four fourth", "five fifth", "six sixth",
+            "seven seventh", "eight eighth", "nine ninth", "ten tenth", "eleven eleventh", "twelve twelfth",
+            "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+        )
+    )
+    for w in ws.split()
+}
+_ORDINAL = re.compile(r"(?<=\d)(?:st|nd|rd|th)$")
+
+
+def _key(folded: str) -> str:
+    """What a word means for the diff: a number's value (06:00 = 0600, 10 = ten, 11th = eleventh),
+    else its stem. A word whose key is still found on the other side was only reworded or moved."""
+    if folded in _NUMBER_WORDS:
+        return _NUMBER_WORDS[folded]
+    if folded[:1].isdigit():
+        digits = re.sub(r"\D", "", _ORDINAL.sub("", folded))
+        return digits.lstrip("0") or "0"
+    return stem(folded.replace(".", ""))  # "a.m." = "am", "U.S." = "us"
+
+
+def _found(folded: str, other: set[str]) -> bool:
+    """The word's meaning is still on the other side (a hyphenated word: all of its parts)."""
+    if _key(folded) in other:
+        return True
+    parts = folded.split("-")
+    return len(parts) > 1 and all(_key(p) in other for p in parts if p)
+
+
+# time words state when something happened: a changed one is a changed fact, like a figure
+_QUALIFIERS = frozenset("today yesterday tomorrow tonight".split()) | _TIME_WORDS
+
+
+_MODAL_MONTHS = frozenset({"may", "march"})
+
+
+def _keys(text: str) -> set[str]:
+    out: set[str] = set()
+    for w in _folded(text):
+        out.add(_key(w))
+        if "-" in w:
+            out.update(_key(p) for p in w.split("-") if p)
+    return out
+
+
+def _is_number(folded: str) -> bool:
+    """A figure or a word like it: a number or a date word."""
+    return folded[:1].isdigit() or folded in _NUMBER_WORDS or folded in _QUALIFIERS
+
+
+def _names(text: str) -> set[str]:
+    """Folded words written with a capital inside a sentence (names), or with digits."""
+    out: set[str] = set()
+    for sent in sentences(text):
+        for n, w in enumerate(WORD_RE.findall(sent)):
+            if w[0].isdigit() or (n > 0 and w[0].isupper()):
+                out.add(fold(w))
+    return out
+
+
 def information(old: str, new: str) -> float:
-    """Information an edit adds or removes, in background-rarity units (spelling fixes count 0)."""
-    in_old = {stem(w) for w in _folded(old)}
-    in_new = {stem(w) for w in _folded(new)}
+    """Information an edit adds or removes, in background-rarity units.
+
+    A pure insertion or deletion counts all its content words. A replacement counts only the
+    imbalance between what it adds and what it removes (rewording the same content is not news),
+    plus NAME_WEIGHT for every name or figure that changed (a swapped figure is a changed fact).
+    Spelling fixes count 0; a word still found elsewhere in the other version counts as a
+    function word.
+    """
+    in_old, in_new = _keys(old), _keys(new)
+    names = _names(old) | _names(new)
     total = 0.0
     for removed, added in _hunks(old, new):
         if _is_spelling(removed, added):
             continue
-        for words, other in ((removed, in_new), (added, in_old)):
-            for w in words:
-                f = fold(w)
-                if f in STOPWORDS or stem(f) in other:
-                    total += FUNCTION_WEIGHT
-                    continue
-                # a changed figure is a changed fact, however common the digits are
-                base = 1.0 if NUMBER_RE.fullmatch(f) else rarity(f)
-                total += base + (NAME_BONUS if (w[0].isdigit() or w[0].isupper()) else 0.0)
+        (gone, gone_names), (came, came_names) = _side(removed, in_new, names), _side(added, in_old, names)
+        if removed and added:
+            total += abs(came - gone) + NAME_WEIGHT * (gone_names + came_names)
+        else:
+            total += gone + came
     return total
+
+
+def _side(words: Sequence[str], other: set[str], names: set[str]) -> tuple[float, int]:
+    """(information, changed names and figures) of one side of a hunk."""
+    info, named = 0.0, 0
+    for w in words:
+        f = fold(w)
+        # "may", "march": a verb unless capitalised
+        figure = _is_number(f) and not (f in _MODAL_MONTHS and w[0].islower())
+        if _found(f, other) or (not figure and f in STOPWORDS):
+            info += FUNCTION_WEIGHT
+            continue
+        info += 1.0 if figure else rarity(f)
+        named += figure or f in names
+    return info, named
 
 
 def _only_dates_or_counters(old: str, new: str) -> bool:
