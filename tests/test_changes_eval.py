@@ -7,6 +7,7 @@ import pytest
 from monitor.changes.evaluate import (
     auc,
     bcubed,
+    changed_regions,
     changed_words,
     new_story_rates,
     pairwise_f1,
@@ -44,8 +45,13 @@ def test_auc_and_precision_at_recall() -> None:
 
 def test_changed_words_and_span_coverage() -> None:
     assert changed_words("a b c d", "a x c d e") == 2
+    old = "a b c d. e f."
     ch = [Change("changed", "b c", "x c", (2, 5))]
-    assert span_covered(2, 3, ch) and span_covered(5, 5, ch) and not span_covered(7, 8, ch)
+    regions = changed_regions(ch, old)
+    assert span_covered(2, 3, regions) and span_covered(5, 5, regions) and not span_covered(7, 8, regions)
+    # two neighbouring changed sentences form one region: an edit across both is inside
+    two = [Change("changed", "a b c d.", "", (0, 8)), Change("changed", "e f.", "", (9, 13))]
+    assert changed_regions(two, old) == [(0, 13)] and span_covered(6, 11, changed_regions(two, old))
 
 
 def test_stream_order_interleaves_but_keeps_each_story_in_order() -> None:

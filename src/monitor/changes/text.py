@@ -15,7 +15,7 @@ WORD_RE = re.compile(r"[^\W_]+(?:[.,'’\-][^\W_]+|(?<=\d):\d+)*", re.UNICODE)
 NUMBER_RE = re.compile(r"\d+(?:[.,:]\d+)*")
 # a sentence ends at . ! ? … (with closing quotes/brackets) before whitespace and a capital,
 # digit or opening quote; newlines always end one
-_SENT_SPLIT = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9À-ÖØ-ÞĀ-ſА-ЯЁ])")
+_SENT_SPLIT = re.compile(r"(?<=[.!?…])([\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9À-ÖØ-ÞĀ-ſА-ЯЁ])")
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being
@@ -58,23 +58,39 @@ def words(text: str) -> list[str]:
     return WORD_RE.findall(text)
 
 
-def sentences(text: str) -> list[str]:
-    """Split at sentence ends followed by a capital/digit/quote, and at newlines."""
-    out: list[str] = []
-    for chunk in text.split("\n"):
-        out += [s for s in (p.strip() for p in _SENT_SPLIT.split(chunk)) if s]
+# a period after these (or after a single capital: an initial) does not end a sentence
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st jr sr gen gov sen rep lt col capt sgt maj cmdr adm rev hon pres supt insp det "
+    "no vs inc co corp ltd jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k u.n e.u".split()
+)
+_LAST_WORD = re.compile(r"([^\W\d_][\w.]*)\.$")
+
+
+def _ends(line: str) -> list[tuple[int, int]]:
+    """(end of sentence, start of next) positions in one line, abbreviations and initials skipped."""
+    out = []
+    for m in _SENT_SPLIT.finditer(line):
+        last = _LAST_WORD.search(line, max(0, m.start() - 12), m.start(1))
+        if last and (last.group(1).lower() in _ABBREVIATIONS or (len(last.group(1)) == 1 and last.group(1).isupper())):
+            continue
+        out.append((m.end(1), m.end()))
     return out
 
 
+def sentences(text: str) -> list[str]:
+    """Split at sentence ends followed by a capital/digit/quote, and at newlines."""
+    return [text[a:b] for a, b in sentence_spans(text)]
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of `sentences(text)` in `text` (same order)."""
+    """Character spans of the sentences of `text`, stripped of surrounding whitespace."""
     spans: list[tuple[int, int]] = []
     pos = 0
     for line in text.split("\n"):
         start = 0
-        for m in _SENT_SPLIT.finditer(line):
-            _add_span(spans, line, pos, start, m.start())
-            start = m.end()
+        for end, nxt in _ends(line):
+            _add_span(spans, line, pos, start, end)
+            start = nxt
         _add_span(spans, line, pos, start, len(line))
         pos += len(line) + 1
     return spans
