@@ -30,19 +30,24 @@ SHINGLE = 5  # words per shingle
 NUM_PERM = 64  # signature slots
 BANDS = 16  # LSH bands of NUM_PERM // BANDS rows: candidate pairs from Jaccard ~0.5 up
 MIN_JACCARD = 0.5  # confirmed copy: half of the union of shingles shared ...
-MIN_CONTAINMENT = 0.8  # ... or 80 % of the shorter text's shingles found in the other
+MIN_CONTAINMENT = 0.8  # ... or 80 % of the shorter text's shingles found in the other,
+MIN_SHARED = 8  # and at least this many shingles shared: two one-line teasers prove little
 REPAIR_WINDOW = timedelta(days=1)
 _MASK = (1 << 64) - 1
 _AMP_QUERY = {"amp", "amp_js_v", "usqp", "outputtype", "_gsa"}
 _AMP_PATH = re.compile(r"(?:/amp)(?=/|$)|(?<=[./-])amp(?=\.html?$)|\.amp(?=\.html?$|$)", re.IGNORECASE)
-_TRACKING = re.compile(r"^(?:utm_|fbclid|gclid|dclid|msclkid|mc_|igshid|yclid|ref$|ref_src|rss$|cmpid|ito$|at_)")
+_TRACKING = re.compile(
+    r"^(?:utm_|fbclid|gclid|dclid|msclkid|mc_|igshid|yclid|ref$|ref_src|rss$|cmpid|ito$|at_|feature$|si$)"
+)
 
 
 def canonical_url(url: str, declared: str | None = None) -> str:
     """The article's canonical URL: a declared rel=canonical/og:url wins when it is absolute."""
     chosen = declared if declared and declared.lower().startswith(("http://", "https://")) else url
     try:
-        normal = normalize_url(chosen.strip(), strict=True)
+        # not strict: courlan's strict mode keeps only a whitelist of query parameters (it drops
+        # YouTube's ?v=), tracking parameters are removed below
+        normal = normalize_url(chosen.strip(), strict=False)
     except (ValueError, AttributeError):
         normal = chosen.strip()
     parts = urlsplit(normal)
@@ -116,10 +121,11 @@ def estimate_jaccard(a: Sequence[int], b: Sequence[int]) -> float:
 class Overlap:
     jaccard: float
     containment: float  # share of the smaller set found in the other
+    shared: int = 0
 
     @property
     def is_copy(self) -> bool:
-        return self.jaccard >= MIN_JACCARD or self.containment >= MIN_CONTAINMENT
+        return self.shared >= MIN_SHARED and (self.jaccard >= MIN_JACCARD or self.containment >= MIN_CONTAINMENT)
 
 
 def confirm(a: frozenset[int], b: frozenset[int]) -> Overlap:
@@ -127,7 +133,7 @@ def confirm(a: frozenset[int], b: frozenset[int]) -> Overlap:
     if not a or not b:
         return Overlap(0.0, 0.0)
     both = len(a & b)
-    return Overlap(both / len(a | b), both / min(len(a), len(b)))
+    return Overlap(both / len(a | b), both / min(len(a), len(b)), both)
 
 
 def same_article(
