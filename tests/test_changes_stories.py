@@ -108,3 +108,9 @@ def test_sentences_and_spans_agree() -> None:
     spans = sentence_spans(text)
     assert [text[a:b] for a, b in spans] == sentences(text)
     assert sentences(text)[0] == "First one."
+
+
+def test_abbreviations_and_initials_do_not_end_sentences() -> None:
+    text = 'Mrs. Abbott met Dr. J. R. Smith in the U.S. Senate on Jan. 5. "It went well." He left.'
+    first = "Mrs. Abbott met Dr. J. R. Smith in the U.S. Senate on Jan. 5."
+    assert sentences(text) == [first, '"It went well."', "He left."]

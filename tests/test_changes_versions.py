@@ -122,3 +122,19 @@ def test_renderers_escape_and_mark() -> None:
     assert js["changes"] == [{"op": "changed", "before": old, "after": new}]
     assert json.loads(render_diff(old, new))["material"] == js["material"]
     assert 0.0 <= js["significance"] <= 1.0
+
+
+def test_numbers_compared_by_value_and_variants_as_the_same_word() -> None:
+    old = "The curfew starts at 06:00 and ten people were hurt. It hit the TV-Series set at 9 a.m. on Monday."
+    new = "The curfew starts at 0600 and 10 people were hurt. It hit the TV Series set at 9 am on Monday."
+    assert information(old, new) < 1.0 and not compare(old, new).material
+    # a figure replaced by another is material on its own
+    assert compare(old, old.replace("ten people", "twelve people")).material
+
+
+def test_rewording_counts_less_than_new_content() -> None:
+    old = "The minister said the plan was a failure. Talks continue."
+    reworded = "The minister called the plan a fiasco. Talks continue."
+    added = "The minister said the plan was a failure. Talks continue. Parliament will vote on Friday."
+    assert information(old, reworded) < information(old, added)
+    assert compare(old, added).material
