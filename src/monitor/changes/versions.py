@@ -23,6 +23,7 @@ INFO_SCALE = 2.0  # information (in rarity units: ~2 rare content words) for sig
 MATERIAL_AT = 0.5  # significance from which a version is material (information >= ~1.4)
 FUNCTION_WEIGHT = 0.1  # a function word or a word moved from elsewhere in the text
 NAME_WEIGHT = 1.0  # a name or figure swapped for another: facts live there
+TRUNCATE = 5  # letters that identify a word across derivations (truncation stemming, 4-5 for English)
 SPELLING_RATIO = 0.8  # a replaced word this close in letters (difflib ratio) is a spelling fix
 BLANK_WORDS = 5
 _ERROR_PAGE = re.compile(
@@ -177,13 +178,20 @@ _ORDINAL = re.compile(r"(?<=\d)(?:st|nd|rd|th)$")
 
 def _key(folded: str) -> str:
     """What a word means for the diff: a number's value (06:00 = 0600, 10 = ten, 11th = eleventh),
-    else its stem. A word whose key is still found on the other side was only reworded or moved."""
+    else its first TRUNCATE letters (a light stem for shorter words). A word whose key is still
+    found on the other side was only reworded or moved."""
     if folded in _NUMBER_WORDS:
         return _NUMBER_WORDS[folded]
     if folded[:1].isdigit():
         digits = re.sub(r"\D", "", _ORDINAL.sub("", folded))
         return digits.lstrip("0") or "0"
-    return stem(folded.replace(".", ""))  # "a.m." = "am", "U.S." = "us"
+    word = folded.replace(".", "")  # "a.m." = "am", "U.S." = "us"
+    if word.isalpha() and len(word) > TRUNCATE:
+        # truncation catches derivations a stemmer keeps apart (Canada/Canadian, Japan/Japanese)
+        return word[:TRUNCATE]
+    if word.endswith("s") and len(word) > 2:  # short plurals and acronyms: MP/MPs
+        return stem(word[:-1])
+    return stem(word)
 
 
 def _found(folded: str, other: set[str]) -> bool:
