@@ -58,6 +58,11 @@ def test_cluster_to_stdout_and_bad_input(tmp_path: Path) -> None:
     assert code == 2 and err.startswith("monitor: error:") and "bad.jsonl:2" in err and len(err.splitlines()) == 1
     code, _, err = _run("cluster", "--input", str(_write_jsonl(tmp_path / "noid.jsonl", [{"title": "x"}])))
     assert code == 2 and "id" in err
+    dated = _write_jsonl(tmp_path / "dated.jsonl", [{"id": "d", "title": "x", "published": "last Tuesday"}])
+    code, _, err = _run("cluster", "--input", str(dated))
+    assert code == 2 and "bad published 'last Tuesday'" in err and len(err.splitlines()) == 1
+    code, _, err = _run("cluster", "--input", str(tmp_path / "missing.jsonl"))
+    assert code == 2 and "missing.jsonl" in err
 
 
 def test_diff_contract_json_md_html(tmp_path: Path) -> None:
