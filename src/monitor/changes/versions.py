@@ -4,9 +4,9 @@ significance in 0..1 (pure).
 A new version is never material when it is blank, an error page, a truncated extraction, a
 flip back to a version seen before, or differs only in whitespace/punctuation, a date line or
 counters, or spelling. Otherwise its significance grows with the information the edit brings
-or takes away: each changed content word counts by its background rarity (names, numbers and
-rare words weigh most; a word merely moved within the text counts as a function word), and
-significance = 1 - exp(-information / INFO_SCALE).
+or takes away (see `information`: new or removed content words by background rarity, figures
+and dates as facts, rewordings counted by their imbalance only), and
+significance = 1 - exp(-information / INFO_SCALE). docs/changes.md has the measured figures.
 """
 
 from __future__ import annotations
