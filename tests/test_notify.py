@@ -35,7 +35,6 @@ def item(i: int, score: float, title: str = "", changed: bool = False, url: str 
         published=None,
         first_seen=NOW,
         score=score,
-        explanation="",
         changed=changed,
     )
 
@@ -114,7 +113,7 @@ def test_one_target_per_url_with_secret_free_names(tmp_path: Path) -> None:
         ({"type": "apprise", "urls": [1]}, "must be a non-empty list"),
         ({"type": "apprise", "urls": [""]}, "must be a non-empty list"),
         ({"type": "apprise", "urls": {"a": 1}}, "must be a non-empty list"),
-        ({"type": "apprise", "urls": ["json://127.0.0.1/x"], "url": "x"}, "unknown key(s): url"),
+        ({"type": "apprise", "urls": ["json://127.0.0.1/x"], "url": "x"}, "unknown key 'url'"),
         ({"type": "apprise", "urls": ["nosuchservice://x/y"]}, "urls[0]: not an Apprise URL"),
         ({"type": "apprise", "urls": ["json://127.0.0.1/x", "json://127.0.0.1/x"]}, "deliver to the same place"),
         ({"type": "pigeon"}, "must be 'file', 'email' or 'apprise'"),

@@ -18,7 +18,6 @@ from .models import AppriseTarget, Digest, MatchItem
 
 TOP_TITLES = 3
 MAX_TITLE_CHARS = 160
-_KEYS = {"type", "urls"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
@@ -90,12 +89,9 @@ def _link(m: MatchItem) -> str:
 # --- configuration -----------------------------------------------------------------------------
 
 
-def apprise_targets(where: str, raw: dict[object, object]) -> tuple[AppriseTarget, ...]:
-    """`{type: apprise, urls: [URL, ...]}` → one target per URL (checked by Apprise itself)."""
-    unknown = set(raw) - _KEYS
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s): {', '.join(sorted(map(str, unknown)))}")
-    urls = raw.get("urls")
+def apprise_targets(where: str, urls: object) -> tuple[AppriseTarget, ...]:
+    """The `urls` of `{type: apprise, urls: [URL, ...]}` → one target per URL (checked by Apprise
+    itself). The section's keys are checked by config, like every other target's."""
     if urls is None:
         raise ConfigError(f"{where}.urls: missing (a list of Apprise URLs, e.g. [ntfy://ntfy.sh/my-topic])")
     if isinstance(urls, str):
