@@ -114,3 +114,52 @@ def test_abbreviations_and_initials_do_not_end_sentences() -> None:
     text = 'Mrs. Abbott met Dr. J. R. Smith in the U.S. Senate on Jan. 5. "It went well." He left.'
     first = "Mrs. Abbott met Dr. J. R. Smith in the U.S. Senate on Jan. 5."
     assert sentences(text) == [first, '"It went well."', "He left."]
+
+
+PATCH_2008 = Article(
+    "ie1",
+    "Microsoft issues emergency patch for Internet Explorer flaw",
+    "Posted: December 17, 2008\nMicrosoft released an emergency security update for Internet Explorer on "
+    "Wednesday to fix a flaw that attackers used to take over Windows computers, the company said.",
+)
+PATCH_2013 = Article(
+    "ie2",
+    "Microsoft rushes out Internet Explorer fix for attacks",
+    "September 18th, 2013, 05:31 GMT\nMicrosoft released a temporary fix for a flaw in Internet Explorer that "
+    "attackers are using to take over Windows computers, the company said on Tuesday.",
+)
+
+
+def test_text_date_reads_datelines_and_rejects_impossible_dates() -> None:
+    from monitor.changes.text import text_date
+
+    assert text_date("Posted: May 24, 2005", "") == (2005, 5, 24)
+    assert text_date("", "September 18th, 2013, 05: 31 GMT\nText") == (2013, 9, 18)
+    assert text_date("", "Updated 3 Sept. 2012") == (2012, 9, 3)
+    assert text_date("", "2013-05-03 story") == (2013, 5, 3)
+    assert text_date("Feb 30, 2012", "") is None and text_date("Talks in 2013", "") is None
+    # only the top of the page: a date deep in the body is not the page's own
+    assert text_date("", "x " * 200 + "May 24, 2005") is None
+
+
+def test_article_year_prefers_published_then_dateline_then_most_mentioned() -> None:
+    from monitor.changes.stories import article_year
+
+    assert article_year(PATCH_2008) == 2008
+    assert article_year(Article("p", "t", "May 3, 2013 x", published=T0)) == 2026
+    mentioned = Article("m", "Coach fired", "He was hired in 2005. The 2008 season went badly; 2008 ended it.")
+    assert article_year(mentioned) == 2008
+    assert article_year(Article("n", "No years", "Nothing dated here.")) is None
+
+
+def test_an_article_years_later_than_a_story_is_penalised() -> None:
+    with_years, without = StoryClusterer(), StoryClusterer(year_penalty=1.0)
+    for c in (with_years, without):
+        c.assign(PATCH_2008)
+    later, plain = with_years.assign(PATCH_2013), without.assign(PATCH_2013)
+    assert plain.similarity > 0 and abs(later.similarity - 0.7 * plain.similarity) < 1e-3
+    # an older article is not penalised: a follow-up's background years are earlier, not later
+    old_first, old_plain = StoryClusterer(), StoryClusterer(year_penalty=1.0)
+    old_first.assign(PATCH_2013)
+    old_plain.assign(PATCH_2013)
+    assert old_first.assign(PATCH_2008).similarity == old_plain.assign(PATCH_2008).similarity

@@ -138,3 +138,11 @@ def test_rewording_counts_less_than_new_content() -> None:
     added = "The minister said the plan was a failure. Talks continue. Parliament will vote on Friday."
     assert information(old, reworded) < information(old, added)
     assert compare(old, added).material
+
+
+def test_hedge_on_a_figure_counts_like_a_figure() -> None:
+    old = "The company announced 1,500 job cuts on Monday. Unions called a strike."
+    hedged = old.replace("announced 1,500", "announced at least 1,500")
+    filler = old.replace("announced 1,500", "announced the 1,500")
+    # "at least" changes the fact stated; an added article does not
+    assert information(old, hedged) >= 1.0 > information(old, filler)

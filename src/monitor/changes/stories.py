@@ -12,13 +12,14 @@ the first articles of a stream are already weighted sensibly and words that a st
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from .text import STOPWORDS, WORD_RE, doc_probability, fold, headline, sentences, stem
+from .text import STOPWORDS, WORD_RE, doc_probability, fold, headline, sentences, stem, text_date
 
 # Defaults; each is a documented, principled choice (docs/changes.md), the threshold fitted by
 # cross-validation over topics.
@@ -32,6 +33,8 @@ WINDOW_DAYS = 30.0  # stories silent for longer are no longer candidates
 MAX_MEMBERS = 8  # most recent members compared one by one
 QUERY_TERMS = 16  # distinctive terms an article is looked up by
 MAX_CANDIDATES = 12
+YEAR_GAP = 2  # an article whose own year is this much later than every year of a story: another event
+YEAR_PENALTY = 0.7  # similarity factor for such a conflict (1.0: off)
 TEXT_WORDS = 400  # leading body words used: a story's facts come first, and cost stays bounded
 
 
@@ -166,6 +169,7 @@ class _Story:
     members: deque[dict[str, float]] = field(default_factory=lambda: deque(maxlen=MAX_MEMBERS))
     size: int = 0
     last: float | None = None
+    years: set[int] = field(default_factory=set)
 
     def add(self, vec: dict[str, float], when: float | None) -> None:
         for t, v in vec.items():
@@ -180,6 +184,29 @@ class _Story:
         cen = dot(vec, self.centroid) / (self.norm or 1.0)
         best = max(dot(vec, m) for m in self.members)
         return centroid_share * cen + (1.0 - centroid_share) * best
+
+
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+
+
+def article_year(article: Article) -> int | None:
+    """The year an article was written, as far as it tells: `published`, else a full date near
+    the top (a dateline), else the year its text mentions most."""
+    if article.published is not None:
+        return article.published.year
+    found = text_date(article.title, article.text)
+    if found is not None:
+        return found[0]
+    years = Counter(int(y) for y in _YEAR.findall(f"{article.title} {article.text[: TEXT_WORDS * 7]}"))
+    # the year mentioned most (the latest on a tie): a page's own year recurs, background years less
+    return max(years.items(), key=lambda yc: (yc[1], yc[0]))[0] if years else None
+
+
+def _year_conflict(year: int, years: set[int]) -> bool:
+    """An article written years after everything in a story reports another event (the 2013
+    Internet Explorer patch is not the 2008 one). Only *later* counts: in arrival order a story's
+    follow-ups are not older than it, while an older year is often background ("since 2005")."""
+    return year - max(years) >= YEAR_GAP
 
 
 def _decay(story_last: float | None, when: float | None, half_life_days: float) -> float:
@@ -199,7 +226,9 @@ class StoryClusterer:
         centroid_share: float = CENTROID_SHARE,
         half_life_days: float = HALF_LIFE_DAYS,
         max_stories: int = 100_000,
+        year_penalty: float = YEAR_PENALTY,
     ) -> None:
+        self.year_penalty = year_penalty
         self.threshold = threshold
         self.index: StoryIndex = index if index is not None else MemoryStoryIndex()
         self.df = DocFrequency()
@@ -216,7 +245,8 @@ class StoryClusterer:
         vec = weigh(counts, self.df)
         when = article.published.timestamp() if article.published else None
         query = sorted(vec, key=vec.__getitem__, reverse=True)[:QUERY_TERMS]
-        best_id, best = self._best(vec, query, when, story_hint)
+        year = article_year(article) if self.year_penalty < 1.0 else None
+        best_id, best = self._best(vec, query, when, story_hint, year)
         new = best_id is None or best < self.threshold
         if new or best_id is None:
             best_id = f"s{self._next}"
@@ -226,11 +256,13 @@ class StoryClusterer:
         story = self._stories[best_id]
         self._stories.move_to_end(best_id)
         story.add(vec, when)
+        if year is not None:
+            story.years.add(year)
         self.index.add(best_id, query, when)
         return Assignment(article.id, best_id, new, round(best, 4))
 
     def _best(
-        self, vec: dict[str, float], query: list[str], when: float | None, hint: str | None
+        self, vec: dict[str, float], query: list[str], when: float | None, hint: str | None, year: int | None = None
     ) -> tuple[str | None, float]:
         if hint is not None and hint in self._stories:
             return hint, 1.0
@@ -240,6 +272,8 @@ class StoryClusterer:
             if story is None:
                 continue
             sim = story.similarity(vec, self.centroid_share) * _decay(story.last, when, self.half_life_days)
+            if year is not None and story.years and _year_conflict(year, story.years):
+                sim *= self.year_penalty
             if sim > best:
                 best_id, best = sid, sim
         return best_id, best

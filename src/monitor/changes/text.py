@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from datetime import datetime
 from functools import lru_cache
 
 import snowballstemmer
@@ -150,3 +151,38 @@ def headline(title: str, text: str) -> tuple[str, str]:
         if line.strip() and not is_date_line(line):
             return line.strip(), "\n".join([title, *lines[:n], *lines[n + 1 :]])
     return "", "\n".join([title, text])
+
+
+_MONTHS = {m: n for n, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+_MONTH_RE = (
+    r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?"
+    r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+# "May 24, 2005", "September 18th, 2013", "24 May 2005", "2013-05-03"
+_FULL_DATE = re.compile(
+    rf"\b{_MONTH_RE}\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d)\b"
+    rf"|\b(\d{{1,2}})\s+{_MONTH_RE}\.?,?\s+((?:19|20)\d\d)\b"
+    r"|\b((?:19|20)\d\d)-(\d\d)-(\d\d)\b",
+    re.IGNORECASE,
+)
+DATELINE_CHARS = 300  # a dateline sits before or in the first lines of the text
+
+
+def text_date(title: str, text: str) -> tuple[int, int, int] | None:
+    """(year, month, day) of the first full date near the top of a page ("Posted: May 24, 2005",
+    "September 18th, 2013, 05:31 GMT"): a page's own date when its feed gives none."""
+    m = _FULL_DATE.search(f"{title}\n{text[:DATELINE_CHARS]}")
+    if m is None:
+        return None
+    g = m.groups()
+    if g[0]:
+        y, mo, d = int(g[2]), _MONTHS[g[0].lower()[:3]], int(g[1])
+    elif g[3]:
+        y, mo, d = int(g[5]), _MONTHS[g[4].lower()[:3]], int(g[3])
+    else:
+        y, mo, d = int(g[6]), int(g[7]), int(g[8])
+    try:
+        datetime(y, mo, d)
+    except ValueError:  # "Feb 30", "2013-13-01"
+        return None
+    return y, mo, d

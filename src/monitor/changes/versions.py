@@ -207,6 +207,9 @@ _QUALIFIERS = frozenset("today yesterday tomorrow tonight".split()) | _TIME_WORD
 
 
 _MODAL_MONTHS = frozenset({"may", "march"})
+# words that only qualify an amount: "at least 50 dead" states another fact than "50 dead", so
+# one added or removed counts like a figure even though "at" and "least" look like filler
+_HEDGES = frozenset("least nearly almost approximately roughly".split())
 
 
 def _keys(text: str) -> set[str]:
@@ -262,7 +265,7 @@ def _side(words: Sequence[str], other: set[str], names: set[str]) -> tuple[float
     for w in words:
         f = fold(w)
         # "may", "march": a verb unless capitalised
-        figure = _is_number(f) and not (f in _MODAL_MONTHS and w[0].islower())
+        figure = (_is_number(f) and not (f in _MODAL_MONTHS and w[0].islower())) or f in _HEDGES
         if _found(f, other) or (not figure and f in STOPWORDS):
             info += FUNCTION_WEIGHT
             continue
