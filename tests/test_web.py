@@ -248,3 +248,22 @@ def test_digests_link_entries_to_their_page_when_base_url_is_set(data: App) -> N
 def test_the_cli_has_a_serve_command() -> None:
     out = run("serve", "--help")
     assert out.exit_code == 0 and "--host" in out.output and "--port" in out.output
+
+
+def test_monitor_run_serves_the_page_when_settings_web_is_set(data: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from monitor.models import WebSettings
+    from monitor.service import _start_web
+
+    assert _start_web(data) is None  # no settings.web: no page
+    monkeypatch.setenv("MONITOR_WEB_TOKEN", TOKEN)
+    data.settings = replace(data.settings, web=WebSettings(host="127.0.0.1", port=0))
+    running = _start_web(data)
+    assert running is not None
+    try:
+        url = f"http://127.0.0.1:{running.port}/feeds"
+        assert httpx.get(url, timeout=10, follow_redirects=False).status_code == 303  # the token is required
+        assert "Bad feed" in httpx.get(url, headers={"X-Monitor-Token": TOKEN}, timeout=10).text
+    finally:
+        running.stop()
