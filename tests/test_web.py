@@ -267,3 +267,51 @@ def test_monitor_run_serves_the_page_when_settings_web_is_set(data: App, monkeyp
         assert "Bad feed" in httpx.get(url, headers={"X-Monitor-Token": TOKEN}, timeout=10).text
     finally:
         running.stop()
+
+
+def test_a_delivered_file_digest_links_entries_when_base_url_is_set(data: App, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from monitor.models import DigestSettings, FileTarget, WebSettings
+
+    target = FileTarget(dir=str(tmp_path / "out"), formats=("html",))
+    data.settings = replace(
+        data.settings, digest=DigestSettings(targets=(target,)), web=WebSettings(base_url="http://127.0.0.1:8080")
+    )
+    assert application.deliver_all(data)[0][1] != "nothing new"
+    html = next((tmp_path / "out").glob("*.html")).read_text(encoding="utf-8")
+    first = data.store.matches_since(None)[0].article_id
+    assert f'href="http://127.0.0.1:8080/article/{first}"' in html
+
+
+@pytest.mark.slow
+def test_monitor_serve_runs_as_a_process_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    fill(tmp_path / "m.db").close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).parent / "monitor"
+    args = [str(exe), "--db", str(tmp_path / "m.db"), "--seeds", str(SEEDS), "--feeds", str(tmp_path / "none.yaml")]
+    env = {k: v for k, v in os.environ.items() if k != "MONITOR_WEB_TOKEN"}
+    proc = subprocess.Popen([*args, "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/feeds", timeout=5)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "monitor serve did not start"
+                time.sleep(0.2)
+        assert r.status_code == 200 and "Bad feed" in r.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=15)
+    assert proc.returncode == 0 and "Traceback" not in stderr  # a graceful stop, the store closed

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -168,6 +169,7 @@ def matches_page(request: Request) -> Response:
         feeds=feeds,
         verdicts=verdicts,
         demoted=demoted,
+        page_size=views.PAGE_SIZE,
     )
 
 
@@ -332,8 +334,15 @@ def serve(app: application.App, host: str, port: int, token: str | None) -> None
     """Run until Ctrl-C / SIGTERM (uvicorn handles the signals)."""
     server, sock = _server(app, host, port, token)
     log.info("web page on http://%s:%d/", host, sock.getsockname()[1])
-    with sock:
-        server.run(sockets=[sock])
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handlers
+    # it found; quiet ones here let the caller close the store and exit 0 instead of dying by it.
+    quiet = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with sock:
+            server.run(sockets=[sock])
+    finally:
+        for sig, handler in quiet.items():
+            signal.signal(sig, handler)
 
 
 def serve_command(paths: application.Paths, host: str, port: int) -> None:
