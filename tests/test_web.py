@@ -174,6 +174,20 @@ def test_with_a_token_every_page_needs_it_by_header_or_login_cookie(data: App) -
     assert c.post("/login", data={"token": TOKEN}).status_code == 403  # login is CSRF-protected too
 
 
+def test_without_a_token_a_foreign_host_header_is_refused(data: App) -> None:
+    """DNS rebinding: a web site's name resolving to 127.0.0.1 must not read or judge."""
+    from dataclasses import replace
+
+    from monitor.models import WebSettings
+
+    assert TestClient(create_app(data), base_url="http://evil.example").get("/matches").status_code == 400
+    assert TestClient(create_app(data), base_url="http://localhost:8080").get("/matches").status_code == 200
+    data.settings = replace(data.settings, web=WebSettings(base_url="http://monitor.lan:8080"))
+    assert TestClient(create_app(data), base_url="http://monitor.lan:8080").get("/matches").status_code == 200
+    with_token = TestClient(create_app(data, token=TOKEN), base_url="http://evil.example")
+    assert with_token.get("/matches", headers={"X-Monitor-Token": TOKEN}).status_code == 200
+
+
 def test_binding_off_loopback_needs_the_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MONITOR_WEB_TOKEN", raising=False)
     common = ["--seeds", SEEDS, "--db", tmp_path / "m.db", "--feeds", tmp_path / "none.yaml"]

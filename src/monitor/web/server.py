@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 import uvicorn
@@ -37,12 +38,14 @@ from . import security, views
 log = logging.getLogger("monitor.web")
 TEMPLATES = Path(__file__).parent / "templates"
 PUBLIC = ("/login",)  # reachable without the access token
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 @dataclass
 class WebState:
     app: application.App
     token: str | None  # MONITOR_WEB_TOKEN; None: loopback only, no login
+    hosts: frozenset[str] = frozenset(LOOPBACK_NAMES)  # Host headers accepted without a token
     secret: bytes = field(default_factory=lambda: security.new_nonce().encode())  # per process: CSRF
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -76,7 +79,7 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
 
 
 class Guard(BaseHTTPMiddleware):
-    """The access token (when set), the CSRF cookie and check, and the security headers."""
+    """The Host check, the access token (when set), the CSRF cookie, and the security headers."""
 
     async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         state: WebState = request.app.state.web
@@ -94,6 +97,10 @@ class Guard(BaseHTTPMiddleware):
     async def _checked(
         self, request: Request, state: WebState, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        if state.token is None and request.url.hostname not in state.hosts:
+            # Without a token the page trusts loopback; a foreign Host header means DNS
+            # rebinding (a web site's name pointed at 127.0.0.1), which must not read or judge.
+            return PlainTextResponse("unexpected Host header", status_code=400)
         if state.token is not None and request.url.path not in PUBLIC:
             given = request.headers.get(security.TOKEN_HEADER) or request.cookies.get(security.TOKEN_COOKIE)
             if not security.token_ok(state.token, given):
@@ -290,7 +297,10 @@ def create_app(app: application.App, *, token: str | None = None) -> Starlette:
         Route("/login", login, methods=["GET", "POST"]),
     ]
     web = Starlette(routes=routes, middleware=[Middleware(Guard)])
-    web.state.web = WebState(app=app, token=token)
+    hosts = set(LOOPBACK_NAMES)
+    if app.settings.web is not None and app.settings.web.base_url:  # the name digests link to
+        hosts.add(urlsplit(app.settings.web.base_url).hostname or "")
+    web.state.web = WebState(app=app, token=token, hosts=frozenset(hosts))
     return web
 
 
