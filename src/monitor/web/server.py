@@ -71,7 +71,6 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     state: WebState = request.app.state.web
     html = ENV.get_template(name).render(
         csrf=security.csrf_token(state.secret, nonce),
-        login=state.token is not None,
         path=request.url.path,
         **context,
     )
