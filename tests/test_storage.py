@@ -100,6 +100,14 @@ def test_articles_find_and_search(storage: Storage) -> None:
     assert storage.articles(since=NOW + timedelta(days=1)) == []
 
 
+def test_digest_items_are_the_matches_a_digest_holds(storage: Storage) -> None:
+    first = storage.save_article(FEED, article("1"), "h1", HIT, NOW).article_id
+    storage.save_article(FEED, article("2"), "h2", MISS, NOW)
+    digest_id = storage.reserve_digest("t", storage.undelivered("t"), NOW)
+    assert [m.article_id for m in storage.digest_items(digest_id)] == [first]
+    assert storage.digest_items(digest_id + 1) == ()
+
+
 def test_unknown_feed_is_a_storage_error(storage: Storage) -> None:
     with pytest.raises(StorageError, match="unknown feed"):
         storage.save_article("http://127.0.0.1/nope", article("1"), "h", HIT, NOW)

@@ -209,8 +209,13 @@ def poll(
 def render_digest(app: App, *, since: datetime | None, everything: bool, fmt: str) -> str:
     """Render stored matches without recording anything (--since / --all)."""
     items = app.store.matches_since(None if everything else since)
-    digest = Digest(generated_at=app.now(), matches=tuple(items), since=since)
+    digest = Digest(generated_at=app.now(), matches=tuple(items), since=since, base_url=_base_url(app))
     return render(digest, fmt, templates_dir=_templates(app))
+
+
+def _base_url(app: App) -> str | None:
+    """Digest entries link to their web page when settings.web.base_url is set."""
+    return app.settings.web.base_url if app.settings.web else None
 
 
 def _templates(app: App) -> Path | None:
@@ -235,12 +240,13 @@ def deliver_target(app: App, target: str, send: Callable[[Digest], str], *, send
         app.store.finish_digest(digest_id, app.now())
 
     for pending in app.store.pending_digests(target):
-        deliver(pending.id, Digest(generated_at=pending.created_at, matches=pending.items))
+        deliver(pending.id, Digest(generated_at=pending.created_at, matches=pending.items, base_url=_base_url(app)))
     items = app.store.undelivered(target)
     if not items and not send_empty:
         return done
     now = app.now()
-    deliver(app.store.reserve_digest(target, items, now), Digest(generated_at=now, matches=tuple(items)))
+    digest = Digest(generated_at=now, matches=tuple(items), base_url=_base_url(app))
+    deliver(app.store.reserve_digest(target, items, now), digest)
     return done
 
 

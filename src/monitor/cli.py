@@ -521,6 +521,17 @@ def diff(old: Path, new: Path, fmt: str) -> None:
 
 
 @cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address; off loopback needs MONITOR_WEB_TOKEN.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="Port to listen on.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the web page: digests, matches, search, articles, feedback, feed health."""
+    from .web import serve_command
+
+    serve_command(_paths(ctx), host, port)
+
+
+@cli.command()
 @click.option(
     "--tick",
     type=click.FloatRange(min=0.5),

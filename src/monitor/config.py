@@ -33,6 +33,7 @@ from .models import (
     SemanticSettings,
     Settings,
     SmtpSettings,
+    WebSettings,
 )
 from .models import DEFAULT_SEMANTIC_WEIGHT as DEFAULT_SEMANTIC_WEIGHT  # cli reads it from here
 
@@ -94,13 +95,14 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         if feed.url in seen:
             raise ConfigError(f"{path}: feed #{i} ({feed.url}): duplicate url")
         seen.add(feed.url)
-    settings_raw = _section(f"{path}: settings", doc.get("settings") or {}, ("digest", "fetch", "scoring"))
+    settings_raw = _section(f"{path}: settings", doc.get("settings") or {}, ("digest", "fetch", "scoring", "web"))
     return Settings(
         feeds=feeds,
         digest=_digest(path, settings_raw.get("digest") or {}, env),
         fetch=_fetch(path, settings_raw.get("fetch") or {}, env),
         source=str(path),
         scoring=_scoring(path, settings_raw.get("scoring") or {}),
+        web=None if settings_raw.get("web") is None else _web(path, settings_raw["web"]),
     )
 
 
@@ -294,6 +296,25 @@ def _scoring(path: Path, raw: object) -> ScoringSettings:
     raw = _section(where, raw, ("semantic",))
     semantic = raw.get("semantic")
     return ScoringSettings(semantic=None if semantic is None else _semantic(f"{where}.semantic", semantic))
+
+
+def _web(path: Path, raw: object) -> WebSettings:
+    """settings.web: {host: STR, port: 1..65535, base_url: http(s)://HOST[:PORT][/PATH]}."""
+    where = f"{path}: settings.web"
+    raw = _section(where, raw, ("host", "port", "base_url"))
+    defaults = WebSettings()
+    host = raw.get("host", defaults.host)
+    if not isinstance(host, str) or not host.strip() or any(c.isspace() for c in host):
+        raise ConfigError(f"{where}.host: must be a host name or IP address")
+    port = raw.get("port", defaults.port)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ConfigError(f"{where}.port: must be an integer from 1 to 65535")
+    base = raw.get("base_url")
+    if base is not None:
+        if not isinstance(base, str) or not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", base):
+            raise ConfigError(f"{where}.base_url: must be an http(s) URL without query or fragment")
+        base = base.rstrip("/")
+    return WebSettings(host=host, port=port, base_url=base)
 
 
 def _semantic(where: str, raw: object) -> SemanticSettings:

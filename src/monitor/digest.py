@@ -11,7 +11,8 @@ Templates see these variables:
 in an href), ``feed``, ``published`` / ``published_iso`` (may be None), ``first_seen`` /
 ``first_seen_iso``, ``updated_iso``, ``score`` ("0.87"), ``explanation`` (one line derived from
 ``nearest_seed``, ``facets`` and ``terms``, which are given separately too), ``sentence``,
-``changed`` and ``atom_id``. Markdown templates get a ``md`` filter (escape text) and an
+``changed``, ``atom_id`` and ``page`` (the entry's web page, ``<base_url>/article/<id>``, when
+``settings.web.base_url`` is set; else None). Markdown templates get a ``md`` filter (escape text) and an
 ``md_url`` filter (encode a link destination).
 
 HTML and Atom templates are autoescaped. Naive datetimes are taken to be UTC.
@@ -187,7 +188,7 @@ def _environment(templates_dir: str | None) -> jinja2.Environment:
     return env
 
 
-def _item(m: MatchItem, generated_at: datetime) -> dict[str, Any]:
+def _item(m: MatchItem, generated_at: datetime, base_url: str | None = None) -> dict[str, Any]:
     explanation = _one_line(_clean(m.explanation))
     title = _one_line(_clean(m.title)) or _one_line(_clean(m.url)) or "(untitled)"
     facets = [_one_line(_clean(f)) for f in m.facets if f.strip()]
@@ -213,6 +214,7 @@ def _item(m: MatchItem, generated_at: datetime) -> dict[str, Any]:
         "sentence": _one_line(_clean(m.sentence)),
         "changed": m.changed,
         "atom_id": atom_id(m),
+        "page": f"{base_url.rstrip('/')}/article/{m.article_id}" if base_url else None,
     }
 
 
@@ -227,5 +229,5 @@ def _context(digest: Digest) -> dict[str, Any]:
         "since": human(digest.since) if digest.since is not None else None,
         "since_iso": iso(digest.since) if digest.since is not None else None,
         "feed_id": uuid.uuid5(uuid.NAMESPACE_URL, f"monitor:digest:{title}").urn,
-        "items": [_item(m, digest.generated_at) for m in digest.matches],
+        "items": [_item(m, digest.generated_at, digest.base_url) for m in digest.matches],
     }

@@ -114,12 +114,22 @@ class ScoringSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """settings.web: `monitor run` also serves the web page; base_url links digests to it."""
+
+    host: str = "127.0.0.1"  # elsewhere than loopback needs MONITOR_WEB_TOKEN
+    port: int = 8080
+    base_url: str | None = None  # e.g. http://127.0.0.1:8080: digest entries link to <base_url>/article/<id>
+
+
+@dataclass(frozen=True)
 class Settings:
     feeds: tuple[FeedSpec, ...]
     digest: DigestSettings = field(default_factory=DigestSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
     source: str = "feeds.yaml"
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
+    web: WebSettings | None = None  # None: no web page unless `monitor serve`
 
 
 # --- fetch -----------------------------------------------------------------------------------
@@ -372,3 +382,4 @@ class Digest:
     matches: tuple[MatchItem, ...]
     since: datetime | None = None
     title: str = "monitor digest"
+    base_url: str | None = None  # settings.web.base_url: each entry links to its web page

@@ -19,6 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from . import app as application
 from .errors import ConfigError, MonitorError
+from .web import Running, start_in_thread
 
 log = logging.getLogger("monitor.service")
 STOP_GRACE = 5.0  # seconds a running poll gets to finish its current entry after a signal
@@ -64,6 +65,12 @@ def run_service(paths: application.Paths, *, tick: float = 5.0, now: application
     except BaseException:
         lock.release()
         raise
+    try:
+        web = _start_web(a)
+    except BaseException:
+        a.close()
+        lock.release()
+        raise
     stop = threading.Event()
     busy = threading.Lock()
     scheduler = BlockingScheduler(timezone=UTC)
@@ -88,7 +95,17 @@ def run_service(paths: application.Paths, *, tick: float = 5.0, now: application
     try:
         scheduler.start()
     finally:
+        if web is not None:
+            web.stop()
         _stop(a, lock, stop, busy)
+
+
+def _start_web(a: application.App) -> Running | None:
+    """settings.web: the web page runs beside the scheduler, on the same App and store."""
+    if a.settings.web is None:
+        return None
+    token = os.environ.get("MONITOR_WEB_TOKEN") or None
+    return start_in_thread(a, a.settings.web.host, a.settings.web.port, token)
 
 
 def _start(paths: application.Paths, now: application.Clock) -> application.App:

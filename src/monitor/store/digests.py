@@ -28,18 +28,23 @@ def reserve(conn: sqlite3.Connection, target: str, items: Sequence[MatchItem], n
     return digest_id
 
 
+def items(conn: sqlite3.Connection, digest_id: int) -> tuple[MatchItem, ...]:
+    """The matches a digest holds, best first (as they are now: the web page's digest view)."""
+    found = rows(
+        conn,
+        f"""{matches.SELECT} JOIN digest_items d ON d.match_id = m.id
+            WHERE d.digest_id = ? ORDER BY m.score DESC, m.id""",
+        [digest_id],
+    )
+    return tuple(matches.item(r) for r in found)
+
+
 def pending(conn: sqlite3.Connection, target: str) -> list[PendingDigest]:
     out = []
     query = "SELECT id, created_at FROM digests WHERE target = ? AND status = 'pending' ORDER BY id"
     for d in rows(conn, query, [target]):
-        found = rows(
-            conn,
-            f"""{matches.SELECT} JOIN digest_items d ON d.match_id = m.id
-                WHERE d.digest_id = ? ORDER BY m.score DESC, m.id""",
-            [d["id"]],
-        )
-        items = tuple(matches.item(r) for r in found)
-        out.append(PendingDigest(id=int(d["id"]), created_at=required_time(d["created_at"]), items=items))
+        items_ = items(conn, int(d["id"]))
+        out.append(PendingDigest(id=int(d["id"]), created_at=required_time(d["created_at"]), items=items_))
     return out
 
 

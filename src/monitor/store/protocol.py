@@ -101,6 +101,10 @@ class DigestStorage(Protocol):
 
     def digests(self) -> list[DigestRecord]: ...
 
+    def digest_items(self, digest_id: int) -> tuple[MatchItem, ...]:
+        """The matches a recorded digest holds, best first (empty for an unknown id)."""
+        ...
+
 
 class JudgmentStorage(Protocol):
     """An analyst's verdicts (feedback); the latest verdict on an article wins."""

@@ -181,6 +181,9 @@ class SqliteStore:
     def digests(self) -> list[DigestRecord]:
         return self._read(digests.listed)
 
+    def digest_items(self, digest_id: int) -> tuple[MatchItem, ...]:
+        return self._read(lambda conn: digests.items(conn, digest_id))
+
     # --- judgments and bookkeeping -------------------------------------------------------------
 
     def judge(self, article_id: int, relevant: bool, now: datetime) -> None:

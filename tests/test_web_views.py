@@ -1,0 +1,110 @@
+"""The web page's pure view logic and security rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from factories import match_item
+from monitor.errors import ConfigError
+from monitor.web import security, views
+
+
+def test_fts_query_quotes_every_word_so_no_input_is_a_syntax_error() -> None:
+    assert views.fts_query('Mali "junta" OR NEAR(') == '"Mali" "junta" "OR" "NEAR"'
+    assert views.fts_query("*** ()") == ""
+    assert views.fts_query("Traoré") == '"Traoré"'
+
+
+def test_parse_filter_keeps_good_values_and_reports_bad_ones() -> None:
+    f, errors = views.parse_filter({"q": " mali ", "since": "2026-11-20", "min_score": "0.5", "judged": "no"})
+    assert (f.q, f.since, f.min_score, f.judged, errors) == ("mali", datetime(2026, 11, 20, tzinfo=UTC), 0.5, "no", [])
+    f, errors = views.parse_filter({"since": "x", "min_score": "-1", "judged": "maybe", "page": "two"})
+    assert (f.since, f.min_score, f.judged, f.page, len(errors)) == (None, None, "", 1, 2)
+
+
+def test_filter_query_string_round_trips_for_pagination() -> None:
+    f, _ = views.parse_filter({"q": "a&b", "feed": "X", "page": "3"})
+    assert f.query(page=4) == "q=a%26b&feed=X&page=4"
+    assert f.query(page=1) == "q=a%26b&feed=X"
+    assert views.parse_filter(dict(p.split("=") for p in f.query().split("&")))[0].feed == "X"
+
+
+def test_filter_matches_by_feed_date_score_judgment_and_search() -> None:
+    early, late = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 25, tzinfo=UTC)
+    items = [
+        match_item(1, feed="A", score=0.9, published=late),
+        match_item(2, feed="B", score=0.6, published=early),
+        match_item(3, feed="A", score=0.4, published=None, first_seen=late),
+    ]
+
+    def ids(verdicts: dict[int, bool] | None = None, hits: set[int] | None = None, **params: str) -> list[int]:
+        f, _ = views.parse_filter(params)
+        return [m.article_id for m in views.filter_matches(items, f, verdicts or {}, hits)]
+
+    assert ids() == [1, 2, 3]
+    assert ids(feed="A") == [1, 3]
+    assert ids(since="2026-11-20") == [1, 3]  # no publication date: first seen counts
+    assert ids(min_score="0.5") == [1, 2]
+    assert ids({2: False}, judged="yes") == [2] and ids({2: False}, judged="no") == [1, 3]
+    assert ids(hits={3, 99}) == [3] and ids(hits=set()) == []
+
+
+def test_paginate_clamps_the_page_number() -> None:
+    page = views.paginate(list(range(45)), 3, size=20)
+    assert (list(page.items), page.number, page.pages, page.total) == ([40, 41, 42, 43, 44], 3, 3, 45)
+    assert views.paginate(list(range(45)), 99, size=20).number == 3
+    assert views.paginate([], 1).pages == 1
+
+
+def test_highlight_marks_the_first_occurrence_of_the_best_sentence() -> None:
+    text = "Intro line.\n\nThe junta took power. It said so.\nThe junta took power."
+    paras = views.highlight(text, "The junta took power.")
+    assert paras == [
+        [("Intro line.", False)],
+        [("The junta took power.", True), (" It said so.", False)],
+        [("The junta took power.", False)],
+    ]
+    assert views.highlight("One.", "") == [[("One.", False)]]
+    assert views.highlight("", "x") == []
+
+
+def test_sections_split_new_and_updated_as_the_emailed_digest_does() -> None:
+    items = [match_item(1), match_item(2, changed=True), match_item(3)]
+    assert [(t, [m.article_id for m in g]) for t, g in views.sections(items)] == [("New", [1, 3]), ("Updated", [2])]
+    assert views.sections([]) == []
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("192.168.1.5", False),
+        ("example.org", False),
+    ],
+)
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert security.is_loopback(host) is loopback
+
+
+def test_bind_rule_and_tokens() -> None:
+    security.check_bind("127.0.0.1", None)
+    security.check_bind("0.0.0.0", "x" * 32)
+    with pytest.raises(ConfigError, match="needs MONITOR_WEB_TOKEN"):
+        security.check_bind("0.0.0.0", None)
+    with pytest.raises(ConfigError, match="too short"):
+        security.check_bind("127.0.0.1", "short")
+    assert security.token_ok("abc", "abc")
+    assert not security.token_ok("abc", "abd") and not security.token_ok("abc", None)
+    secret, nonce = b"k" * 32, security.new_nonce()
+    token = security.csrf_token(secret, nonce)
+    assert security.csrf_ok(secret, nonce, token)
+    assert not security.csrf_ok(b"other" * 8, nonce, token)  # another process's secret
+    assert not security.csrf_ok(secret, security.new_nonce(), token)  # another browser's cookie
+    assert not security.csrf_ok(secret, None, token) and not security.csrf_ok(secret, nonce, "")
