@@ -19,10 +19,11 @@ from .digest import render
 from .errors import ConfigError, DeliveryError, MonitorError
 from .fetch import Fetcher
 from .models import Digest, DigestTarget, Document, FeedResult, Judgment, Seed, SemanticSettings, Settings
-from .pipeline import run_feed
+from .pipeline import Analyser, run_feed
 from .score import Scorer, build_scorer
 from .score.semantic import INSTALL_HINT, SemanticScorer, semantic_available
 from .store import Store
+from .workers import WorkerPool
 
 log = logging.getLogger("monitor")
 Clock = Callable[[], datetime]
@@ -49,6 +50,7 @@ class App:
     seeds: tuple[Seed, ...] = ()
     now: Clock = utcnow
     _scorer: ProjectScorer | None = field(default=None, repr=False)
+    _pool: WorkerPool | None = field(default=None, repr=False)
 
     @property
     def scorer(self) -> ProjectScorer:
@@ -66,7 +68,22 @@ class App:
             )
         return self._scorer
 
+    def analyser(self) -> Analyser | None:
+        """settings.workers > 1: extraction and scoring in worker processes, one pool for the
+        app's lifetime (a poll, a service run), rebuilt when the scorer changes."""
+        if self.settings.workers <= 1:
+            return None
+        scorer = self.scorer
+        if self._pool is None or self._pool.scorer is not scorer:
+            if self._pool is not None:
+                self._pool.close()
+            self._pool = WorkerPool(scorer, self.settings.workers)
+        return self._pool.analyse
+
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         self.store.close()
 
 
@@ -187,13 +204,21 @@ def poll(
         due = set(app.store.due_feeds(app.now()))
         feeds = tuple(f for f in feeds if f.url in due)
     scorer = app.scorer
+    analyse = app.analyser()
     with Fetcher(app.settings.fetch) as fetcher:
 
         def one(spec: Any) -> FeedResult:
             if should_stop():
                 return FeedResult(url=spec.url, name=spec.name, warning="interrupted")
             return run_feed(
-                spec, store=app.store, fetcher=fetcher, scorer=scorer, now=app.now, rng=rng, should_stop=should_stop
+                spec,
+                store=app.store,
+                fetcher=fetcher,
+                scorer=scorer,
+                now=app.now,
+                rng=rng,
+                should_stop=should_stop,
+                analyse=analyse,
             )
 
         if len(feeds) <= 1:

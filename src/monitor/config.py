@@ -36,6 +36,7 @@ _FEED_KEYS = {"url", "name", "tags", "interval", "full_text"}
 _SEMANTIC_KEYS = {"model", "weight", "languages"}
 _LANG = re.compile(r"^[a-z]{2,3}$")
 DEFAULT_SEMANTIC_WEIGHT = 0.1
+MAX_WORKERS = 64
 
 
 def parse_interval(value: object) -> float:
@@ -96,6 +97,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         fetch=_fetch(path, settings_raw.get("fetch") or {}, env),
         source=str(path),
         scoring=_scoring(path, settings_raw.get("scoring") or {}),
+        **_workers(path, settings_raw),
     )
 
 
@@ -244,6 +246,19 @@ def _fetch(path: Path, raw: object, env: Mapping[str, str]) -> FetchSettings:
                 raise ConfigError(f"{where}.{key}: must be a positive integer")
             values[key] = raw[key]
     return FetchSettings(**values)
+
+
+def _workers(path: Path, raw: Mapping[str, object]) -> dict[str, int]:
+    """settings.workers: processes that extract and score pages; absent: the CPU count."""
+    if "workers" not in raw:
+        return {}  # the default is defined once, on Settings
+    value = raw["workers"]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WORKERS:
+        raise ConfigError(
+            f"{path}: settings.workers: must be an integer from 0 to {MAX_WORKERS} (0 or 1: extract in the "
+            f"polling process), not {value!r}"
+        )
+    return {"workers": value}
 
 
 def _scoring(path: Path, raw: object) -> ScoringSettings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -79,6 +80,8 @@ class Settings:
     fetch: FetchSettings = field(default_factory=FetchSettings)
     source: str = "feeds.yaml"
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
+    # processes that extract and score pages (src/monitor/workers.py); 0 or 1: in this process
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
 
 # --- fetch -----------------------------------------------------------------------------------
@@ -135,6 +138,15 @@ class Article:
     content_hash: str
     author: str | None = None
     language: str | None = None
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """An entry after extraction and scoring, in this process or in a worker process."""
+
+    article: Article
+    score: Score | None  # None: the scorer failed on this entry (logged); the next poll retries it
+    error: str | None = None  # no worker could process the entry: it is not stored, the feed is retried
 
 
 # --- scoring ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from .errors import ExtractError, FetchError, MonitorError, StorageError
 from .extract import build_article, extract_page
-from .models import Article, Document, Entry, FeedResult, FeedSpec, FetchResult, Score
+from .models import Analysed, Article, Document, Entry, FeedResult, FeedSpec, FetchResult, Score
 from .parse import parse_feed
 from .store import Store
 
@@ -33,6 +33,11 @@ class ScorerLike(Protocol):
     threshold: float
 
     def score(self, doc: Document) -> Score: ...
+
+
+# Extract and score one entry from its fetched page (None: no page, the second value says why).
+# run_feed does it in this process unless given one (src/monitor/workers.py: in worker processes).
+Analyser = Callable[[Entry, FetchResult | None, str | None], Analysed]
 
 
 # --- pure decisions ------------------------------------------------------------------------
@@ -85,6 +90,7 @@ def run_feed(
     now: Callable[[], datetime],
     rng: random.Random | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    analyse: Analyser | None = None,
 ) -> FeedResult:
     started = now()
     try:
@@ -127,19 +133,20 @@ def run_feed(
         return _failed(spec, store, started, _internal(exc), state.error_count, None, False, rng)
 
     new = changed = matches = unscored = 0
+    lost: list[str] = []
     try:
         known = store.known_entries(url)
         for entry, digest in decide(parsed.entries, known):
             if should_stop():
                 # Leave the validators alone so the next pass fetches the feed again in full.
                 return FeedResult(url=url, name=spec.name, new_entries=new, matches=matches, warning="interrupted")
-            article = _article(entry, spec, fetcher)
-            try:
-                score = scorer.score(
-                    Document(id=entry.id, title=article.title, text=article.text, language=article.language)
-                )
-            except Exception:  # a scorer bug on one odd entry must not lose the rest of the feed
-                log.exception("internal error scoring entry %s of %s", entry.id, spec.url)
+            page, why_not = _page(entry, spec, fetcher)
+            done = analyse(entry, page, why_not) if analyse else analyse_entry(entry, page, why_not, scorer)
+            if done.error is not None:  # not stored; the feed ends in error, so it is fetched in full again
+                lost.append(done.error)
+                continue
+            article, score = done.article, done.score
+            if score is None:  # a scorer bug on one odd entry must not lose the rest of the feed
                 score = Score(value=0.0, match=False)
                 unscored += 1
                 digest = "unscored"  # never equals a real hash: the next poll scores it again
@@ -150,6 +157,10 @@ def run_feed(
                 new += 1
             matches += int(is_match)
 
+        if lost:
+            n = len(lost)
+            error = f"{n} entr{'y' if n == 1 else 'ies'} not processed, retried at the next poll: {lost[0]}"
+            return _failed(spec, store, started, error, state.error_count, None, False, rng)
         warning = parsed.warning
         if unscored:
             note = f"{unscored} entr{'y' if unscored == 1 else 'ies'} could not be scored (internal error, logged)"
@@ -202,20 +213,50 @@ def _follow_move(spec: FeedSpec, store: Store, current: str | None, fetched: Fet
     )
 
 
-def _article(entry: Entry, spec: FeedSpec, fetcher: FetcherLike) -> Article:
+def _page(entry: Entry, spec: FeedSpec, fetcher: FetcherLike) -> tuple[FetchResult | None, str | None]:
+    """The entry's page, or None and why not (None: the feed's text is wanted)."""
     if not spec.full_text:
-        return build_article(entry, None, None)
+        return None, None
     if not entry.link:
-        return build_article(entry, None, "entry has no link")
+        return None, "entry has no link"
     try:
-        page = fetcher.fetch_page(entry.link)
+        return fetcher.fetch_page(entry.link), None
+    except FetchError as exc:
+        return None, str(exc)
+    except Exception as exc:  # hostile pages must not take the feed down with them
+        log.exception("internal error fetching %s", entry.link)
+        return None, f"internal error: {type(exc).__name__}"
+
+
+def page_article(entry: Entry, page: FetchResult | None, why_not: str | None) -> Article:
+    """The entry's article from its page; without a usable page, from the feed's own text."""
+    if page is None:
+        return build_article(entry, None, why_not)
+    try:
         extracted = extract_page(page.content, page.headers.get("content-type", ""), page.final_url)
-    except (FetchError, ExtractError) as exc:
+    except ExtractError as exc:
         return build_article(entry, None, str(exc))
     except Exception as exc:  # hostile pages must not take the feed down with them
         log.exception("internal error extracting %s", entry.link)
         return build_article(entry, None, f"internal error: {type(exc).__name__}")
     return build_article(entry, extracted, None)
+
+
+def score_article(article: Article, scorer: ScorerLike) -> Score | None:
+    """The article's score; None (logged) when the scorer fails on it."""
+    try:
+        return scorer.score(
+            Document(id=article.entry.id, title=article.title, text=article.text, language=article.language)
+        )
+    except Exception:
+        log.exception("internal error scoring entry %s of %s", article.entry.id, article.entry.feed_url)
+        return None
+
+
+def analyse_entry(entry: Entry, page: FetchResult | None, why_not: str | None, scorer: ScorerLike) -> Analysed:
+    """Extract and score one entry (the same function runs in worker processes)."""
+    article = page_article(entry, page, why_not)
+    return Analysed(article=article, score=score_article(article, scorer))
 
 
 def _failed(

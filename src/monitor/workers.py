@@ -1,0 +1,156 @@
+"""Extraction and scoring in worker processes, so a poll uses every core.
+
+Why processes: trafilatura parses with one module-level lxml parser that two threads must not
+use at once (extract.py serialises it with a lock; concurrent use crashed with "double free or
+corruption"), and extraction is CPU-bound under the GIL anyway. Separate processes have separate
+parsers and separate GILs. Fetching stays in the polling process (threads, per-host politeness);
+only a fetched page crosses to a worker, and a frozen ``Analysed`` comes back.
+
+* Workers are started with ``spawn`` (never ``fork`` from a process running feed threads), on
+  first use, and receive the parent's lexical scorer once, at start (a pickled ``Scorer``), so
+  every process scores with the very same profile and judgments. A scorer that is not the plain
+  lexical one (the semantic backend holds a model) stays in the parent: workers then only
+  extract, and the parent scores what comes back.
+* Entries without a page (feed-only, fetch failed) are analysed in the parent: no lxml, no IPC.
+* A worker that dies (a segfault in lxml, the OOM killer, SIGKILL) breaks the whole executor:
+  every task in flight fails with ``BrokenProcessPool``. The pool is rebuilt once per breakage and
+  each of those tasks is submitted again; an entry whose retry also breaks comes back as an error
+  value (``Analysed.error``), which the pipeline does not store, so the next poll processes it
+  again. Nothing is lost, and a page that kills workers every time costs one feed its backoff.
+* A worker exits by itself when its parent is gone (even after SIGKILL of the parent), and
+  ignores SIGINT: Ctrl-C is the parent's to handle, which then shuts the pool down.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from concurrent.futures import CancelledError, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from .models import Analysed, Entry, FetchResult
+from .pipeline import ScorerLike, analyse_entry, page_article, score_article
+from .score import Scorer
+
+log = logging.getLogger("monitor.workers")
+
+ATTEMPTS = 2  # a task whose worker died is submitted once more, to a fresh pool
+PARENT_CHECK = 0.5  # seconds between a worker's checks that its parent is still alive
+
+# --- inside a worker process -----------------------------------------------------------------
+
+_scorer: ScorerLike | None = None  # set once per worker by _init
+
+
+def _init(scorer: ScorerLike | None, parent: int) -> None:
+    global _scorer
+    _scorer = scorer
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:  # an orphan would otherwise wait on its task queue forever
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _work(entry: Entry, page: FetchResult, why_not: str | None) -> Analysed:
+    if _scorer is None:  # the parent scores (see the module docstring)
+        return Analysed(article=page_article(entry, page, why_not), score=None)
+    return analyse_entry(entry, page, why_not, _scorer)
+
+
+def _pid() -> int:
+    return os.getpid()
+
+
+# --- in the polling process --------------------------------------------------------------------
+
+
+class WorkerPool:
+    """A process pool for one ``monitor poll`` or one service run; thread-safe.
+
+    ``analyse`` has the pipeline's Analyser signature (pass it to ``run_feed``).
+    """
+
+    def __init__(self, scorer: ScorerLike, workers: int) -> None:
+        self.scorer = scorer
+        self.workers = max(1, workers)
+        # only the plain lexical scorer is shipped to workers (the semantic one holds a model)
+        self._payload = scorer if type(scorer) is Scorer else None
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._generation = 0
+        self._closed = False
+        self.rebuilds = 0  # how often a dead worker broke the pool (tests, logs)
+
+    def _current(self) -> tuple[ProcessPoolExecutor, int]:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("worker pool is closed")
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init,
+                    initargs=(self._payload, os.getpid()),
+                )
+            return self._executor, self._generation
+
+    def _rebuild(self, generation: int) -> None:
+        """Replace a broken executor, once however many tasks saw it break."""
+        with self._lock:
+            if generation != self._generation or self._executor is None:
+                return
+            old, self._executor = self._executor, None
+            self._generation += 1
+            self.rebuilds += 1
+        old.shutdown(wait=False, cancel_futures=True)
+
+    def start(self) -> list[int]:
+        """Start every worker now and return their pids (otherwise they start on first use)."""
+        executor, _ = self._current()
+        for future in [executor.submit(_pid) for _ in range(self.workers)]:
+            future.result()
+        return self.pids()
+
+    def pids(self) -> list[int]:
+        """The pids of the current worker processes (none before first use)."""
+        with self._lock:
+            executor = self._executor
+        # _processes is the executor's own pid → Process map; there is no public accessor
+        processes = getattr(executor, "_processes", None) or {}
+        return sorted(processes)
+
+    def analyse(self, entry: Entry, page: FetchResult | None, why_not: str | None) -> Analysed:
+        if page is None:  # the feed's text: no parser involved, cheaper here than a round trip
+            return analyse_entry(entry, None, why_not, self.scorer)
+        error = "worker pool stopped"
+        for _attempt in range(ATTEMPTS):
+            try:
+                executor, generation = self._current()
+                done = executor.submit(_work, entry, page, why_not).result()
+            except BrokenProcessPool as exc:
+                error = f"a worker process died extracting {entry.link} ({exc})"
+                log.warning("%s; restarting the worker pool", error)
+                self._rebuild(generation)
+                continue
+            except (CancelledError, RuntimeError):  # closed (the service is stopping)
+                return Analysed(article=page_article(entry, None, error), score=None, error=error)
+            if done.score is None and self._payload is None:
+                return Analysed(article=done.article, score=score_article(done.article, self.scorer))
+            return done
+        return Analysed(article=page_article(entry, None, error), score=None, error=error)
+
+    def close(self) -> None:
+        """Stop the workers: queued tasks are cancelled, a running one is let finish."""
+        with self._lock:
+            self._closed = True
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
