@@ -21,6 +21,7 @@ from .store import Store
 log = logging.getLogger("monitor.pipeline")
 
 MAX_BACKOFF = 24 * 3600.0
+_RNG = random.Random()  # seeding a new Random per call cost more than the rest of next_due
 JITTER = 0.1
 
 
@@ -69,7 +70,7 @@ def next_due(
 ) -> datetime:
     """Next attempt: the interval when healthy; capped exponential backoff with jitter after
     failures; never earlier than a server's Retry-After."""
-    rng = rng or random.Random()
+    rng = rng or _RNG
     delay = interval if failures <= 0 else min(MAX_BACKOFF, interval * 2 ** min(failures - 1, 20))
     delay = max(delay, min(interval, 60.0)) if failures else delay
     delay *= 1 + rng.uniform(-JITTER, JITTER)

@@ -6,11 +6,11 @@ corruption"), and extraction is CPU-bound under the GIL anyway. Separate process
 parsers and separate GILs. Fetching stays in the polling process (threads, per-host politeness);
 only a fetched page crosses to a worker, and a frozen ``Analysed`` comes back.
 
-* Workers are started with ``spawn`` (never ``fork`` from a process running feed threads), on
-  first use, and receive the parent's lexical scorer once, at start (a pickled ``Scorer``), so
-  every process scores with the very same profile and judgments. A scorer that is not the plain
-  lexical one (the semantic backend holds a model) stays in the parent: workers then only
-  extract, and the parent scores what comes back.
+* Workers are forks of a ``forkserver`` that has imported this module (never a ``fork`` of the
+  polling process, which runs feed threads), started on first use. They receive the parent's
+  lexical scorer once, at start (a pickled ``Scorer``), so every process scores with the very
+  same profile and judgments. A scorer that is not the plain lexical one (the semantic backend
+  holds a model) stays in the parent: workers then only extract, and the parent scores.
 * Entries without a page (feed-only, fetch failed) are analysed in the parent: no lxml, no IPC.
 * A worker that dies (a segfault in lxml, the OOM killer, SIGKILL) breaks the whole executor:
   every task in flight fails with ``BrokenProcessPool``. The pool is rebuilt once per breakage and
@@ -46,10 +46,11 @@ PARENT_CHECK = 0.5  # seconds between a worker's checks that its parent is still
 _scorer: ScorerLike | None = None  # set once per worker by _init
 
 
-def _init(scorer: ScorerLike | None, parent: int) -> None:
+def _init(scorer: ScorerLike | None) -> None:
     global _scorer
     _scorer = scorer
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()  # the fork server, which exits when the polling process does
 
     def watch() -> None:  # an orphan would otherwise wait on its task queue forever
         while os.getppid() == parent:
@@ -67,6 +68,15 @@ def _work(entry: Entry, page: FetchResult, why_not: str | None) -> Analysed:
 
 def _pid() -> int:
     return os.getpid()
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """The fork server (started by exec, so never a fork of our threads) imports this module
+    once; each worker is a fork of it, so starting (and restarting) workers costs no imports
+    (the scorer's word tables take ~0.5 s CPU to build per process)."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ctx
 
 
 # --- in the polling process --------------------------------------------------------------------
@@ -95,10 +105,7 @@ class WorkerPool:
                 raise RuntimeError("worker pool is closed")
             if self._executor is None:
                 self._executor = ProcessPoolExecutor(
-                    max_workers=self.workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_init,
-                    initargs=(self._payload, os.getpid()),
+                    max_workers=self.workers, mp_context=_context(), initializer=_init, initargs=(self._payload,)
                 )
             return self._executor, self._generation
 
