@@ -1,0 +1,210 @@
+"""Extraction and scoring in worker processes (src/monitor/workers.py), against real pages
+served on 127.0.0.1: the same stored articles and scores as in-process, no entry lost when a
+worker is killed, one-line errors for a bad settings.workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import SEEDS, corpus_pages, page_title, rss, run, seed_and_other, write_feeds
+from httpserver import TestServer
+from monitor import app
+from monitor.config import load_seeds, load_settings
+from monitor.errors import ConfigError
+from monitor.models import Document, Entry, Score
+from monitor.pipeline import analyse_entry
+from monitor.score import build_scorer
+from monitor.workers import WorkerPool
+
+FETCH = {"allow_hosts": ["127.0.0.1"], "host_spacing": 0, "timeout": 5, "deadline": 15}
+
+
+def serve_feeds(server: TestServer, pages: list[tuple[str, bytes]], feeds: int) -> list[dict[str, object]]:
+    """`pages` spread over `feeds` feeds on the server; the feed entries for feeds.yaml."""
+    items: list[list[dict[str, str]]] = [[] for _ in range(feeds)]
+    for i, (key, body) in enumerate(pages):
+        path = f"/p/{i}-{key}.html"
+        server.add(path, body, content_type="text/html; charset=utf-8")
+        items[i % feeds].append({"title": page_title(body), "link": server.url(path)})
+    out: list[dict[str, object]] = []
+    for f, its in enumerate(items):
+        server.add(f"/feed{f}.xml", rss(its, title=f"feed {f}"))
+        out.append({"url": server.url(f"/feed{f}.xml"), "name": f"feed {f}"})
+    return out
+
+
+def stored(db: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    con = sqlite3.connect(db)
+    try:
+        articles = con.execute(
+            "SELECT entry_id, url, canonical_url, title, text, content_hash, extraction, language, published "
+            "FROM articles ORDER BY entry_id"
+        ).fetchall()
+        matches = con.execute(
+            "SELECT a.entry_id, m.score, m.explanation, m.nearest_seed, m.facets, m.terms, m.sentence "
+            "FROM matches m JOIN articles a ON a.id = m.article_id ORDER BY a.entry_id"
+        ).fetchall()
+    finally:
+        con.close()
+    return articles, matches
+
+
+def test_worker_processes_store_the_same_articles_and_scores_as_in_process(tmp_path: Path, server: TestServer) -> None:
+    items = seed_and_other(server, sorted(SEEDS.glob("*.txt"))[4], other=3)
+    pages = corpus_pages()[10:16]
+    feeds = serve_feeds(server, pages, 2)
+    server.add("/seeded.xml", rss(items, title="seeded"))
+    feeds.append({"url": server.url("/seeded.xml"), "name": "seeded"})
+    results = {}
+    for workers in (1, 2):
+        cfg = write_feeds(tmp_path / f"feeds{workers}.yaml", feeds, {"fetch": FETCH, "workers": workers})
+        db = tmp_path / f"m{workers}.db"
+        a = app.open_app(app.Paths(feeds=cfg, seeds=SEEDS, db=db))
+        try:
+            polled = app.poll(a)
+            assert (a._pool is not None) == (workers > 1)
+            if a._pool is not None:
+                assert len(a._pool.pids()) == 2  # both cores were used
+        finally:
+            a.close()
+        assert [r.error for r in polled] == [None, None, None]
+        results[workers] = stored(db)
+    articles, matches = results[2]
+    assert len(articles) == len(pages) + 2
+    assert sum(1 for a in articles if a[6] == "page") >= len(pages)  # real extraction happened
+    assert len(matches) >= 1  # the seed's page matches
+    assert results[2] == results[1]
+
+
+def test_pool_scores_every_real_page_exactly_as_in_process() -> None:
+    scorer = build_scorer(load_seeds(SEEDS))
+    pool = WorkerPool(scorer, 2)
+    try:
+        for i, (key, body) in enumerate(corpus_pages()[:12]):
+            entry = Entry(f"e{i}", "http://127.0.0.1/f", page_title(body), f"http://127.0.0.1/{key}", None, "", "")
+            page = _page(entry, body)
+            assert pool.analyse(entry, page, None) == analyse_entry(entry, page, None, scorer)
+    finally:
+        pool.close()
+
+
+def _page(entry: Entry, body: bytes) -> Any:
+    from monitor.models import FetchResult
+
+    assert entry.link
+    return FetchResult(entry.link, entry.link, 200, body, {"content-type": "text/html"})
+
+
+class _ParentOnlyScorer:
+    """Not the lexical Scorer (as the semantic one): it must stay in the parent."""
+
+    threshold = 0.5
+
+    def __init__(self) -> None:
+        self.pid_seen: set[int] = set()
+
+    def score(self, doc: Document) -> Score:
+        self.pid_seen.add(os.getpid())
+        return Score(value=min(1.0, len(doc.text) / 1e5), match=False)
+
+
+def test_a_scorer_that_is_not_shipped_scores_in_the_parent() -> None:
+    scorer = _ParentOnlyScorer()
+    pool = WorkerPool(scorer, 2)
+    try:
+        key, body = corpus_pages()[0]
+        entry = Entry("e", "http://127.0.0.1/f", page_title(body), f"http://127.0.0.1/{key}", None, "", "")
+        done = pool.analyse(entry, _page(entry, body), None)
+        assert done.article.extraction == "page" and done.error is None
+        assert done.score is not None and done.score.value == pytest.approx(len(done.article.text) / 1e5)
+        assert scorer.pid_seen == {os.getpid()}
+        assert pool.pids() and os.getpid() not in pool.pids()  # the extraction ran in a worker
+    finally:
+        pool.close()
+
+
+def test_a_killed_worker_loses_no_entry(tmp_path: Path, server: TestServer) -> None:
+    pages = corpus_pages()
+    feeds = serve_feeds(server, pages, 4)
+    cfg = write_feeds(tmp_path / "feeds.yaml", feeds, {"fetch": FETCH, "workers": 2})
+    db = tmp_path / "m.db"
+    a = app.open_app(app.Paths(feeds=cfg, seeds=SEEDS, db=db))
+    try:
+        polled: list[Any] = []
+        poller = threading.Thread(target=lambda: polled.extend(app.poll(a)))
+        poller.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (a._pool is None or len(a._pool.pids()) < 2 or _count(db) < 10):
+            time.sleep(0.05)
+        assert a._pool is not None and _count(db) < len(pages), "the poll ended before a worker could be killed"
+        victim = a._pool.pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        poller.join(timeout=300)
+        assert not poller.is_alive()
+        assert a._pool.rebuilds >= 1 and victim not in a._pool.pids()
+        # entries whose retry failed too are an error value: not stored, retried by the next poll
+        if _count(db) < len(pages):
+            assert any(r.error and "not processed" in r.error for r in polled)
+            app.poll(a)
+    finally:
+        a.close()
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT entry_id, extraction FROM articles").fetchall()
+    con.close()
+    assert len(rows) == len(pages) == len({r[0] for r in rows})  # every entry, each once
+    assert all(extraction == "page" or extraction.startswith("feed: ") for _, extraction in rows)
+    assert sum(1 for _, extraction in rows if extraction == "page") >= len(pages) - 10
+
+
+def _count(db: Path) -> int:
+    try:
+        con = sqlite3.connect(db, timeout=5)
+        try:
+            return int(con.execute("SELECT count(*) FROM articles").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def test_workers_are_gone_after_close() -> None:
+    pool = WorkerPool(build_scorer(load_seeds(SEEDS)), 2)
+    pids = pool.start()
+    assert len(pids) == 2
+    pool.close()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+# --- settings.workers ----------------------------------------------------------------------------
+
+
+def test_workers_default_to_the_cpu_count_and_accept_zero_and_one(tmp_path: Path) -> None:
+    cfg = write_feeds(tmp_path / "f.yaml", [{"url": "http://127.0.0.1:9/f"}], {"fetch": FETCH})
+    assert load_settings(cfg).workers == (os.cpu_count() or 1)
+    for n in (0, 1, 3):
+        cfg.write_text(json.dumps({"feeds": ["http://127.0.0.1:9/f"], "settings": {"workers": n}}))
+        assert load_settings(cfg).workers == n
+
+
+@pytest.mark.parametrize("value", [-1, "two", True, 2.5, 65, None])
+def test_a_bad_workers_value_is_one_line(tmp_path: Path, value: object) -> None:
+    cfg = tmp_path / "f.yaml"
+    cfg.write_text(json.dumps({"feeds": ["http://127.0.0.1:9/f"], "settings": {"workers": value}}))
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg)
+    msg = str(info.value)
+    assert msg.startswith(f"{cfg}: settings.workers: must be an integer from 0 to 64") and "\n" not in msg
+    result = run("--feeds", cfg, "--seeds", SEEDS, "--db", tmp_path / "m.db", "poll")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"monitor: error: {msg}"]
