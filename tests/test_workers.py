@@ -8,6 +8,8 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -208,3 +210,43 @@ def test_a_bad_workers_value_is_one_line(tmp_path: Path, value: object) -> None:
     result = run("--feeds", cfg, "--seeds", SEEDS, "--db", tmp_path / "m.db", "poll")
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [f"monitor: error: {msg}"]
+
+
+ORPHAN = """
+import sys
+from pathlib import Path
+from monitor.config import load_seeds
+from monitor.score import build_scorer
+from monitor.workers import WorkerPool
+
+pool = WorkerPool(build_scorer(load_seeds(Path(sys.argv[1]))), 2)
+print(" ".join(map(str, pool.start())), flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+def test_workers_exit_when_the_polling_process_is_killed() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN, str(SEEDS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert len(pids) == 2
+        proc.kill()  # SIGKILL: no clean-up runs in the polling process
+        proc.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_exists(p) for p in pids):
+            time.sleep(0.1)
+        assert not any(_exists(p) for p in pids), "orphaned workers left running"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -31,6 +31,7 @@ import threading
 import time
 from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 from .models import Analysed, Entry, FetchResult
 from .pipeline import ScorerLike, analyse_entry, page_article, score_article
@@ -46,18 +47,34 @@ PARENT_CHECK = 0.5  # seconds between a worker's checks that its parent is still
 _scorer: ScorerLike | None = None  # set once per worker by _init
 
 
-def _init(scorer: ScorerLike | None) -> None:
+def _init(scorer: ScorerLike | None, poller: int) -> None:
     global _scorer
     _scorer = scorer
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()  # the fork server, which exits when the polling process does
 
-    def watch() -> None:  # an orphan would otherwise wait on its task queue forever
-        while os.getppid() == parent:
+    def watch() -> None:
+        # An orphan would wait on its task queue forever, and keep the fork server alive too
+        # (every worker holds the server's "alive" pipe). The polling process is not our parent
+        # (the fork server is), so ask whether it still exists.
+        while _alive(poller):
             time.sleep(PARENT_CHECK)
         os._exit(1)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists (e.g. EPERM)
+        return True
+    try:  # a zombie (dead, not yet reaped by its parent) is gone too
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def _work(entry: Entry, page: FetchResult, why_not: str | None) -> Analysed:
@@ -105,7 +122,10 @@ class WorkerPool:
                 raise RuntimeError("worker pool is closed")
             if self._executor is None:
                 self._executor = ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=_context(), initializer=_init, initargs=(self._payload,)
+                    max_workers=self.workers,
+                    mp_context=_context(),
+                    initializer=_init,
+                    initargs=(self._payload, os.getpid()),
                 )
             return self._executor, self._generation
 
