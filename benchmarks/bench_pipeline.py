@@ -87,7 +87,7 @@ def child_poll(feeds: Path, db: Path) -> dict[str, Any]:
     }
 
 
-def child_floor(copies: int) -> dict[str, Any]:
+def child_floor(copies: int, part: int = 0, parts: int = 1) -> dict[str, Any]:
     from monitor.errors import ExtractError
     from monitor.extract import extract_page
 
@@ -96,6 +96,8 @@ def child_floor(copies: int) -> dict[str, Any]:
     n = failed = 0
     for c in range(copies):
         for i, page in enumerate(pages):
+            if (c * len(pages) + i) % parts != part:
+                continue
             try:
                 extract_page(page, "text/html", f"http://h{i:03d}{DOMAIN}/p/{i}-{c}.html")
             except ExtractError:
@@ -107,14 +109,38 @@ def child_floor(copies: int) -> dict[str, Any]:
 # --- parent side ----------------------------------------------------------------------------------
 
 
-def _child(*args: str) -> dict[str, Any]:
+def _env() -> dict[str, str]:
     env = {**os.environ, "NO_PROXY": "*", "no_proxy": "*"}
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         env.pop(name, None)
+    return env
+
+
+def _child(*args: str) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", *args], check=True, capture_output=True, text=True, env=env
+        [sys.executable, __file__, "--child", *args], check=True, capture_output=True, text=True, env=_env()
     )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def parallel_floor(copies: int, parts: int) -> dict[str, Any]:
+    """`parts` floor processes at once, each on its share of the pages: what this machine gives
+    several processes right now (shared with other load), the ceiling for any process pool."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--child", "floor", str(copies), str(k), str(parts)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=_env(),
+        )
+        for k in range(parts)
+    ]
+    results = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    return {
+        "wall": max(r["wall"] for r in results),
+        "cpu": sum(r["cpu"] for r in results),
+        "pages": sum(r["pages"] for r in results),
+    }
 
 
 def _write_feeds(path: Path, feeds: list[dict[str, object]], fetch: dict[str, object], workers: int | None) -> None:
@@ -157,6 +183,9 @@ def bench_throughput(hosts: int, copies: int, workers: int | None) -> tuple[dict
         _write_feeds(d / "feeds.yaml", feeds, {"host_spacing": 0}, workers)
         floor = _child("floor", str(copies))
         poll = _child("poll", str(d / "feeds.yaml"), str(d / "m.db"))
+        after = _child("floor", str(copies))  # the machine's load drifts: the floor on both sides
+    for key in ("wall", "cpu"):
+        floor[key] = (floor[key] + after[key]) / 2
     return floor, poll
 
 
@@ -214,7 +243,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, *rest = args.child
-        result = child_floor(int(rest[0])) if kind == "floor" else child_poll(Path(rest[0]), Path(rest[1]))
+        if kind == "floor":
+            result = child_floor(*(int(x) for x in rest))
+        else:
+            result = child_poll(Path(rest[0]), Path(rest[1]))
         print(json.dumps(result))
         return
     sys.path.insert(0, str(ROOT / "tests"))
@@ -228,6 +260,12 @@ def main() -> None:
         if args.inprocess:
             floor, poll = bench_throughput(args.hosts, args.copies, 1)
             report(floor, poll, "(settings.workers 1: in-process)")
+    if not args.only_304:
+        par = parallel_floor(args.copies, os.cpu_count() or 1)
+        print(
+            f"reference: {os.cpu_count()} floor processes at once: {par['pages'] / par['wall']:.1f} pages/s together, "
+            f"{1000 * par['cpu'] / par['pages']:.1f} ms CPU/page (the most any pool can get from this machine now)"
+        )
     if args.repeat > 1:
         print(
             f"median over {args.repeat} runs: wall {statistics.median(r[0] for r in ratios):.2f}x, "
