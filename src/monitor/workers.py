@@ -92,7 +92,9 @@ def _context() -> multiprocessing.context.BaseContext:
     once; each worker is a fork of it, so starting (and restarting) workers costs no imports
     (the scorer's word tables take ~0.5 s CPU to build per process)."""
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])
+    # "__main__" too: a child re-imports the parent's main script (for `monitor`, the CLI and all
+    # it imports) unless the fork server already has; then each fork skips it.
+    ctx.set_forkserver_preload(["__main__", __name__])
     return ctx
 
 
