@@ -23,7 +23,7 @@ from monitor import app
 from monitor.config import load_seeds, load_settings
 from monitor.errors import ConfigError
 from monitor.models import Document, Entry, Score
-from monitor.pipeline import analyse_entry
+from monitor.pipeline import analyse_entry, page_article
 from monitor.score import build_scorer
 from monitor.workers import WorkerPool
 
@@ -250,3 +250,45 @@ def _exists(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_an_entry_no_worker_could_process_is_not_stored_and_the_next_poll_stores_it(
+    tmp_path: Path, server: TestServer
+) -> None:
+    from datetime import UTC, datetime
+
+    from monitor.fetch import Fetcher
+    from monitor.models import Analysed, FeedSpec, FetchResult, FetchSettings
+    from monitor.pipeline import run_feed
+    from monitor.store import Store
+
+    pages = corpus_pages()[20:23]
+    items = []
+    for i, (_key, body) in enumerate(pages):
+        server.add(f"/x/{i}.html", body, content_type="text/html")
+        items.append({"title": page_title(body), "link": server.url(f"/x/{i}.html")})
+    server.add("/x.xml", rss(items), etag='"v1"')
+    spec = FeedSpec(url=server.url("/x.xml"), name="x")
+    scorer = build_scorer(load_seeds(SEEDS))
+    broken = {items[1]["link"]}
+
+    def analyse(entry: Entry, page: FetchResult | None, why_not: str | None) -> Analysed:
+        if entry.link in broken:  # as WorkerPool.analyse after a second dead worker
+            return Analysed(article=page_article(entry, None, "x"), score=None, error="a worker process died")
+        return analyse_entry(entry, page, why_not, scorer)
+
+    with Store(tmp_path / "m.db") as store, Fetcher(FetchSettings(allow_hosts=("127.0.0.1",), host_spacing=0)) as f:
+        store.sync_feeds([spec])
+
+        def poll() -> Any:
+            return run_feed(spec, store=store, fetcher=f, scorer=scorer, now=lambda: datetime.now(UTC), analyse=analyse)
+
+        first = poll()
+        assert first.error == "1 entry not processed, retried at the next poll: a worker process died"
+        assert sorted(store.known_entries(spec.url)) == sorted([items[0]["link"], items[2]["link"]])
+        assert store.feed_state(spec.url).etag is None  # so the next poll gets the feed in full
+        broken.clear()
+        second = poll()
+        assert second.error is None and second.new_entries == 1
+        assert sorted(store.known_entries(spec.url)) == sorted(it["link"] for it in items)
+        assert poll().not_modified

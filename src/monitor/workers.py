@@ -164,13 +164,16 @@ class WorkerPool:
             try:
                 executor, generation = self._current()
                 done = executor.submit(_work, entry, page, why_not).result()
-            except BrokenProcessPool as exc:
-                error = f"a worker process died extracting {entry.link} ({exc})"
+            except BrokenProcessPool:
+                error = f"a worker process died while extracting {entry.link}"
                 log.warning("%s; restarting the worker pool", error)
                 self._rebuild(generation)
                 continue
-            except (CancelledError, RuntimeError):  # closed (the service is stopping)
-                return Analysed(article=page_article(entry, None, error), score=None, error=error)
+            except (CancelledError, RuntimeError):
+                if not self._closed:  # not ours: a bug, which run_feed reports for the feed
+                    raise
+                error = "worker pool stopped"  # the service is stopping
+                break
             if done.score is None and self._payload is None:
                 return Analysed(article=done.article, score=score_article(done.article, self.scorer))
             return done
