@@ -292,3 +292,23 @@ def test_an_entry_no_worker_could_process_is_not_stored_and_the_next_poll_stores
         assert second.error is None and second.new_entries == 1
         assert sorted(store.known_entries(spec.url)) == sorted(it["link"] for it in items)
         assert poll().not_modified
+
+
+def test_without_process_support_pages_are_extracted_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor import workers
+
+    def no_semaphores(*args: object, **kwargs: object) -> None:
+        raise OSError(38, "Function not implemented")  # sem_open without /dev/shm, e.g.
+
+    monkeypatch.setattr(workers, "ProcessPoolExecutor", no_semaphores)
+    scorer = build_scorer(load_seeds(SEEDS))
+    pool = WorkerPool(scorer, 2)
+    try:
+        key, body = corpus_pages()[2]
+        entry = Entry("e", "http://127.0.0.1/f", page_title(body), f"http://127.0.0.1/{key}", None, "", "")
+        done = pool.analyse(entry, _page(entry, body), None)
+        assert done == analyse_entry(entry, _page(entry, body), None, scorer)
+        assert done.article.extraction == "page" and done.error is None
+        assert pool.unavailable == "OSError: [Errno 38] Function not implemented" and pool.pids() == []
+    finally:
+        pool.close()

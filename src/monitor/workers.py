@@ -121,6 +121,7 @@ class WorkerPool:
         self._generation = 0
         self._closed = False
         self.rebuilds = 0  # how often a dead worker broke the pool (tests, logs)
+        self.unavailable: str | None = None  # why this system cannot run workers (then: in-process)
 
     def _current(self) -> tuple[ProcessPoolExecutor, int]:
         with self._lock:
@@ -161,27 +162,47 @@ class WorkerPool:
         return sorted(processes)
 
     def analyse(self, entry: Entry, page: FetchResult | None, why_not: str | None) -> Analysed:
-        if page is None:  # the feed's text: no parser involved, cheaper here than a round trip
-            return analyse_entry(entry, None, why_not, self.scorer)
+        if page is None or self.unavailable:  # no parser involved: cheaper here than a round trip
+            return analyse_entry(entry, page, why_not, self.scorer)  # (extract.py's lock guards lxml)
         error = "worker pool stopped"
         for _attempt in range(ATTEMPTS):
             try:
                 executor, generation = self._current()
-                done = executor.submit(_work, entry, page, why_not).result()
+                future = executor.submit(_work, entry, page, why_not)
+            except (OSError, ValueError) as exc:  # this system cannot run worker processes
+                self._give_up(exc)
+                return analyse_entry(entry, page, why_not, self.scorer)
             except BrokenProcessPool:
-                error = f"a worker process died while extracting {entry.link}"
-                log.warning("%s; restarting the worker pool", error)
-                self._rebuild(generation)
+                error = self._broken(entry, generation)
                 continue
-            except (CancelledError, RuntimeError):
-                if not self._closed:  # not ours: a bug, which run_feed reports for the feed
+            except RuntimeError:
+                if not self._closed:
                     raise
-                error = "worker pool stopped"  # the service is stopping
+                break  # the service is stopping
+            try:
+                done = future.result()
+            except BrokenProcessPool:
+                error = self._broken(entry, generation)
+                continue
+            except CancelledError:  # closed while queued (the service is stopping)
                 break
             if done.score is None and self._payload is None:
                 return Analysed(article=done.article, score=score_article(done.article, self.scorer))
             return done
         return Analysed(article=page_article(entry, None, error), score=None, error=error)
+
+    def _broken(self, entry: Entry, generation: int) -> str:
+        error = f"a worker process died while extracting {entry.link}"
+        log.warning("%s; restarting the worker pool", error)
+        self._rebuild(generation)
+        return error
+
+    def _give_up(self, exc: BaseException) -> None:
+        with self._lock:
+            if self.unavailable:
+                return
+            self.unavailable = f"{type(exc).__name__}: {exc}"
+        log.error("worker processes unavailable (%s): extracting in this process", self.unavailable)
 
     def close(self) -> None:
         """Stop the workers: queued tasks are cancelled, a running one is let finish."""
