@@ -22,7 +22,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from monitor.deliver import build_email, deliver, deliver_file, send_email
 from monitor.digest import render
 from monitor.errors import DeliveryError
-from monitor.models import Digest, DigestTarget, MatchItem, SmtpSettings
+from monitor.models import Digest, EmailTarget, FileTarget, MatchItem, SmtpSettings
 
 DAY = date(2026, 11, 22)
 ITEMS = (
@@ -34,7 +34,7 @@ ITEMS = (
         published=datetime(2026, 11, 21, 9, 0, tzinfo=UTC),
         first_seen=datetime(2026, 11, 21, 10, 0, tzinfo=UTC),
         score=0.91,
-        explanation="nearest seed harbour.txt",
+        nearest_seed="harbour.txt",
         sentence="The council approved the dredging.",
     ),
     MatchItem(
@@ -45,7 +45,7 @@ ITEMS = (
         published=None,
         first_seen=datetime(2026, 11, 21, 11, 0, tzinfo=UTC),
         score=0.64,
-        explanation="terms: silt",
+        terms=("silt",),
         changed=True,
     ),
 )
@@ -53,8 +53,8 @@ DIGEST = Digest(generated_at=datetime(2026, 11, 22, 7, 0, tzinfo=UTC), matches=I
 RENDERED = {"md": "# md\n", "html": "<p>html</p>\n", "json": "{}\n", "atom": "<feed/>\n"}
 
 
-def file_target(directory: Path, formats: tuple[str, ...] = ("md", "html", "json", "atom")) -> DigestTarget:
-    return DigestTarget(type="file", name=f"file:{directory}", dir=str(directory), formats=formats)
+def file_target(directory: Path, formats: tuple[str, ...] = ("md", "html", "json", "atom")) -> FileTarget:
+    return FileTarget(dir=str(directory), formats=formats)
 
 
 def leftovers(directory: Path) -> list[str]:
@@ -173,7 +173,7 @@ def test_missing_rendering_or_bad_format_is_delivery_error(tmp_path: Path) -> No
     with pytest.raises(DeliveryError, match="unknown format"):
         deliver_file({"pdf": "x"}, file_target(tmp_path, ("pdf",)), DAY)
     with pytest.raises(DeliveryError, match="no directory"):
-        deliver_file(RENDERED, DigestTarget(type="file", name="file:"), DAY)
+        deliver_file(RENDERED, FileTarget(dir=""), DAY)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -225,13 +225,20 @@ def test_deliver_uses_template_overrides(tmp_path: Path) -> None:
     assert (tmp_path / "d" / "2026-11-22.md").read_text(encoding="utf-8") == "custom 2\n"
 
 
+@dataclass(frozen=True)
+class Pigeon:
+    """A target type no sender knows."""
+
+    name: str = "pigeon"
+
+
 def test_deliver_errors_are_delivery_errors(tmp_path: Path) -> None:
     with pytest.raises(DeliveryError, match="unknown type"):
-        deliver(DIGEST, DigestTarget(type="pigeon", name="pigeon"))
+        deliver(DIGEST, Pigeon())  # type: ignore[arg-type]
     with pytest.raises(DeliveryError, match="unknown digest format"):
         deliver(DIGEST, file_target(tmp_path, ("pdf",)))
     with pytest.raises(DeliveryError, match="no recipients"):
-        deliver(DIGEST, DigestTarget(type="email", name="email", sender="m@example.org"))
+        deliver(DIGEST, EmailTarget(to=(), sender="m@example.org"))
     with pytest.raises(DeliveryError, match="does not exist"):
         deliver(DIGEST, file_target(tmp_path, ("md",)), templates_dir=tmp_path / "missing")
     broken = tmp_path / "broken"
@@ -244,10 +251,8 @@ def test_deliver_errors_are_delivery_errors(tmp_path: Path) -> None:
 # --- email: message --------------------------------------------------------------------------
 
 
-def email_target(port: int, **smtp: Any) -> DigestTarget:
-    return DigestTarget(
-        type="email",
-        name="email:analysts",
+def email_target(port: int, **smtp: Any) -> EmailTarget:
+    return EmailTarget(
         to=("analyst@example.org", "editor@example.org"),
         sender="monitor@example.org",
         smtp=SmtpSettings(host="127.0.0.1", port=port, timeout=5.0, **smtp),
@@ -274,7 +279,7 @@ def test_message_id_is_stable_per_digest_and_target() -> None:
     other = Digest(generated_at=DIGEST.generated_at, matches=ITEMS[:1])
     assert first == again  # a retried digest can be recognised as a duplicate
     assert build_email(other, "<p/>", "x", target)["Message-ID"] != first
-    odd = DigestTarget(type="email", name="e", to=("a@example.org",), sender="Monitor <m@x y>")
+    odd = EmailTarget(to=("a@example.org",), sender="Monitor <m@x y>")
     assert build_email(DIGEST, "<p/>", "x", odd)["Message-ID"].endswith("@monitor.invalid>")
 
 
@@ -287,7 +292,7 @@ def test_subject_counts() -> None:
 
 
 def test_build_email_needs_sender() -> None:
-    target = DigestTarget(type="email", name="e", to=("a@example.org",))
+    target = EmailTarget(to=("a@example.org",), sender="")
     with pytest.raises(DeliveryError, match="no sender"):
         build_email(DIGEST, "<p/>", "x", target)
 

@@ -10,6 +10,7 @@ from xml.etree import ElementTree
 import feedparser
 import pytest
 
+from factories import match_item
 from monitor.digest import FORMATS, atom_id, md_escape, render, safe_link
 from monitor.errors import ConfigError
 from monitor.models import Digest, MatchItem
@@ -26,7 +27,6 @@ GOOD = MatchItem(
     published=datetime(2026, 11, 21, 9, 30, tzinfo=UTC),
     first_seen=datetime(2026, 11, 21, 10, 0, tzinfo=UTC),
     score=0.87654,
-    explanation="nearest seed harbour.txt | facets: dredging; council vote | terms: harbour, silt",
     sentence="The council approved the dredging of the inner harbour on Monday.",
     nearest_seed="harbour.txt",
     facets=("dredging", "council vote"),
@@ -40,7 +40,6 @@ CHANGED = MatchItem(
     published=None,
     first_seen=datetime(2026, 11, 20, 8, 0, tzinfo=timezone(timedelta(hours=1))),
     score=0.5,
-    explanation="",
     nearest_seed="harbour.txt",
     terms=("silt",),
     changed=True,
@@ -53,7 +52,7 @@ EVIL = MatchItem(
     published=datetime(2026, 11, 21, 11, 0),  # naive: taken as UTC
     first_seen=datetime(2026, 11, 21, 12, 0),
     score=0.61,
-    explanation="terms: <img src=x onerror=alert(1)>",
+    terms=("<img src=x onerror=alert(1)>",),
     sentence='He said "<script>steal()</script>" and left.\x00\x07',
 )
 DATA = MatchItem(
@@ -64,7 +63,6 @@ DATA = MatchItem(
     published=None,
     first_seen=datetime(2026, 11, 21, 12, 0, tzinfo=UTC),
     score=0.7,
-    explanation="x",
 )
 
 
@@ -90,8 +88,9 @@ def test_human_formats_list_every_field(fmt: str) -> None:
     assert "The council approved the dredging of the inner harbour on Monday." in out
     assert "nearest seed harbour.txt" in out  # explanation
     assert "updated" in out.lower()
-    # structured fields not already in the explanation are shown (CHANGED has an empty one)
-    assert "Terms: silt" in out
+    # the explanation is derived from its parts (CHANGED has a seed and a term, no facets)
+    assert "nearest seed harbour.txt | terms: silt" in out
+    assert out.count("dredging; council vote") == 1, "each part is shown once"
 
 
 def test_markdown_links_and_escapes() -> None:
@@ -106,16 +105,7 @@ def test_markdown_links_and_escapes() -> None:
 
 
 def test_markdown_link_destination_is_encoded() -> None:
-    item = MatchItem(
-        article_id=9,
-        url="https://en.example.org/wiki/Foo_(bar) x",
-        title="T",
-        feed="F",
-        published=None,
-        first_seen=GENERATED,
-        score=1.0,
-        explanation="",
-    )
+    item = match_item(9, url="https://en.example.org/wiki/Foo_(bar) x", title="T")
     assert "[T](https://en.example.org/wiki/Foo_%28bar%29%20x)" in render(digest(item), "md")
 
 
@@ -159,16 +149,7 @@ def test_html_escapes_and_refuses_unsafe_links() -> None:
 
 
 def test_html_attribute_quotes_escaped() -> None:
-    item = MatchItem(
-        article_id=5,
-        url='https://a.example/x"onmouseover="alert(1)',
-        title="t",
-        feed="f",
-        published=None,
-        first_seen=GENERATED,
-        score=0.9,
-        explanation="",
-    )
+    item = match_item(5, url='https://a.example/x"onmouseover="alert(1)')
     out = render(digest(item), "html")
     assert 'href="https://a.example/x&#34;onmouseover=&#34;alert(1)"' in out
     assert 'onmouseover="' not in out

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from helpers import SEEDS, corpus_pages, page_title, rss, run, seed_page, write_feeds
 from httpserver import TestServer
 
@@ -62,6 +64,7 @@ def check_database(db: Path, served: dict[str, list[str]]) -> None:
         con.close()
 
 
+@pytest.mark.slow
 def test_poll_killed_twenty_times_then_completed(tmp_path: Path, server: TestServer) -> None:
     served = serve_feeds(server, n_feeds=3, per_feed=9)
     cfg = write_feeds(tmp_path / "feeds.yaml", [{"url": u, "name": f"feed{i}"} for i, u in enumerate(served)], SETTINGS)
@@ -93,6 +96,7 @@ def test_poll_killed_twenty_times_then_completed(tmp_path: Path, server: TestSer
     check_database(db, served)
 
 
+@pytest.mark.slow
 def test_poll_and_long_writers_run_concurrently_without_lock_errors(tmp_path: Path, server: TestServer) -> None:
     first = serve_feeds(server, n_feeds=2, per_feed=6, prefix="a")
     cfg = write_feeds(

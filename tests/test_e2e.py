@@ -33,6 +33,7 @@ def _serve_pages(server: TestServer, pages: list[tuple[str, bytes]], held_out: P
     return rss(items), server.url("/pages/held-out.html")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("held_out", SEED_FILES, ids=[f.name[:3] for f in SEED_FILES])
 def test_leave_one_seed_out_on_real_pages(
     tmp_path: Path, server: TestServer, pages: list[tuple[str, bytes]], held_out: Path
@@ -193,6 +194,7 @@ def test_score_command_keeps_input_order(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "line 1" in bad.stderr
 
 
+@pytest.mark.slow
 def test_console_script_help_for_every_command() -> None:
     exe = Path(sys.executable).with_name("monitor")
     top = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True).stdout

@@ -176,6 +176,7 @@ def _fails(fetcher: Fetcher, url: str, *, page: bool = False) -> tuple[FetchErro
     return info.value, time.monotonic() - t0
 
 
+@pytest.mark.slow
 def test_hang_times_out(server: TestServer, fetcher: Fetcher) -> None:
     err, elapsed = _fails(fetcher, server.fault("hang"))
     assert "timed out after" in str(err)
@@ -183,6 +184,7 @@ def test_hang_times_out(server: TestServer, fetcher: Fetcher) -> None:
     assert elapsed < 20
 
 
+@pytest.mark.slow
 def test_drip_stopped_by_total_deadline(server: TestServer, fetcher: Fetcher) -> None:
     # one byte every 0.5 s never trips the 1 s read timeout; the 3 s deadline stops it
     err, elapsed = _fails(fetcher, server.fault("drip"))
@@ -190,6 +192,7 @@ def test_drip_stopped_by_total_deadline(server: TestServer, fetcher: Fetcher) ->
     assert 2.5 < elapsed < 20
 
 
+@pytest.mark.slow
 def test_header_drip_stopped_by_total_deadline(server: TestServer, fetcher: Fetcher) -> None:
     # headers arrive one byte per 0.5 s: no read timeout, no body chunk; the watchdog stops it
     err, elapsed = _fails(fetcher, server.fault("driphead"))
@@ -309,6 +312,7 @@ def test_invalid_url_is_fetch_error(fetcher: Fetcher) -> None:
         fetcher.fetch_feed("http://[::1/feed")
 
 
+@pytest.mark.slow
 def test_many_faults_concurrently_bounded(server: TestServer) -> None:
     kinds = ["hang", "drip", "driphead", "500", "503", "429", "gzipbomb", "oversized", "reset", "gone"]
     with Fetcher(FAST) as f:

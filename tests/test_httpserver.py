@@ -185,6 +185,7 @@ def test_hang_times_out_and_stop_is_quick() -> None:
     assert elapsed < 5
 
 
+@pytest.mark.slow
 def test_drip(server: TestServer) -> None:
     t0 = time.monotonic()
     with httpx.stream("GET", server.fault("drip"), timeout=5) as r:
@@ -209,6 +210,7 @@ def test_unknown_fault_kind(server: TestServer) -> None:
         server.fault("nope")
 
 
+@pytest.mark.slow
 def test_driphead(server: TestServer) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
         s.sendall(b"GET /fault/driphead/x HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")

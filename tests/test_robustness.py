@@ -21,7 +21,7 @@ import pytest
 from helpers import SEEDS, rss, run, write_feeds
 from httpserver import FAULT_KINDS, TestServer
 from monitor.errors import ParseError
-from monitor.models import FeedSpec
+from monitor.models import FeedSpec, FeedUpdate, Move
 from monitor.parse import parse_feed, strip_html
 from monitor.store import Store
 
@@ -129,6 +129,7 @@ def poll_lines(output: str) -> dict[str, str]:
 # --- every corpus feed ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_corpus_feed_goes_through_one_poll(tmp_path: Path, server: TestServer, corpus: dict[str, bytes]) -> None:
     feeds = []
     for path, body in corpus.items():
@@ -400,7 +401,7 @@ def test_permanent_redirect_back_to_the_configured_url_clears_the_fetch_url(tmp_
     db = tmp_path / "m.db"
     with Store(db) as store:  # a feed that had moved away earlier
         store.sync_feeds([FeedSpec(url=home, name="home", full_text=False)])
-        store.set_fetch_url(home, server.url("/away/feed.xml"), etag='"away-validator"')
+        store.apply(FeedUpdate(url=home, move=Move(server.url("/away/feed.xml"), etag='"away-validator"')))
     result = run("--feeds", cfg, "--seeds", SEEDS, "--db", db, "poll")
     assert "ok    home: 1 new" in result.output
     assert server.requests_for("/away/feed.xml")[0].headers.get("if-none-match") == '"away-validator"'
@@ -493,6 +494,7 @@ def test_failing_feed_backs_off_then_recovers(tmp_path: Path, server: TestServer
 # --- the fault-injection pass ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_hundred_feed_pass_with_every_fault_kind(tmp_path: Path, server: TestServer, corpus: dict[str, bytes]) -> None:
     faults = [k for k in FAULT_KINDS if k != "moved"]
     feeds: list[dict[str, object]] = []
@@ -603,8 +605,7 @@ def test_a_scorer_failure_on_one_entry_keeps_the_feed_and_is_retried(tmp_path: P
         scorer.broken = False  # the scorer is fixed: the next poll scores the entry it missed
         second = run_feed(spec, store=store, fetcher=Fetcher(), scorer=scorer, now=lambda: datetime.now(UTC))
         assert second.error is None and second.warning is None and second.matches == 1
-        assert store._query("SELECT count(*) AS n FROM articles")[0]["n"] == 2
-        assert store._query("SELECT count(*) AS n FROM matches")[0]["n"] == 2
+        assert store.counts().articles == 2 and store.counts().matches == 2
 
 
 def test_rescore_goes_on_past_an_article_the_scorer_fails_on(

@@ -359,7 +359,7 @@ def test_explanation_comes_from_the_winning_window(seeds: list[Seed]) -> None:
 def test_skipping_places_that_cannot_matter_changes_no_score(seeds: list[Seed], bodies: list[dict[str, str]]) -> None:
     # the reader leaves places unread in documents naming no facet place (and no seed party or
     # attached name); a reader that reads every place must give the same scores
-    from monitor.score import _Lexicon
+    from monitor.score.relation import _Lexicon
 
     fast = build_scorer(seeds)
     full = build_scorer(seeds)

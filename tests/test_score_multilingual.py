@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.score import _Lexicon, _read, _read_fast
+from monitor.score.relation import _Lexicon, _read, _read_fast
 from monitor.score.geo import inflect
 from monitor.score.text import countries, fold, place_tokens, quick_tokens, sentence_tokens, tokens
 

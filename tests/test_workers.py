@@ -22,9 +22,9 @@ from httpserver import TestServer
 from monitor import app
 from monitor.config import load_seeds, load_settings
 from monitor.errors import ConfigError
-from monitor.models import Document, Entry, Score
-from monitor.pipeline import analyse_entry, page_article
-from monitor.score import build_scorer
+from monitor.models import Document, Entry, Failure, FailureKind, Score, default_workers
+from monitor.pipeline import ProcessedEntry, analyse_entry
+from monitor.score import Scorer, build_scorer
 from monitor.workers import WorkerPool
 
 FETCH = {"allow_hosts": ["127.0.0.1"], "host_spacing": 0, "timeout": 5, "deadline": 15}
@@ -52,7 +52,7 @@ def stored(db: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
             "FROM articles ORDER BY entry_id"
         ).fetchall()
         matches = con.execute(
-            "SELECT a.entry_id, m.score, m.explanation, m.nearest_seed, m.facets, m.terms, m.sentence "
+            "SELECT a.entry_id, m.score, m.nearest_seed, m.facets, m.terms, m.sentence "
             "FROM matches m JOIN articles a ON a.id = m.article_id ORDER BY a.entry_id"
         ).fetchall()
     finally:
@@ -126,8 +126,8 @@ def test_a_scorer_that_is_not_shipped_scores_in_the_parent() -> None:
         key, body = corpus_pages()[0]
         entry = Entry("e", "http://127.0.0.1/f", page_title(body), f"http://127.0.0.1/{key}", None, "", "")
         done = pool.analyse(entry, _page(entry, body), None)
-        assert done.article.extraction == "page" and done.error is None
-        assert done.score is not None and done.score.value == pytest.approx(len(done.article.text) / 1e5)
+        assert isinstance(done, ProcessedEntry) and done.article.extraction == "page" and done.scored
+        assert done.score.value == pytest.approx(len(done.article.text) / 1e5)
         assert scorer.pid_seen == {os.getpid()}
         assert pool.pids() and os.getpid() not in pool.pids()  # the extraction ran in a worker
     finally:
@@ -153,9 +153,10 @@ def test_a_killed_worker_loses_no_entry(tmp_path: Path, server: TestServer) -> N
         poller.join(timeout=300)
         assert not poller.is_alive()
         assert a._pool.rebuilds >= 1 and victim not in a._pool.pids()
-        # entries whose retry failed too are an error value: not stored, retried by the next poll
+        # entries whose retry failed too are a Failure value: not stored, retried by the next poll
         if _count(db) < len(pages):
-            assert any(r.error and "not processed" in r.error for r in polled)
+            lost = [r.error for r in polled if r.error is not None]
+            assert lost and all(e.kind is FailureKind.WORKER and "not processed" in str(e) for e in lost)
             app.poll(a)
     finally:
         a.close()
@@ -193,7 +194,7 @@ def test_workers_are_gone_after_close() -> None:
 
 def test_workers_default_to_the_cpu_count_and_accept_zero_and_one(tmp_path: Path) -> None:
     cfg = write_feeds(tmp_path / "f.yaml", [{"url": "http://127.0.0.1:9/f"}], {"fetch": FETCH})
-    assert load_settings(cfg).workers == (os.cpu_count() or 1)
+    assert load_settings(cfg).workers == default_workers() == min(64, os.cpu_count() or 1)
     for n in (0, 1, 3):
         cfg.write_text(json.dumps({"feeds": ["http://127.0.0.1:9/f"], "settings": {"workers": n}}))
         assert load_settings(cfg).workers == n
@@ -210,6 +211,32 @@ def test_a_bad_workers_value_is_one_line(tmp_path: Path, value: object) -> None:
     result = run("--feeds", cfg, "--seeds", SEEDS, "--db", tmp_path / "m.db", "poll")
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [f"monitor: error: {msg}"]
+
+
+def test_a_misspelt_workers_key_is_an_unknown_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "f.yaml"
+    cfg.write_text(json.dumps({"feeds": ["http://127.0.0.1:9/f"], "settings": {"worker": 2}}))
+    with pytest.raises(ConfigError, match=r"settings: unknown key 'worker'"):
+        load_settings(cfg)
+
+
+def test_the_scorer_sent_to_workers_pickles_and_scores_the_same() -> None:
+    import pickle
+
+    scorer = build_scorer(load_seeds(SEEDS))
+    scorer.learn(Document(id="j", title="A judged page", text=corpus_text(3)), True)
+    copy = pickle.loads(pickle.dumps(scorer))
+    assert type(copy) is Scorer and copy.threshold == scorer.threshold
+    for i in range(6):
+        doc = Document(id=str(i), title="", text=corpus_text(i))
+        assert copy.score(doc) == scorer.score(doc)
+
+
+def corpus_text(i: int) -> str:
+    from monitor.extract import extract_page
+
+    key, body = corpus_pages()[i]
+    return extract_page(body, "text/html", f"http://127.0.0.1/{key}")[0]
 
 
 ORPHAN = """
@@ -241,7 +268,7 @@ def test_workers_exit_when_the_polling_process_is_killed() -> None:
         assert not any(_exists(p) for p in pids), "orphaned workers left running"
     finally:
         proc.kill()
-        proc.wait()
+        proc.communicate()  # waits and closes the pipes (unclosed pipes are warnings, i.e. errors)
 
 
 def _exists(pid: int) -> bool:
@@ -258,9 +285,9 @@ def test_an_entry_no_worker_could_process_is_not_stored_and_the_next_poll_stores
     from datetime import UTC, datetime
 
     from monitor.fetch import Fetcher
-    from monitor.models import Analysed, FeedSpec, FetchResult, FetchSettings
+    from monitor.models import FeedSpec, FetchResult, FetchSettings
     from monitor.pipeline import run_feed
-    from monitor.store import Store
+    from monitor.store import open_storage
 
     pages = corpus_pages()[20:23]
     items = []
@@ -272,26 +299,61 @@ def test_an_entry_no_worker_could_process_is_not_stored_and_the_next_poll_stores
     scorer = build_scorer(load_seeds(SEEDS))
     broken = {items[1]["link"]}
 
-    def analyse(entry: Entry, page: FetchResult | None, why_not: str | None) -> Analysed:
+    def analyse(entry: Entry, page: FetchResult | None, why_not: str | None) -> ProcessedEntry | Failure:
         if entry.link in broken:  # as WorkerPool.analyse after a second dead worker
-            return Analysed(article=page_article(entry, None, "x"), score=None, error="a worker process died")
+            return Failure(FailureKind.WORKER, "a worker process died")
         return analyse_entry(entry, page, why_not, scorer)
 
-    with Store(tmp_path / "m.db") as store, Fetcher(FetchSettings(allow_hosts=("127.0.0.1",), host_spacing=0)) as f:
-        store.sync_feeds([spec])
+    store = open_storage(tmp_path / "m.db")
+    try:
+        with Fetcher(FetchSettings(allow_hosts=("127.0.0.1",), host_spacing=0)) as f:
+            store.sync_feeds([spec])
 
-        def poll() -> Any:
-            return run_feed(spec, store=store, fetcher=f, scorer=scorer, now=lambda: datetime.now(UTC), analyse=analyse)
+            def poll() -> Any:
+                now = datetime.now(UTC)
+                return run_feed(spec, store=store, fetcher=f, scorer=scorer, now=lambda: now, analyse=analyse)
 
-        first = poll()
-        assert first.error == "1 entry not processed, retried at the next poll: a worker process died"
-        assert sorted(store.known_entries(spec.url)) == sorted([items[0]["link"], items[2]["link"]])
-        assert store.feed_state(spec.url).etag is None  # so the next poll gets the feed in full
-        broken.clear()
-        second = poll()
-        assert second.error is None and second.new_entries == 1
-        assert sorted(store.known_entries(spec.url)) == sorted(it["link"] for it in items)
-        assert poll().not_modified
+            first = poll()
+            assert first.error == Failure(
+                FailureKind.WORKER, "1 entry not processed, retried at the next poll: a worker process died"
+            )
+            assert sorted(store.known_entries(spec.url)) == sorted([items[0]["link"], items[2]["link"]])
+            state = store.feed_state(spec.url)
+            assert state.etag is None and state.error_count == 1  # so the next poll gets the feed in full
+            broken.clear()
+            second = poll()
+            assert second.error is None and second.new_entries == 1
+            assert sorted(store.known_entries(spec.url)) == sorted(it["link"] for it in items)
+            assert store.feed_state(spec.url).error_count == 0
+            assert poll().not_modified
+    finally:
+        store.close()
+
+
+def test_the_plan_of_a_poll_that_lost_entries_keeps_the_old_validators() -> None:
+    from datetime import UTC, datetime
+
+    from monitor.models import FeedSpec, FeedState, FeedUpdate, FetchRecord, Move
+    from monitor.plan import entries_lost
+
+    now = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
+    spec = FeedSpec(url="http://127.0.0.1/f", name="f", interval=600)
+    done = FeedUpdate(
+        url=spec.url,
+        record=FetchRecord(fetched_at=now, next_due=now, validators=('"v2"', None), title="F"),
+        move=Move(fetch_url="http://127.0.0.1/g"),
+    )
+    state = FeedState(url=spec.url, name="f", etag='"v1"', error_count=2)
+    lost = (Failure(FailureKind.WORKER, "died on a"), Failure(FailureKind.WORKER, "died on b"))
+    update = entries_lost(done, spec, state, lost, now)
+    assert update.record is not None and update.record.validators is None  # None: keep '"v1"'
+    assert update.record.error == Failure(
+        FailureKind.WORKER, "2 entries not processed, retried at the next poll: died on a"
+    )
+    assert update.move == done.move and update.entries == ()
+    delay = (update.record.next_due - now).total_seconds()
+    assert 600 * 4 * 0.9 <= delay <= 600 * 4 * 1.1  # the third failure in a row: backed off
+    assert entries_lost(done, spec, state, (), now) is done
 
 
 def test_without_process_support_pages_are_extracted_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -308,7 +370,7 @@ def test_without_process_support_pages_are_extracted_in_process(monkeypatch: pyt
         entry = Entry("e", "http://127.0.0.1/f", page_title(body), f"http://127.0.0.1/{key}", None, "", "")
         done = pool.analyse(entry, _page(entry, body), None)
         assert done == analyse_entry(entry, _page(entry, body), None, scorer)
-        assert done.article.extraction == "page" and done.error is None
+        assert isinstance(done, ProcessedEntry) and done.article.extraction == "page"
         assert pool.unavailable == "OSError: [Errno 38] Function not implemented" and pool.pids() == []
     finally:
         pool.close()

@@ -8,7 +8,7 @@ import logging
 import random
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -17,18 +17,32 @@ from . import deliver as delivery
 from .config import load_seeds, load_settings
 from .digest import render
 from .errors import ConfigError, DeliveryError, MonitorError
+from .extract import content_hash
 from .fetch import Fetcher
-from .models import Digest, DigestTarget, Document, FeedResult, Judgment, Seed, SemanticSettings, Settings
-from .pipeline import Analyser, run_feed
+from .models import (
+    Digest,
+    DigestTarget,
+    Document,
+    Entry,
+    Failure,
+    FeedResult,
+    Judgment,
+    Seed,
+    SemanticSettings,
+    Settings,
+)
+from .pipeline import Analyser, process_entry, run_feed
+from .pipeline import Clock as Clock  # the injected clock's type, for the service
+from .plan import entry_hash
 from .score import Scorer, build_scorer
 from .score.semantic import INSTALL_HINT, SemanticScorer, semantic_available
-from .store import Store
+from .store import Storage, open_storage
 from .workers import WorkerPool
 
 log = logging.getLogger("monitor")
-Clock = Callable[[], datetime]
 ProjectScorer = Scorer | SemanticScorer  # the lexical scorer, or it fused with the semantic backend
 PREPARE_BATCH = 256  # documents embedded at a time ahead of scoring (semantic backend)
+FEED_THREADS = 8  # feeds polled at once (fetching); extraction runs in settings.workers processes
 
 
 def utcnow() -> datetime:
@@ -46,7 +60,7 @@ class Paths:
 class App:
     paths: Paths
     settings: Settings
-    store: Store
+    store: Storage
     seeds: tuple[Seed, ...] = ()
     now: Clock = utcnow
     _scorer: ProjectScorer | None = field(default=None, repr=False)
@@ -96,7 +110,7 @@ def open_app(paths: Paths, *, need_seeds: bool = True, need_feeds: bool = True, 
     seeds = load_seeds(paths.seeds) if need_seeds else ()
     if need_seeds and settings.scoring.semantic is not None:
         check_semantic(f"{settings.source}: settings.scoring.semantic")  # fail before any work
-    store = Store(paths.db)
+    store = open_storage(paths.db)
     store.sync_feeds(settings.feeds)
     return App(paths=paths, settings=settings, store=store, seeds=seeds, now=now)
 
@@ -192,7 +206,7 @@ def poll(
     app: App,
     *,
     only_due: bool = False,
-    workers: int = 8,
+    threads: int = FEED_THREADS,
     rng: random.Random | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> list[FeedResult]:
@@ -223,7 +237,7 @@ def poll(
 
         if len(feeds) <= 1:
             return [one(f) for f in feeds]
-        with ThreadPoolExecutor(max_workers=min(workers, len(feeds)), thread_name_prefix="feed") as pool:
+        with ThreadPoolExecutor(max_workers=min(threads, len(feeds)), thread_name_prefix="feed") as pool:
             return list(pool.map(one, feeds))
 
 
@@ -258,8 +272,8 @@ def deliver_target(app: App, target: str, send: Callable[[Digest], str], *, send
             raise
         app.store.finish_digest(digest_id, app.now())
 
-    for digest_id, created, items in app.store.pending_digests(target):
-        deliver(digest_id, Digest(generated_at=created, matches=tuple(items)))
+    for pending in app.store.pending_digests(target):
+        deliver(pending.id, Digest(generated_at=pending.created_at, matches=pending.items))
     items = app.store.undelivered(target)
     if not items and not send_empty:
         return done
@@ -360,7 +374,7 @@ def explain(app: App, ref: str) -> dict[str, Any]:
         "facets": list(s.facets),
         "terms": list(s.terms),
         "sentence": s.sentence,
-        "stored_match": app.store.match_for(article_id),
+        "stored_match": _stored_match(app, article_id),
     }
     if isinstance(scorer, SemanticScorer):  # the two parts of the fused score
         sem, _nearest = scorer.semantic(doc)
@@ -377,13 +391,26 @@ def explain(app: App, ref: str) -> dict[str, Any]:
 # --- status and backfill -------------------------------------------------------------------------
 
 
+def _plain(record: Any) -> dict[str, Any]:
+    """A record as JSON-ready values (times as ISO-8601 text, as they are stored)."""
+    return {
+        k: v.astimezone(UTC).isoformat(timespec="seconds") if isinstance(v, datetime) else v
+        for k, v in asdict(record).items()
+    }
+
+
+def _stored_match(app: App, article_id: int) -> dict[str, Any] | None:
+    match = app.store.match_for(article_id)
+    return None if match is None else {**_plain(match), "explanation": match.explanation}
+
+
 def status(app: App) -> dict[str, Any]:
     counts = app.store.counts()
     return {
         "heartbeat": app.store.get_value("heartbeat"),
-        "articles": counts["articles"],
-        "matches": counts["matches"],
-        "feeds": app.store.feed_states(),
+        "articles": counts.articles,
+        "matches": counts.matches,
+        "feeds": [_plain(f) for f in app.store.feed_statuses()],
     }
 
 
@@ -431,45 +458,43 @@ def backfill_urls(
     app: App, urls: list[str], *, since: datetime | None, progress: Callable[[int, int], None] | None = None
 ) -> dict[str, int]:
     """Fetch, extract, score and store article URLs; URLs already stored are skipped (resumable)."""
-    from .extract import build_article, extract_page
-    from .models import Entry
-    from .pipeline import entry_hash
-
     app.store.ensure_feed(BACKFILL_FEED, "backfill", "manual")
     known = app.store.known_entries(BACKFILL_FEED)
     counts = {"urls": len(urls), "stored": 0, "matches": 0, "skipped": 0, "failed": 0, "too_old": 0}
     scorer = app.scorer
+    analyse = app.analyser()
     with Fetcher(app.settings.fetch) as fetcher:
         for i, url in enumerate(urls, start=1):
             if url in known:
                 counts["skipped"] += 1
             else:
-                try:
-                    page = fetcher.fetch_page(url)
-                    text, meta = extract_page(page.content, page.headers.get("content-type", ""), page.final_url)
-                except MonitorError as exc:
-                    counts["failed"] += 1
-                    log.warning("%s: %s", url, exc)
-                else:
-                    entry = Entry(
-                        id=url,
-                        feed_url=BACKFILL_FEED,
-                        title=meta.get("title") or url,
-                        link=url,
-                        published=None,
-                        summary="",
-                        content="",
-                    )
-                    article = build_article(entry, (text, meta), None)
-                    if since and article.published and article.published < since:
-                        counts["too_old"] += 1
-                    else:
-                        s = scorer.score(
-                            Document(id=url, title=article.title, text=article.text, language=article.language)
-                        )
-                        _, is_match = app.store.save_article(BACKFILL_FEED, article, entry_hash(entry), s, app.now())
-                        counts["stored"] += 1
-                        counts["matches"] += int(is_match)
+                outcome = _backfill_one(app, url, since, fetcher, scorer, analyse)
+                counts["stored" if outcome == "match" else outcome] += 1
+                counts["matches"] += int(outcome == "match")
             if progress:
                 progress(i, len(urls))
     return counts
+
+
+def _backfill_one(
+    app: App, url: str, since: datetime | None, fetcher: Fetcher, scorer: ProjectScorer, analyse: Analyser | None
+) -> str:
+    """One URL through the poll's per-entry step; returns the counter it adds to."""
+    # no feed item: the title comes from the page (build_article), else the URL stands in
+    entry = Entry(id=url, feed_url=BACKFILL_FEED, title="", link=url, published=None, summary="", content="")
+    done = process_entry(entry, fetcher=fetcher, scorer=scorer, analyse=analyse)
+    if isinstance(done, Failure):
+        log.warning("%s: %s", url, done)
+        return "failed"
+    article = done.article
+    if article.extraction != "page":  # only the page's own text is worth storing: there is no feed text
+        log.warning("%s: %s", url, article.extraction.removeprefix("feed: "))
+        return "failed"
+    if not article.title:
+        article = replace(article, title=url, content_hash=content_hash(url, article.text))
+    if since and article.published and article.published < since:
+        return "too_old"
+    if not done.scored:
+        return "failed"
+    saved = app.store.save_article(BACKFILL_FEED, article, entry_hash(entry), done.score, app.now())
+    return "match" if saved.news else "stored"

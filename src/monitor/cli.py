@@ -166,7 +166,7 @@ def poll(ctx: click.Context) -> None:
 @click.option(
     "--deliver",
     is_flag=True,
-    help="Deliver to every target in feeds.yaml settings.digest (files, email), exactly once per target.",
+    help="Deliver to every target in feeds.yaml settings.digest (files, email, Apprise), exactly once per target.",
 )
 @click.pass_context
 def digest(ctx: click.Context, since: str | None, everything: bool, fmt: str, out: str, deliver: bool) -> None:
@@ -308,6 +308,48 @@ def explain(ctx: click.Context, ref: str, fmt: str) -> None:
         click.echo(f"best sentence: {info['sentence']}")
 
 
+class _Usage(click.UsageError):
+    """A usage mistake as one line on stderr (exit 2), without click's usage banner."""
+
+    def show(self, file: Any = None) -> None:
+        where = self.ctx.command_path if self.ctx else "monitor"
+        click.echo(f"{where}: error: {self.format_message()}", err=True)
+
+
+def _eval_mode(**given: Any) -> str:
+    """The one mode `monitor eval`'s options choose ("items", "tasks" or "changes"), or a
+    one-line usage error naming what does not fit."""
+    modes = {
+        "items": ("--items", "--labels"),
+        "tasks": ("--tasks",),
+        "changes": ("--stories", "--revisions"),
+    }
+    chosen = [m for m, opts in modes.items() if any(given[o[2:]] is not None for o in opts)]
+    if len(chosen) != 1:
+        one = "give --items with --labels, --tasks, or --stories and/or --revisions"
+        if chosen:
+            one += f"; not {' and '.join('/'.join(modes[m]) for m in chosen)} together"
+        raise _Usage(one)
+    mode = chosen[0]
+    if mode == "items" and (given["items"] is None or given["labels"] is None):
+        raise _Usage("--items and --labels go together")
+    # options that only one mode (or two) reads; anything else is a mistake, not silently ignored
+    only = {
+        "corpus": ("--corpus", ("tasks",)),
+        "feedback": ("--feedback", ("items", "tasks")),
+        "lang": ("--lang", ("items",)),
+        "decisions": ("--decisions", ("items",)),
+        "semantic_model": ("--semantic-model", ("items",)),
+        "semantic_weight": ("--semantic-weight", ("items",)),
+    }
+    for key, (flag, allowed) in only.items():
+        if given[key] not in (None, False) and mode not in allowed:
+            raise _Usage(f"{flag} goes with {' or '.join('/'.join(modes[m]) for m in allowed)}")
+    if given["semantic_weight"] is not None and given["semantic_model"] is None:
+        raise _Usage("--semantic-weight needs --semantic-model")
+    return mode
+
+
 @cli.command(name="eval")
 @click.option(
     "--items",
@@ -332,6 +374,18 @@ def explain(ctx: click.Context, ref: str, fmt: str) -> None:
     type=click.Path(path_type=Path, file_okay=False, exists=True),
     default=None,
     help="Folder the tasks' item files are relative to  [default: the tasks file's parent's parent].",
+)
+@click.option(
+    "--stories",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Story clustering against gold `story` labels (JSON lines); see docs/changes.md.",
+)
+@click.option(
+    "--revisions",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Revision significance against labelled edits (JSON lines: before, after, material, edits).",
 )
 @click.option(
     "--feedback",
@@ -379,28 +433,41 @@ def eval_(
     fmt: str,
     semantic_model: str | None,
     semantic_weight: float | None,
+    stories: Path | None,
+    revisions: Path | None,
 ) -> None:
-    """Measure relevance against graded items (--items, --labels) or many tracking tasks (--tasks):
-    the scorer and two baselines."""
+    """Measure one of: relevance against graded items (--items and --labels) or many tracking
+    tasks (--tasks [--corpus]), the scorer and two baselines; or story clustering (--stories)
+    and/or revision significance (--revisions) against their baselines."""
+    mode = _eval_mode(
+        items=items,
+        labels=labels,
+        tasks=tasks,
+        corpus=corpus,
+        stories=stories,
+        revisions=revisions,
+        feedback=use_feedback,
+        lang=lang,
+        decisions=decisions,
+        semantic_model=semantic_model,
+        semantic_weight=semantic_weight,
+    )
+    if mode == "changes":
+        from .changes.evaluate import run_changes_eval
+
+        click.echo(run_changes_eval(stories, revisions, fmt), nl=False)
+        return
     from .config import DEFAULT_SEMANTIC_WEIGHT, load_seeds
     from .evaluate import format_report, run_eval
     from .evaluate_tasks import format_tasks_report, run_tasks
     from .models import SemanticSettings
 
-    if semantic_weight is not None and not semantic_model:
-        raise click.UsageError("--semantic-weight needs --semantic-model")
-    if tasks is not None:
-        if items is not None or labels is not None:
-            raise click.UsageError("--tasks replaces --items and --labels")
-        if lang is not None or decisions is not None:
-            raise click.UsageError("--lang and --decisions go with --items (a task names its language)")
-        if semantic_model:
-            raise click.UsageError("--semantic-model goes with --items")
-        report = run_tasks(tasks, corpus or tasks.resolve().parent.parent, feedback=use_feedback)
-        click.echo(format_tasks_report(report, fmt))
+    if mode == "tasks":
+        assert tasks is not None  # _eval_mode checked it
+        tasks_report = run_tasks(tasks, corpus or tasks.resolve().parent.parent, feedback=use_feedback)
+        click.echo(format_tasks_report(tasks_report, fmt))
         return
-    if items is None or labels is None:
-        raise click.UsageError("give --items and --labels, or --tasks")
+    assert items is not None and labels is not None  # _eval_mode checked them
     semantic = (
         SemanticSettings(
             model=semantic_model,
@@ -419,6 +486,38 @@ def eval_(
         scorer_factory=app.scorer_factory(semantic),
     )
     click.echo(format_report(report, fmt))
+
+
+@cli.command()
+@click.option(
+    "--input", "input_", type=click.File("r", encoding="utf-8"), required=True, help="JSON lines in stream order."
+)
+@click.option("--output", type=click.File("w", encoding="utf-8"), default="-", show_default=True, help="File or -.")
+def cluster(input_: Any, output: Any) -> None:
+    """Assign articles to stories in stream order: {"id", "story", "new_story", "duplicate_of"} per line."""
+    from .changes.offline import cluster_rows, read_lines
+
+    for out in cluster_rows(read_lines(input_, input_.name)):
+        output.write(json.dumps(out) + "\n")
+
+
+@cli.command()
+@click.argument("old", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("new", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "md", "html"]),
+    default="json",
+    show_default=True,
+    help="JSON structured, Markdown +/- lines, or HTML <ins>/<del>.",
+)
+def diff(old: Path, new: Path, fmt: str) -> None:
+    """Diff two versions of an article's text: material or minor, significance, changes."""
+    from .changes.offline import render_diff
+
+    texts = [p.read_bytes().decode("utf-8", errors="replace") for p in (old, new)]
+    click.echo(render_diff(texts[0], texts[1], fmt), nl=False)
 
 
 @cli.command()
@@ -512,6 +611,46 @@ def backfill(ctx: click.Context, rescore: bool, urls_file: Any, since: str | Non
         if bar is not None:
             bar.__exit__(None, None, None)
     click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@cli.group(cls=_Group)
+def feeds() -> None:
+    """Import feeds from an OPML file into feeds.yaml, or export feeds.yaml as OPML."""
+
+
+@feeds.command(name="import", short_help="Add an OPML file's feeds to feeds.yaml.")
+@click.argument("opml_file", metavar="FILE.opml", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_context
+def feeds_import(ctx: click.Context, opml_file: Path) -> None:
+    """Add the OPML file's feeds to feeds.yaml (see --feeds), keeping its comments and order.
+
+    Feeds already listed (same URL after normalisation) are skipped, folders and categories
+    become tags. A broken or non-OPML file is reported in one line and nothing is written.
+    """
+    from .opml import import_opml
+
+    report = import_opml(opml_file, _paths(ctx).feeds)
+    for feed in report.added:
+        click.echo(f"added   {feed.url}" + (f"  ({feed.title})" if feed.title else ""))
+    for feed, why in report.skipped:
+        click.echo(f"skipped {feed.url}: {why}")
+    click.echo(f"{len(report.added)} added, {len(report.skipped)} skipped; feed list: {_paths(ctx).feeds}")
+
+
+@feeds.command(name="export", short_help="Write the feeds of feeds.yaml as OPML 2.0.")
+@click.option("--out", default="-", show_default=True, help="OPML file to write (atomically), or - for stdout.")
+@click.pass_context
+def feeds_export(ctx: click.Context, out: str) -> None:
+    """Write the feeds of feeds.yaml as an OPML 2.0 subscription list (tags as categories)."""
+    from .opml import export_opml, feeds_from_settings, write_atomic
+
+    path = _paths(ctx).feeds
+    text = export_opml(feeds_from_settings(path), title=f"monitor feeds ({path.name})", now=datetime.now(UTC))
+    if out == "-":
+        click.echo(text, nl=False)
+    else:
+        write_atomic(Path(out), text)
+        click.echo(f"{text.count('<outline ')} feeds written to {out}", err=True)
 
 
 def main() -> None:

@@ -6,37 +6,47 @@ Every validation error is one ConfigError naming the file and, where there is on
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
 from .errors import ConfigError
 from .models import (
+    DEFAULT_INTERVAL,
+    DIGEST_FORMATS,
+    MAX_WORKERS,
+    SMTP_PORTS,
+    AppriseTarget,
     DigestSettings,
     DigestTarget,
+    EmailTarget,
     FeedSpec,
     FetchSettings,
+    FileTarget,
     ScoringSettings,
     Seed,
     SemanticSettings,
     Settings,
     SmtpSettings,
+    default_workers,
 )
+from .models import DEFAULT_SEMANTIC_WEIGHT as DEFAULT_SEMANTIC_WEIGHT  # cli reads it from here
 
-DEFAULT_INTERVAL = 1800.0
+log = logging.getLogger(__name__)
+
 SEED_SUFFIXES = (".txt", ".md", ".html", ".htm")
+SHORT_SEED_WORDS = 20  # below this a seed is a headline, not an article
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-_FEED_KEYS = {"url", "name", "tags", "interval", "full_text"}
-_SEMANTIC_KEYS = {"model", "weight", "languages"}
+_FEED_KEYS = ("url", "name", "tags", "interval", "full_text")
 _LANG = re.compile(r"^[a-z]{2,3}$")
-DEFAULT_SEMANTIC_WEIGHT = 0.1
-MAX_WORKERS = 64
 
 
 def parse_interval(value: object) -> float:
@@ -76,9 +86,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         doc = {"feeds": doc}
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: expected a mapping with a 'feeds' list")
-    unknown = set(doc) - {"feeds", "settings"}
-    if unknown:
-        raise ConfigError(f"{path}: unknown top-level key(s): {', '.join(sorted(map(str, unknown)))}")
+    _section(str(path), doc, ("feeds", "settings"))
     feeds_raw = doc.get("feeds") or []
     if not isinstance(feeds_raw, list):
         raise ConfigError(f"{path}: 'feeds' must be a list")
@@ -88,16 +96,14 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         if feed.url in seen:
             raise ConfigError(f"{path}: feed #{i} ({feed.url}): duplicate url")
         seen.add(feed.url)
-    settings_raw = doc.get("settings") or {}
-    if not isinstance(settings_raw, dict):
-        raise ConfigError(f"{path}: settings: must be a mapping")
+    settings_raw = _section(f"{path}: settings", doc.get("settings") or {}, ("digest", "fetch", "scoring", "workers"))
     return Settings(
         feeds=feeds,
         digest=_digest(path, settings_raw.get("digest") or {}, env),
         fetch=_fetch(path, settings_raw.get("fetch") or {}, env),
         source=str(path),
         scoring=_scoring(path, settings_raw.get("scoring") or {}),
-        **_workers(path, settings_raw),
+        workers=_workers(f"{path}: settings.workers", settings_raw.get("workers", default_workers())),
     )
 
 
@@ -107,9 +113,7 @@ def _feed(path: Path, index: int, item: object) -> FeedSpec:
     if not isinstance(item, dict):
         raise ConfigError(f"{path}: feed #{index}: expected a mapping with a url")
     label = f"feed #{index}" + (f" ({item['url']})" if isinstance(item.get("url"), str) else "")
-    unknown = set(item) - _FEED_KEYS
-    if unknown:
-        raise ConfigError(f"{path}: {label}: unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+    _section(f"{path}: {label}", item, _FEED_KEYS)
     url = item.get("url")
     if not isinstance(url, str) or not url.strip():
         raise ConfigError(f"{path}: {label}: missing url")
@@ -134,27 +138,36 @@ def _feed(path: Path, index: int, item: object) -> FeedSpec:
     return FeedSpec(url=url, name=name or url, tags=tuple(tags), interval=interval, full_text=full_text)
 
 
-def _digest(path: Path, raw: object, env: Mapping[str, str]) -> DigestSettings:
-    where = f"{path}: settings.digest"
+def _section(where: str, raw: object, allowed: Iterable[str]) -> dict[str, Any]:
+    """A mapping whose keys are all known; anything else names the file, the path and the key."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a mapping")
-    time = str(raw.get("time", "07:00"))
+    unknown = sorted(str(k) for k in raw if k not in set(allowed))
+    if unknown:
+        keys = ", ".join(repr(k) for k in unknown)
+        raise ConfigError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {keys}")
+    return raw
+
+
+def _digest(path: Path, raw: object, env: Mapping[str, str]) -> DigestSettings:
+    where = f"{path}: settings.digest"
+    raw = _section(where, raw, ("time", "timezone", "empty", "targets", "templates"))
+    default = DigestSettings()
+    time = str(raw.get("time", default.time))
     if not _TIME.match(time):
         raise ConfigError(f"{where}.time: {time!r} is not HH:MM")
-    timezone = str(raw.get("timezone", "UTC"))
+    timezone = str(raw.get("timezone", default.timezone))
     try:
-        from zoneinfo import ZoneInfo
-
         ZoneInfo(timezone)
     except Exception:
         raise ConfigError(f"{where}.timezone: unknown timezone {timezone!r}") from None
-    empty = raw.get("empty", "skip")
+    empty = raw.get("empty", default.empty)
     if empty not in ("skip", "send"):
         raise ConfigError(f"{where}.empty: must be 'skip' or 'send'")
     targets_raw = raw.get("targets") or []
     if not isinstance(targets_raw, list):
         raise ConfigError(f"{where}.targets: must be a list")
-    targets = tuple(_target(f"{where}.targets[{i}]", t, env) for i, t in enumerate(targets_raw))
+    targets = tuple(x for i, t in enumerate(targets_raw) for x in _targets(f"{where}.targets[{i}]", t, env))
     names = [t.name for t in targets]
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}.targets: two targets deliver to the same place")
@@ -168,60 +181,91 @@ def _digest(path: Path, raw: object, env: Mapping[str, str]) -> DigestSettings:
     )
 
 
-def _target(where: str, raw: object, env: Mapping[str, str]) -> DigestTarget:
-    from .digest import FORMATS
+def _file_target(where: str, raw: dict[str, Any], env: Mapping[str, str]) -> FileTarget:
+    raw = _section(where, raw, ("type", "dir", "formats"))
+    directory = raw.get("dir", FileTarget.dir)
+    formats = raw.get("formats", list(FileTarget.formats))
+    if not isinstance(formats, list) or not formats:
+        raise ConfigError(f"{where}.formats: must be a non-empty list")
+    bad = [f for f in formats if f not in DIGEST_FORMATS]
+    if bad:
+        raise ConfigError(f"{where}.formats: unknown format(s) {bad}; use {list(DIGEST_FORMATS)}")
+    return FileTarget(dir=str(directory), formats=tuple(formats))
 
+
+def _email_target(where: str, raw: dict[str, Any], env: Mapping[str, str]) -> EmailTarget:
+    raw = _section(where, raw, ("type", "to", "from", "smtp"))
+    to = raw.get("to")
+    if isinstance(to, str):
+        to = [to]
+    if not to or not isinstance(to, list) or not all(isinstance(a, str) and "@" in a for a in to):
+        raise ConfigError(f"{where}.to: a list of email addresses is required")
+    sender = raw.get("from")
+    if not isinstance(sender, str) or "@" not in sender:
+        raise ConfigError(f"{where}.from: an email address is required")
+    return EmailTarget(to=tuple(to), sender=sender, smtp=_smtp(f"{where}.smtp", raw.get("smtp") or {}, env))
+
+
+def _smtp(where: str, raw: object, env: Mapping[str, str]) -> SmtpSettings:
+    raw = _section(where, raw, ("host", "port", "security"))
+    default = SmtpSettings()
+    security = raw.get("security", default.security)
+    if security not in SMTP_PORTS:
+        raise ConfigError(f"{where}.security: must be none, starttls or ssl")
+    port = raw.get("port", SMTP_PORTS[security])
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ConfigError(f"{where}.port: must be a port number")
+    return SmtpSettings(
+        host=str(raw.get("host", default.host)),
+        port=port,
+        security=str(security),
+        user=env.get("MONITOR_SMTP_USER") or None,
+        password=env.get("MONITOR_SMTP_PASSWORD") or None,
+    )
+
+
+def _apprise_targets(where: str, raw: dict[str, Any], env: Mapping[str, str]) -> tuple[AppriseTarget, ...]:
+    raw = _section(where, raw, ("type", "urls"))
+    from .notify import apprise_targets  # imports Apprise only when an apprise target is configured
+
+    return apprise_targets(where, raw.get("urls"))
+
+
+# Reads one target section into the targets it names.
+TargetReader = Callable[[str, dict[str, Any], Mapping[str, str]], tuple[DigestTarget, ...]]
+
+
+def _one(reader: Callable[[str, dict[str, Any], Mapping[str, str]], DigestTarget]) -> TargetReader:
+    return lambda where, raw, env: (reader(where, raw, env),)
+
+
+# `type:` in feeds.yaml → the reader of that target's section (a new target type adds one line).
+# A section may name several places (apprise: one target per URL, so each is delivered exactly once
+# and retried alone), hence a tuple.
+TARGET_READERS: dict[str, TargetReader] = {
+    "file": _one(_file_target),
+    "email": _one(_email_target),
+    "apprise": _apprise_targets,
+}
+
+
+def _targets(where: str, raw: object, env: Mapping[str, str]) -> tuple[DigestTarget, ...]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a mapping")
-    kind = raw.get("type")
-    if kind == "file":
-        directory = raw.get("dir", "digests")
-        formats = raw.get("formats", ["md", "html", "json", "atom"])
-        if not isinstance(formats, list) or not formats:
-            raise ConfigError(f"{where}.formats: must be a non-empty list")
-        bad = [f for f in formats if f not in FORMATS]
-        if bad:
-            raise ConfigError(f"{where}.formats: unknown format(s) {bad}; use {list(FORMATS)}")
-        return DigestTarget(type="file", name=f"file:{directory}", dir=str(directory), formats=tuple(formats))
-    if kind == "email":
-        to = raw.get("to")
-        if isinstance(to, str):
-            to = [to]
-        if not to or not isinstance(to, list) or not all(isinstance(a, str) and "@" in a for a in to):
-            raise ConfigError(f"{where}.to: a list of email addresses is required")
-        sender = raw.get("from")
-        if not isinstance(sender, str) or "@" not in sender:
-            raise ConfigError(f"{where}.from: an email address is required")
-        smtp_raw = raw.get("smtp") or {}
-        if not isinstance(smtp_raw, dict):
-            raise ConfigError(f"{where}.smtp: must be a mapping")
-        security = smtp_raw.get("security", "none")
-        if security not in ("none", "starttls", "ssl"):
-            raise ConfigError(f"{where}.smtp.security: must be none, starttls or ssl")
-        port = smtp_raw.get("port", 465 if security == "ssl" else 25)
-        if not isinstance(port, int) or not 0 < port < 65536:
-            raise ConfigError(f"{where}.smtp.port: must be a port number")
-        smtp = SmtpSettings(
-            host=str(smtp_raw.get("host", "localhost")),
-            port=port,
-            security=str(security),
-            user=env.get("MONITOR_SMTP_USER") or None,
-            password=env.get("MONITOR_SMTP_PASSWORD") or None,
-        )
-        return DigestTarget(
-            type="email",
-            name="email:" + ",".join(sorted(to)),
-            to=tuple(to),
-            sender=sender,
-            smtp=smtp,
-        )
-    raise ConfigError(f"{where}.type: must be 'file' or 'email'")
+    reader = TARGET_READERS.get(str(raw.get("type")))
+    if reader is None:
+        kinds = [repr(k) for k in TARGET_READERS]
+        raise ConfigError(f"{where}.type: must be {', '.join(kinds[:-1])} or {kinds[-1]}")
+    return reader(where, raw, env)
+
+
+_FETCH_SECONDS = ("timeout", "deadline", "host_spacing")
+_FETCH_COUNTS = ("max_feed_bytes", "max_page_bytes", "per_host")
 
 
 def _fetch(path: Path, raw: object, env: Mapping[str, str]) -> FetchSettings:
     where = f"{path}: settings.fetch"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: must be a mapping")
+    raw = _section(where, raw, ("allow_hosts", *_FETCH_SECONDS, *_FETCH_COUNTS))
     allow: list[str] = []
     hosts = raw.get("allow_hosts") or []
     if not isinstance(hosts, list):
@@ -235,39 +279,32 @@ def _fetch(path: Path, raw: object, env: Mapping[str, str]) -> FetchSettings:
             except ValueError:
                 raise ConfigError(f"{where}.allow_hosts: {host!r} is not a valid CIDR") from None
     values: dict[str, Any] = {"allow_hosts": tuple(allow)}
-    for key in ("timeout", "deadline", "host_spacing"):
+    for key in _FETCH_SECONDS:
         if key in raw:
-            if not isinstance(raw[key], int | float) or raw[key] < 0:
+            if isinstance(raw[key], bool) or not isinstance(raw[key], int | float) or raw[key] < 0:
                 raise ConfigError(f"{where}.{key}: must be a non-negative number of seconds")
             values[key] = float(raw[key])
-    for key in ("max_feed_bytes", "max_page_bytes", "per_host"):
+    for key in _FETCH_COUNTS:
         if key in raw:
-            if not isinstance(raw[key], int) or raw[key] <= 0:
+            if isinstance(raw[key], bool) or not isinstance(raw[key], int) or raw[key] <= 0:
                 raise ConfigError(f"{where}.{key}: must be a positive integer")
             values[key] = raw[key]
     return FetchSettings(**values)
 
 
-def _workers(path: Path, raw: Mapping[str, object]) -> dict[str, int]:
-    """settings.workers: processes that extract and score pages; absent: the CPU count."""
-    if "workers" not in raw:
-        return {}  # the default is defined once, on Settings
-    value = raw["workers"]
+def _workers(where: str, value: object) -> int:
+    """settings.workers: processes that extract and score pages (0 or 1: the polling process)."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WORKERS:
         raise ConfigError(
-            f"{path}: settings.workers: must be an integer from 0 to {MAX_WORKERS} (0 or 1: extract in the "
-            f"polling process), not {value!r}"
+            f"{where}: must be an integer from 0 to {MAX_WORKERS} (0 or 1: extract in the polling process), "
+            f"not {value!r}"
         )
-    return {"workers": value}
+    return value
 
 
 def _scoring(path: Path, raw: object) -> ScoringSettings:
     where = f"{path}: settings.scoring"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: must be a mapping")
-    unknown = set(raw) - {"semantic"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+    raw = _section(where, raw, ("semantic",))
     semantic = raw.get("semantic")
     return ScoringSettings(semantic=None if semantic is None else _semantic(f"{where}.semantic", semantic))
 
@@ -276,9 +313,7 @@ def _semantic(where: str, raw: object) -> SemanticSettings:
     """The optional embedding backend: {model: STR, weight: (0, 1], languages: [codes] | all}."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a mapping with a model")
-    unknown = set(raw) - _SEMANTIC_KEYS
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+    raw = _section(where, raw, ("model", "weight", "languages"))
     model = raw.get("model")
     if model is None:
         raise ConfigError(f"{where}.model: missing (a local model directory or an installed model name)")
@@ -287,20 +322,21 @@ def _semantic(where: str, raw: object) -> SemanticSettings:
     weight = raw.get("weight", DEFAULT_SEMANTIC_WEIGHT)
     if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight <= 1:
         raise ConfigError(f"{where}.weight: must be a number in (0, 1], not {weight!r}")
-    langs_raw = raw.get("languages", ["en"])
-    languages: tuple[str, ...] | None
+    return SemanticSettings(model=model.strip(), weight=float(weight), languages=_languages(where, raw))
+
+
+def _languages(where: str, raw: dict[str, Any]) -> tuple[str, ...] | None:
+    langs_raw = raw.get("languages", list(SemanticSettings.languages or ()))
     if langs_raw == "all":
-        languages = None  # the model reads every language (a multilingual model)
-    else:
-        if isinstance(langs_raw, str):
-            langs_raw = [langs_raw]
-        if not isinstance(langs_raw, list) or not langs_raw or not all(isinstance(x, str) for x in langs_raw):
-            raise ConfigError(f"{where}.languages: must be a non-empty list of language codes (e.g. [en]) or 'all'")
-        bad = [x for x in langs_raw if not _LANG.match(x.strip().lower())]
-        if bad:
-            raise ConfigError(f"{where}.languages: {bad[0]!r} is not a language code (use e.g. en, pl)")
-        languages = tuple(dict.fromkeys(x.strip().lower() for x in langs_raw))
-    return SemanticSettings(model=model.strip(), weight=float(weight), languages=languages)
+        return None  # the model reads every language (a multilingual model)
+    if isinstance(langs_raw, str):
+        langs_raw = [langs_raw]
+    if not isinstance(langs_raw, list) or not langs_raw or not all(isinstance(x, str) for x in langs_raw):
+        raise ConfigError(f"{where}.languages: must be a non-empty list of language codes (e.g. [en]) or 'all'")
+    bad = [x for x in langs_raw if not _LANG.match(x.strip().lower())]
+    if bad:
+        raise ConfigError(f"{where}.languages: {bad[0]!r} is not a language code (use e.g. en, pl)")
+    return tuple(dict.fromkeys(x.strip().lower() for x in langs_raw))
 
 
 def load_seeds(directory: Path) -> tuple[Seed, ...]:
@@ -323,9 +359,16 @@ def load_seeds(directory: Path) -> tuple[Seed, ...]:
         else:
             text = raw.decode("utf-8", errors="replace")
         text = clean_seed_text(text)
-        if len(text.split()) < 20:
-            raise ConfigError(f"{file}: seed has too little text ({len(text.split())} words)")
+        if not text.split():
+            raise ConfigError(f"{file}: seed is empty (a headline is enough)")
         seeds.append(Seed(name=file.name, text=text))
     if not seeds:
         raise ConfigError(f"{directory}: no seed articles (expected .txt, .md or .html files)")
+    if all(len(s.text.split()) < SHORT_SEED_WORDS for s in seeds):
+        # headlines work, but a few words leave little to tell a story from its neighbours
+        log.warning(
+            "%s: every seed is shorter than %d words; matches rest on a few words each",
+            directory,
+            SHORT_SEED_WORDS,
+        )
     return tuple(seeds)

@@ -15,15 +15,16 @@ import re
 import smtplib
 import ssl
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 from monitor import digest as digest_mod
 from monitor.errors import DeliveryError, MonitorError
-from monitor.models import Digest, DigestTarget, SmtpSettings
+from monitor.models import AppriseTarget, Digest, DigestTarget, EmailTarget, FileTarget, SmtpSettings
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def _one_line(text: object) -> str:
 # --- files -----------------------------------------------------------------------------------
 
 
-def deliver_file(rendered: Mapping[str, str], target: DigestTarget, day: date) -> list[Path]:
+def deliver_file(rendered: Mapping[str, str], target: FileTarget, day: date) -> list[Path]:
     """Write <dir>/<day>.<ext> for each of target.formats; never overwrite an earlier digest.
 
     When any file of that day exists already, the whole set gets the first free suffix
@@ -176,7 +177,7 @@ def subject(digest: Digest) -> str:
     return f"{title} {digest.generated_at.date().isoformat()}: {count}"
 
 
-def message_id(digest: Digest, target: DigestTarget) -> str:
+def message_id(digest: Digest, target: EmailTarget) -> str:
     """Stable per digest and target: a retry of the same digest (after a crash between sending
     and recording it) carries the same Message-ID, so mail stores can recognise the duplicate."""
     key = "\n".join(
@@ -189,7 +190,7 @@ def message_id(digest: Digest, target: DigestTarget) -> str:
     return f"<{token}.digest@{domain}>"
 
 
-def build_email(digest: Digest, rendered_html: str, rendered_text: str, target: DigestTarget) -> EmailMessage:
+def build_email(digest: Digest, rendered_html: str, rendered_text: str, target: EmailTarget) -> EmailMessage:
     """One multipart/alternative message (plain text first, then HTML)."""
     if not target.to:
         raise DeliveryError(f"digest target {target.name}: no recipients (to)")
@@ -200,7 +201,7 @@ def build_email(digest: Digest, rendered_html: str, rendered_text: str, target: 
         msg["Subject"] = subject(digest)
         msg["From"] = _one_line(target.sender)
         msg["To"] = ", ".join(_one_line(a) for a in target.to)
-        msg["Date"] = format_datetime(datetime.now(UTC))
+        msg["Date"] = format_datetime(_aware(digest.generated_at))  # the injected clock's time
         msg["Message-ID"] = message_id(digest, target)
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(rendered_text)
@@ -208,6 +209,10 @@ def build_email(digest: Digest, rendered_html: str, rendered_text: str, target: 
     except (ValueError, TypeError, IndexError) as exc:
         raise DeliveryError(f"digest target {target.name}: cannot build email: {_one_line(exc)}") from exc
     return msg
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def send_email(message: EmailMessage, smtp: SmtpSettings) -> None:
@@ -255,28 +260,46 @@ def _refused(recipients: Mapping[str, tuple[int, bytes]]) -> str:
 # --- one target ------------------------------------------------------------------------------
 
 
+def _send_files(digest: Digest, target: FileTarget, templates_dir: Path | None) -> str:
+    formats = list(dict.fromkeys(target.formats))
+    rendered = {fmt: _render(digest, fmt, templates_dir) for fmt in formats}
+    paths = deliver_file(rendered, target, digest.generated_at.date())
+    n = len(paths)
+    return f"{n} file{'s' if n != 1 else ''} in {target.dir.rstrip('/')}/"
+
+
+def _send_email(digest: Digest, target: EmailTarget, templates_dir: Path | None) -> str:
+    html = _render(digest, "html", templates_dir)
+    text = _render(digest, "text", templates_dir)
+    send_email(build_email(digest, html, text, target), target.smtp)
+    return f"email to {', '.join(target.to)}"
+
+
+def _send_apprise(digest: Digest, target: AppriseTarget, templates_dir: Path | None) -> str:
+    from monitor.notify import deliver_apprise  # imports Apprise only when an apprise target is used
+
+    return deliver_apprise(digest, target)
+
+
+# One sender per target record (a new target type adds one line here).
+SENDERS: dict[type, Callable[[Any, Digest, Path | None], str]] = {
+    FileTarget: lambda target, digest, tdir: _send_files(digest, target, tdir),
+    EmailTarget: lambda target, digest, tdir: _send_email(digest, target, tdir),
+    AppriseTarget: lambda target, digest, tdir: _send_apprise(digest, target, tdir),
+}
+
+
 def deliver(digest: Digest, target: DigestTarget, *, templates_dir: Path | None = None) -> str:
     """Render what `target` needs and deliver it; returns a short description of what was done."""
+    sender = SENDERS.get(type(target))
+    if sender is None:
+        raise DeliveryError(f"digest target {target.name}: unknown type {type(target).__name__}")
     try:
-        if target.type == "file":
-            formats = list(dict.fromkeys(target.formats))
-            rendered = {fmt: _render(digest, fmt, templates_dir) for fmt in formats}
-            day = digest.generated_at.date()
-            paths = deliver_file(rendered, target, day)
-            n = len(paths)
-            where = (target.dir or "").rstrip("/") + "/"
-            return f"{n} file{'s' if n != 1 else ''} in {where}"
-        if target.type == "email":
-            html = _render(digest, "html", templates_dir)
-            text = _render(digest, "text", templates_dir)
-            message = build_email(digest, html, text, target)
-            send_email(message, target.smtp or SmtpSettings())
-            return f"email to {', '.join(target.to)}"
+        return sender(target, digest, templates_dir)
     except DeliveryError:
         raise
     except MonitorError as exc:
         raise DeliveryError(f"digest target {target.name}: {exc}") from exc
-    raise DeliveryError(f"digest target {target.name}: unknown type {target.type!r} (file, email)")
 
 
 def _render(digest: Digest, fmt: str, templates_dir: Path | None) -> str:

@@ -9,8 +9,8 @@ Templates see these variables:
 ``generated_at_iso`` / ``since_iso``, ``feed_id`` (Atom), and ``items``: a list of dicts with
 ``title``, ``url`` (as stored), ``link`` (the URL when it is http(s), else None: never put ``url``
 in an href), ``feed``, ``published`` / ``published_iso`` (may be None), ``first_seen`` /
-``first_seen_iso``, ``updated_iso``, ``score`` ("0.87"), ``explanation``, ``nearest_seed``,
-``facets``, ``terms`` (shown only when not already part of ``explanation``), ``sentence``,
+``first_seen_iso``, ``updated_iso``, ``score`` ("0.87"), ``explanation`` (one line derived from
+``nearest_seed``, ``facets`` and ``terms``, which are given separately too), ``sentence``,
 ``changed`` and ``atom_id``. Markdown templates get a ``md`` filter (escape text) and an
 ``md_url`` filter (encode a link destination).
 
@@ -31,9 +31,9 @@ from urllib.parse import urlsplit
 import jinja2
 
 from monitor.errors import ConfigError
-from monitor.models import Digest, MatchItem
+from monitor.models import DIGEST_FORMATS, Digest, MatchItem
 
-FORMATS = ("md", "html", "text", "json", "atom")
+FORMATS = DIGEST_FORMATS
 
 TEMPLATES = {
     "md": "digest.md.j2",
@@ -187,10 +187,6 @@ def _environment(templates_dir: str | None) -> jinja2.Environment:
     return env
 
 
-def _mentioned(part: str, explanation: str) -> bool:
-    return part.lower() in explanation.lower()
-
-
 def _item(m: MatchItem, generated_at: datetime) -> dict[str, Any]:
     explanation = _one_line(_clean(m.explanation))
     title = _one_line(_clean(m.title)) or _one_line(_clean(m.url)) or "(untitled)"
@@ -211,9 +207,9 @@ def _item(m: MatchItem, generated_at: datetime) -> dict[str, Any]:
         "updated_iso": iso(generated_at if m.changed else m.first_seen),
         "score": f"{m.score:.2f}",
         "explanation": explanation,
-        "nearest_seed": (nearest if nearest and not _mentioned(f"nearest seed {nearest}", explanation) else ""),
-        "facets": facets if facets and not _mentioned("; ".join(facets), explanation) else [],
-        "terms": terms if terms and not _mentioned(", ".join(terms), explanation) else [],
+        "nearest_seed": nearest,
+        "facets": facets,
+        "terms": terms,
         "sentence": _one_line(_clean(m.sentence)),
         "changed": m.changed,
         "atom_id": atom_id(m),

@@ -5,8 +5,23 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
 
 # --- configuration -------------------------------------------------------------------------
+
+# Defaults are defined here once; config.py reads them from these records.
+DEFAULT_INTERVAL = 1800.0  # seconds between polls of a feed
+DIGEST_FORMATS = ("md", "html", "text", "json", "atom")  # every format a digest renders in
+DEFAULT_FORMATS = ("md", "html", "json", "atom")  # what a file target writes unless told
+DEFAULT_SEMANTIC_WEIGHT = 0.1
+SMTP_PORTS = {"none": 25, "starttls": 25, "ssl": 465}  # default port per security mode
+MAX_WORKERS = 64  # settings.workers: more processes than this only cost memory
+
+
+def default_workers() -> int:
+    """settings.workers when absent: one extraction process per CPU (docs/performance.md)."""
+    return min(MAX_WORKERS, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -14,14 +29,14 @@ class FeedSpec:
     url: str
     name: str
     tags: tuple[str, ...] = ()
-    interval: float = 1800.0  # seconds
+    interval: float = DEFAULT_INTERVAL
     full_text: bool = True
 
 
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str = "localhost"
-    port: int = 25
+    port: int = SMTP_PORTS["none"]
     security: str = "none"  # none | starttls | ssl
     user: str | None = None  # only from MONITOR_SMTP_USER
     password: str | None = None  # only from MONITOR_SMTP_PASSWORD
@@ -29,14 +44,46 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
-class DigestTarget:
-    type: str  # "file" | "email"
-    name: str  # stable identity used for exactly-once bookkeeping, e.g. "file:digests"
-    dir: str | None = None
-    formats: tuple[str, ...] = ("md", "html", "json", "atom")
-    to: tuple[str, ...] = ()
-    sender: str | None = None
-    smtp: SmtpSettings | None = None
+class FileTarget:
+    """Dated digest files in a directory."""
+
+    type: ClassVar[str] = "file"
+    dir: str = "digests"
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+
+    @property
+    def name(self) -> str:
+        """Stable identity used for exactly-once bookkeeping."""
+        return f"file:{self.dir}"
+
+
+@dataclass(frozen=True)
+class EmailTarget:
+    """One multipart email per digest."""
+
+    type: ClassVar[str] = "email"
+    to: tuple[str, ...]
+    sender: str
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+
+    @property
+    def name(self) -> str:
+        return "email:" + ",".join(sorted(self.to))
+
+
+@dataclass(frozen=True)
+class AppriseTarget:
+    """One Apprise service URL (settings.digest.targets[].urls): each URL is its own target,
+    so a failing service is retried alone and the others never get a second copy."""
+
+    type: ClassVar[str] = "apprise"
+    url: str = field(repr=False)  # holds tokens: only the Apprise library sees it
+    name: str  # stable identity for exactly-once bookkeeping, without the URL's secrets (notify.target_name)
+
+
+# A new kind of target is a record above, a member here, a reader in config.TARGET_READERS and a
+# sender in deliver.SENDERS.
+DigestTarget = FileTarget | EmailTarget | AppriseTarget
 
 
 @dataclass(frozen=True)
@@ -64,7 +111,7 @@ class SemanticSettings:
     """The optional embedding backend fused with the lexical score (docs/semantic.md)."""
 
     model: str  # local model directory or a name resolved offline
-    weight: float = 0.1  # in (0, 1]: value = (1 - weight) * lexical + weight * semantic
+    weight: float = DEFAULT_SEMANTIC_WEIGHT  # in (0, 1]: value = (1 - weight) * lexical + weight * semantic
     languages: tuple[str, ...] | None = ("en",)  # languages the model reads; None: every language
 
 
@@ -81,7 +128,7 @@ class Settings:
     source: str = "feeds.yaml"
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
     # processes that extract and score pages (src/monitor/workers.py); 0 or 1: in this process
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    workers: int = field(default_factory=default_workers)
 
 
 # --- fetch -----------------------------------------------------------------------------------
@@ -140,15 +187,6 @@ class Article:
     language: str | None = None
 
 
-@dataclass(frozen=True)
-class Analysed:
-    """An entry after extraction and scoring, in this process or in a worker process."""
-
-    article: Article
-    score: Score | None  # None: the scorer failed on this entry (logged); the next poll retries it
-    error: str | None = None  # no worker could process the entry: it is not stored, the feed is retried
-
-
 # --- scoring ---------------------------------------------------------------------------------
 
 
@@ -176,16 +214,26 @@ class Score:
     facets: tuple[str, ...] = ()  # facets of the seed profile the document covers
     terms: tuple[str, ...] = ()  # top shared terms
     sentence: str = ""  # the document's best-matching sentence
+    carried: tuple[str, ...] = ()  # the features that carried the score, strongest first
 
     def explanation(self) -> str:
-        parts = []
-        if self.nearest_seed:
-            parts.append(f"nearest seed {self.nearest_seed}")
-        if self.facets:
-            parts.append("facets: " + "; ".join(self.facets))
-        if self.terms:
-            parts.append("terms: " + ", ".join(self.terms))
-        return " | ".join(parts)
+        return explanation_text(self.nearest_seed, self.facets, self.terms, self.carried)
+
+
+def explanation_text(
+    nearest_seed: str, facets: tuple[str, ...], terms: tuple[str, ...], carried: tuple[str, ...] = ()
+) -> str:
+    """The one-line "why" of a score, always derived from its parts (never stored beside them)."""
+    parts = []
+    if nearest_seed:
+        parts.append(f"nearest seed {nearest_seed}")
+    if carried:
+        parts.append("carried by " + ", ".join(carried))
+    if facets:
+        parts.append("facets: " + "; ".join(facets))
+    if terms:
+        parts.append("terms: " + ", ".join(terms))
+    return " | ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -194,6 +242,96 @@ class Judgment:
 
     document: Document
     relevant: bool
+
+
+# --- one feed's poll: state, failure values, the planned update ------------------------------
+
+
+class FailureKind(StrEnum):
+    FETCH = "fetch"  # the server or the network failed; retried with backoff
+    PERMANENT = "permanent"  # retrying will not help (410 Gone, a refused address): the feed stops
+    PARSE = "parse"  # the document is not a usable feed
+    STORAGE = "storage"  # the database could not be read or written
+    INTERNAL = "internal"  # a bug, logged with its traceback
+    WORKER = "worker"  # a worker process died on an entry, twice: not stored, retried with the feed
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A typed error value: what kind of failure, and the one-line message shown to people."""
+
+    kind: FailureKind
+    message: str
+    retry_after: float | None = None  # a server's Retry-After, in seconds
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the storage knows about a feed before a poll."""
+
+    url: str
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    status: str = "active"  # active | gone | manual
+    error_count: int = 0
+    next_due_at: datetime | None = None
+    last_fetch_at: datetime | None = None
+    last_error: str | None = None
+    entries: int = 0
+    fetch_url: str | None = None  # set by a permanent redirect; None: fetch `url`
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    """What fetching (and parsing) a feed gave: a document, a 304, or a failure."""
+
+    fetched: FetchResult | None = None  # None: the fetch failed
+    parsed: ParsedFeed | None = None  # None: not modified, or the fetch or parse failed
+    failure: Failure | None = None
+
+
+@dataclass(frozen=True)
+class PlannedEntry:
+    entry: Entry
+    entry_hash: str  # what the feed says about the entry; stored to notice the next change
+    known: bool  # stored before (its feed text changed) rather than new
+
+
+@dataclass(frozen=True)
+class Move:
+    """A permanent redirect: fetch from `fetch_url` (None: the configured url) with these validators."""
+
+    fetch_url: str | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchRecord:
+    """The feed row after this poll: when, when next, how it went."""
+
+    fetched_at: datetime
+    next_due: datetime
+    error: Failure | None = None  # None: success (clears the error count)
+    warning: str | None = None
+    validators: tuple[str | None, str | None] | None = None  # (etag, last-modified); None: keep
+    status: str | None = None  # "gone", "active" (answering again) or None (unchanged)
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedUpdate:
+    """Everything one poll decides about a feed; `Storage.apply` writes it in one transaction."""
+
+    url: str  # the configured url (the feed's identity)
+    record: FetchRecord | None = None  # None: leave the fetch state alone (an interrupted poll)
+    move: Move | None = None
+    entries: tuple[PlannedEntry, ...] = ()  # to fetch, extract, score and store
+    not_modified: bool = False
 
 
 # --- results and digests ---------------------------------------------------------------------
@@ -208,7 +346,7 @@ class FeedResult:
     new_entries: int = 0
     matches: int = 0
     not_modified: bool = False
-    error: str | None = None
+    error: Failure | None = None  # rendered as text (its message) only by the CLI and the logs
     warning: str | None = None
 
     @property
@@ -227,12 +365,15 @@ class MatchItem:
     published: datetime | None
     first_seen: datetime
     score: float
-    explanation: str
     sentence: str = ""
     nearest_seed: str = ""
     facets: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()
     changed: bool = False  # an already-reported article whose content changed
+
+    @property
+    def explanation(self) -> str:
+        return explanation_text(self.nearest_seed, self.facets, self.terms)
 
 
 @dataclass(frozen=True)

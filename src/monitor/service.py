@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import threading
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from types import FrameType
 from typing import IO
@@ -56,34 +56,62 @@ class InstanceLock:
             self._file = None
 
 
-def run_service(paths: application.Paths, *, tick: float = 5.0) -> None:
+def run_service(paths: application.Paths, *, tick: float = 5.0, now: application.Clock = application.utcnow) -> None:
     lock = InstanceLock(paths.db)
     lock.acquire()
     try:
-        a = application.open_app(paths)
+        a = _start(paths, now)
     except BaseException:
         lock.release()
         raise
+    stop = threading.Event()
+    busy = threading.Lock()
+    scheduler = BlockingScheduler(timezone=UTC)
+    _schedule(scheduler, a, tick, stop, busy)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    settings = a.settings.digest
+    log.info(
+        "service started: %d feeds, tick %ss, digest at %s %s, db %s",
+        len(a.settings.feeds),
+        tick,
+        settings.time,
+        settings.timezone,
+        paths.db,
+    )
+    try:
+        scheduler.start()
+    finally:
+        _stop(a, lock, stop, busy)
+
+
+def _start(paths: application.Paths, now: application.Clock) -> application.App:
+    a = application.open_app(paths, now=now)
     try:
         # Build the scorer now (with the semantic backend: load the model): a model that cannot
         # be loaded is a start-up error (exit 2), not one logged at every tick.
         _ = a.scorer
     except BaseException:
         a.close()
-        lock.release()
         raise
-    stop = threading.Event()
-    busy = threading.Lock()
-    settings = a.settings.digest
-    scheduler = BlockingScheduler(timezone=UTC)
+    return a
 
-    def heartbeat() -> None:
-        a.store.set_value("heartbeat", datetime.now(UTC).isoformat(timespec="seconds"))
+
+def _schedule(
+    scheduler: BlockingScheduler, a: application.App, tick: float, stop: threading.Event, busy: threading.Lock
+) -> None:
+    """The tick (poll what is due) and the daily digest; `busy` keeps them from overlapping."""
 
     def tick_job() -> None:
         with busy:
             try:
-                heartbeat()
+                a.store.set_value("heartbeat", a.now().astimezone(UTC).isoformat(timespec="seconds"))
                 for r in application.poll(a, only_due=True, should_stop=stop.is_set):
                     if r.error:
                         log.warning("feed=%s error=%s", r.name, r.error)
@@ -104,16 +132,12 @@ def run_service(paths: application.Paths, *, tick: float = 5.0) -> None:
             except Exception:
                 log.exception("digest crashed; pending digests are retried next time")
 
-    hour, minute = (int(x) for x in settings.time.split(":"))
     scheduler.add_job(
-        tick_job,
-        IntervalTrigger(seconds=tick),
-        id="tick",
-        max_instances=1,
-        coalesce=True,
-        next_run_time=datetime.now(UTC),
+        tick_job, IntervalTrigger(seconds=tick), id="tick", max_instances=1, coalesce=True, next_run_time=a.now()
     )
+    settings = a.settings.digest
     if settings.targets:
+        hour, minute = (int(x) for x in settings.time.split(":"))
         scheduler.add_job(
             digest_job,
             CronTrigger(hour=hour, minute=minute, timezone=settings.timezone),
@@ -123,32 +147,16 @@ def run_service(paths: application.Paths, *, tick: float = 5.0) -> None:
             misfire_grace_time=3600,
         )
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("signal %s: stopping", signal.Signals(signum).name)
-        stop.set()
-        scheduler.shutdown(wait=False)
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+def _stop(a: application.App, lock: InstanceLock, stop: threading.Event, busy: threading.Lock) -> None:
+    stop.set()
+    finished = busy.acquire(timeout=STOP_GRACE)
     log.info(
-        "service started: %d feeds, tick %ss, digest at %s %s, db %s",
-        len(a.settings.feeds),
-        tick,
-        settings.time,
-        settings.timezone,
-        paths.db,
+        "service stopped" + ("" if finished else " (a poll was still running; its open transaction is rolled back)")
     )
-    try:
-        scheduler.start()
-    finally:
-        stop.set()
-        finished = busy.acquire(timeout=STOP_GRACE)
-        log.info(
-            "service stopped" + ("" if finished else " (a poll was still running; its open transaction is rolled back)")
-        )
-        lock.release()
-        if not finished:
-            # Every write is one transaction, so leaving now loses at most the entry in flight.
-            logging.shutdown()
-            os._exit(0)
-        a.close()
+    lock.release()
+    if not finished:
+        # Every write is one transaction, so leaving now loses at most the entry in flight.
+        logging.shutdown()
+        os._exit(0)
+    a.close()

@@ -4,7 +4,7 @@ Why processes: trafilatura parses with one module-level lxml parser that two thr
 use at once (extract.py serialises it with a lock; concurrent use crashed with "double free or
 corruption"), and extraction is CPU-bound under the GIL anyway. Separate processes have separate
 parsers and separate GILs. Fetching stays in the polling process (threads, per-host politeness);
-only a fetched page crosses to a worker, and a frozen ``Analysed`` comes back.
+only a fetched page crosses to a worker, and a frozen ``ProcessedEntry`` comes back.
 
 * Workers are forks of a ``forkserver`` that has imported this module (never a ``fork`` of the
   polling process, which runs feed threads), started on first use. They receive the parent's
@@ -14,9 +14,10 @@ only a fetched page crosses to a worker, and a frozen ``Analysed`` comes back.
 * Entries without a page (feed-only, fetch failed) are analysed in the parent: no lxml, no IPC.
 * A worker that dies (a segfault in lxml, the OOM killer, SIGKILL) breaks the whole executor:
   every task in flight fails with ``BrokenProcessPool``. The pool is rebuilt once per breakage and
-  each of those tasks is submitted again; an entry whose retry also breaks comes back as an error
-  value (``Analysed.error``), which the pipeline does not store, so the next poll processes it
-  again. Nothing is lost, and a page that kills workers every time costs one feed its backoff.
+  each of those tasks is submitted again; an entry whose retry also breaks comes back as a
+  ``Failure`` (kind ``worker``), which the pipeline does not store, and the plan keeps the feed's
+  old validators (``plan.entries_lost``), so the next poll processes it again. Nothing is lost,
+  and a page that kills workers every time costs one feed its backoff.
 * A worker exits by itself when its parent is gone (even after SIGKILL of the parent), and
   ignores SIGINT: Ctrl-C is the parent's to handle, which then shuts the pool down.
 """
@@ -34,8 +35,8 @@ from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from .models import Analysed, Entry, FetchResult
-from .pipeline import ScorerLike, analyse_entry, page_article, score_article
+from .models import Article, Entry, Failure, FailureKind, FetchResult
+from .pipeline import ProcessedEntry, ScorerLike, analyse_entry, page_article, score_article
 from .score import Scorer
 
 log = logging.getLogger("monitor.workers")
@@ -81,9 +82,9 @@ def _alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
-def _work(entry: Entry, page: FetchResult, why_not: str | None) -> Analysed:
-    if _scorer is None:  # the parent scores (see the module docstring)
-        return Analysed(article=page_article(entry, page, why_not), score=None)
+def _work(entry: Entry, page: FetchResult, why_not: str | None) -> ProcessedEntry | Article:
+    if _scorer is None:  # the parent scores (see the module docstring): only the article
+        return page_article(entry, page, why_not)
     return analyse_entry(entry, page, why_not, _scorer)
 
 
@@ -108,7 +109,7 @@ def _context() -> multiprocessing.context.BaseContext:
 class WorkerPool:
     """A process pool for one ``monitor poll`` or one service run; thread-safe.
 
-    ``analyse`` has the pipeline's Analyser signature (pass it to ``run_feed``).
+    ``analyse`` has the pipeline's Analyser signature (pass it to ``run_feed``, ``process_entry``).
     """
 
     def __init__(self, scorer: ScorerLike, workers: int) -> None:
@@ -161,7 +162,7 @@ class WorkerPool:
         processes = getattr(executor, "_processes", None) or {}
         return sorted(processes)
 
-    def analyse(self, entry: Entry, page: FetchResult | None, why_not: str | None) -> Analysed:
+    def analyse(self, entry: Entry, page: FetchResult | None, why_not: str | None) -> ProcessedEntry | Failure:
         if page is None or self.unavailable:  # no parser involved: cheaper here than a round trip
             return analyse_entry(entry, page, why_not, self.scorer)  # (extract.py's lock guards lxml)
         error = "worker pool stopped"
@@ -186,10 +187,8 @@ class WorkerPool:
                 continue
             except CancelledError:  # closed while queued (the service is stopping)
                 break
-            if done.score is None and self._payload is None:
-                return Analysed(article=done.article, score=score_article(done.article, self.scorer))
-            return done
-        return Analysed(article=page_article(entry, None, error), score=None, error=error)
+            return done if isinstance(done, ProcessedEntry) else score_article(done, self.scorer)
+        return Failure(FailureKind.WORKER, error)
 
     def _broken(self, entry: Entry, generation: int) -> str:
         error = f"a worker process died while extracting {entry.link}"

@@ -1,0 +1,152 @@
+"""Tokens, sentences and background word rarity shared by the change engines (pure)."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+# words with inner apostrophes, dots, hyphens or commas kept together ("U.S.", "6.1", "1,200"),
+# and clock times ("06:00")
+WORD_RE = re.compile(r"[^\W_]+(?:[.,'’\-][^\W_]+|(?<=\d):\d+)*", re.UNICODE)
+NUMBER_RE = re.compile(r"\d+(?:[.,:]\d+)*")
+# a sentence ends at . ! ? … (with closing quotes/brackets) before whitespace and a capital,
+# digit or opening quote; newlines always end one
+_SENT_SPLIT = re.compile(r"(?<=[.!?…])([\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9À-ÖØ-ÞĀ-ſА-ЯЁ])")
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had has
+    have having he her here hers herself him himself his how i if in into is it its itself just me more
+    most my myself no nor not now of off on once only or other our ours ourselves out over own same she
+    should so some such than that the their theirs them themselves then there these they this those
+    through to too under until up very was we were what when where which while who whom why will with
+    would you your yours yourself yourselves said says say told according one two new year years
+    mr mrs ms s t also would could may might must shall us""".split()
+)
+
+
+@lru_cache(maxsize=131072)
+def fold(word: str) -> str:
+    """Lower-case, strip accents and possessive 's, unify apostrophes."""
+    w = word.lower().replace("’", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    w = w.rstrip("'")
+    if not w.isascii():
+        w = "".join(c for c in unicodedata.normalize("NFKD", w) if not unicodedata.combining(c))
+    return w
+
+
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=262144)
+def stem(word: str) -> str:
+    """Snowball (Porter 2) English stem of a folded word, so "earthquakes"/"earthquake" and
+    "announced"/"announces" meet; names and numbers pass unchanged."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    return str(_STEMMER.stemWord(word))
+
+
+def words(text: str) -> list[str]:
+    """Surface words in order (case kept)."""
+    return WORD_RE.findall(text)
+
+
+# a period after these (or after a single capital: an initial) does not end a sentence
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st jr sr gen gov sen rep lt col capt sgt maj cmdr adm rev hon pres supt insp det "
+    "no vs inc co corp ltd jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k u.n e.u".split()
+)
+_LAST_WORD = re.compile(r"([^\W\d_][\w.]*)\.$")
+
+
+def _ends(line: str) -> list[tuple[int, int]]:
+    """(end of sentence, start of next) positions in one line, abbreviations and initials skipped."""
+    out = []
+    for m in _SENT_SPLIT.finditer(line):
+        last = _LAST_WORD.search(line, max(0, m.start() - 12), m.start(1))
+        if last and (last.group(1).lower() in _ABBREVIATIONS or (len(last.group(1)) == 1 and last.group(1).isupper())):
+            continue
+        out.append((m.end(1), m.end()))
+    return out
+
+
+def sentences(text: str) -> list[str]:
+    """Split at sentence ends followed by a capital/digit/quote, and at newlines."""
+    return [text[a:b] for a, b in sentence_spans(text)]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of `text`, stripped of surrounding whitespace."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.split("\n"):
+        start = 0
+        for end, nxt in _ends(line):
+            _add_span(spans, line, pos, start, end)
+            start = nxt
+        _add_span(spans, line, pos, start, len(line))
+        pos += len(line) + 1
+    return spans
+
+
+def _add_span(spans: list[tuple[int, int]], line: str, offset: int, start: int, end: int) -> None:
+    seg = line[start:end]
+    stripped = seg.strip()
+    if stripped:
+        lead = len(seg) - len(seg.lstrip())
+        spans.append((offset + start + lead, offset + start + lead + len(stripped)))
+
+
+@lru_cache(maxsize=262144)
+def rarity(word: str, lang: str = "en") -> float:
+    """Background rarity in 0..1 from wordfreq's Zipf frequency (8 = "the", 0 = unseen).
+
+    A word the general language rarely uses (a name, a place, a number) carries more of what
+    makes one event differ from another than a common word.
+    """
+    from wordfreq import zipf_frequency
+
+    z = zipf_frequency(word, lang)
+    return min(1.0, max(0.0, (7.0 - z) / 7.0))
+
+
+def doc_probability(word: str, lang: str = "en", doc_len: int = 300) -> float:
+    """Chance that a general-language document of `doc_len` words contains `word`."""
+    from wordfreq import word_frequency
+
+    f = word_frequency(word, lang)
+    return 1.0 - math.exp(-f * doc_len)
+
+
+_DATE_WORDS = frozenset(
+    """jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june july
+    august september october november december mon tue wed thu fri sat sun monday tuesday wednesday
+    thursday friday saturday sunday am pm a.m p.m gmt utc bst est edt pst pdt cet cest et pt updated
+    last published posted at on by | / - : , st nd rd th today yesterday""".split()
+)
+
+
+def is_date_line(line: str) -> bool:
+    """A line made only of dates, times and words like "updated"/"published" (a dateline)."""
+    toks = WORD_RE.findall(line)
+    if not toks:
+        return True
+    return all(t.isdigit() or t.lower().rstrip(".") in _DATE_WORDS or NUMBER_RE.fullmatch(t) for t in toks)
+
+
+def headline(title: str, text: str) -> tuple[str, str]:
+    """(headline, body): a dateline given as a title gives way to the body's first real line."""
+    if not is_date_line(title):
+        return title, text
+    lines = text.split("\n")
+    for n, line in enumerate(lines):
+        if line.strip() and not is_date_line(line):
+            return line.strip(), "\n".join([title, *lines[:n], *lines[n + 1 :]])
+    return "", "\n".join([title, text])

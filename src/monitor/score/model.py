@@ -1,0 +1,135 @@
+"""The scorer: features of a document against the seeds, combined by the fitted weights (pure).
+
+``Scorer.score`` reads a document once (lexical reading plus the relation model's reading),
+computes the typed features, and returns the combined probability with its explanation: the
+nearest seed, the features that carried the score, the facets and terms shared with the seeds,
+and the best sentence.  ``Scorer.learn`` is the adaptive-filtering loop: judged documents move
+the seeds' lexical centroid (Rocchio), teach the relation model, and move the threshold within
+``Weights.threshold_span`` of the default to where judged documents are best separated.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from monitor.models import Document, Judgment, Score, Seed
+from monitor.score.features import Feature, LexicalProfile, features, nearest
+from monitor.score.lexical import Reading, Vector, read, unit
+from monitor.score.relation import RelationScorer, build_relation
+from monitor.score.weights import Weights, default_weights
+
+# how a feature is named in an explanation
+_LABELS = {
+    Feature.LEX_CENTROID: "words",
+    Feature.LEX_NEAREST: "nearest seed",
+    Feature.NAMES: "names",
+    Feature.TITLE: "headline",
+    Feature.RELATION: "relation",
+    Feature.RELATION_STRUCTURED: "relation",
+    Feature.LEX_STRUCTURED: "words",
+}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One document against the profile: what the explanation is made of."""
+
+    value: float
+    features: dict[Feature, float]
+    nearest_seed: int
+    relation: Score
+
+
+class Scorer:
+    """Scores documents against the seeds; learns from judgments."""
+
+    def __init__(self, seeds: Sequence[Seed], weights: Weights | None = None) -> None:
+        self.weights = weights or default_weights()
+        w = self.weights
+        readings = tuple(read("", s.text, w.name_boost, w.number_weight) for s in seeds)
+        self.profile = LexicalProfile.of(tuple(s.name for s in seeds), readings)
+        self.relation: RelationScorer = build_relation(seeds)
+        self.structure = self.relation.structure
+        self.base_threshold = w.threshold
+        self.threshold = w.threshold
+        self._centroid: Vector = self.profile.centroid
+        self._judged: list[tuple[Document, bool]] = []
+        self._rel: Counter[str] = Counter()
+        self._non: Counter[str] = Counter()
+
+    def read(self, doc: Document) -> Reading:
+        return read(doc.title or "", doc.text or "", self.weights.name_boost, self.weights.number_weight)
+
+    def evaluate(self, doc: Document) -> Evaluation:
+        reading = self.read(doc)
+        rel = self.relation.score(doc)
+        margin = rel.value - self.relation.base_threshold
+        feats = features(self.profile, reading, margin, self.structure, self._centroid)
+        return Evaluation(self.weights.value(feats), feats, nearest(self.profile, reading)[0], rel)
+
+    def score(self, doc: Document) -> Score:
+        if not (doc.title or "").strip() and not (doc.text or "").strip():
+            return Score(value=0.0, match=False)
+        ev = self.evaluate(doc)
+        value = round(ev.value, 6)
+        return Score(
+            value=value,
+            match=value >= self.threshold,
+            nearest_seed=self.profile.seed_names[ev.nearest_seed] if self.profile.seed_names else "",
+            facets=ev.relation.facets,
+            terms=ev.relation.terms,
+            sentence=ev.relation.sentence,
+            carried=self._carried(ev.features),
+        )
+
+    def _carried(self, feats: dict[Feature, float]) -> tuple[str, ...]:
+        """Features that pushed the score up most, strongest first (at most three)."""
+        parts: Counter[str] = Counter()
+        for k, v in feats.items():
+            label = _LABELS.get(k)
+            if label is not None:
+                parts[label] += self.weights.coef.get(k, 0.0) * v
+        return tuple(label for label, c in parts.most_common(3) if c > 0)
+
+    # -- feedback --
+    def learn(self, doc: Document, relevant: bool) -> None:
+        self._judged.append((doc, relevant))
+        (self._rel if relevant else self._non).update(self.read(doc).terms)
+        self.relation.learn(doc, relevant)
+        self._move_centroid()
+        self._adapt_threshold()
+
+    def _move_centroid(self) -> None:
+        beta, gamma = self.weights.rocchio
+        n_rel = sum(1 for _d, r in self._judged if r)
+        n_non = len(self._judged) - n_rel
+        moved: Counter[str] = Counter(self.profile.centroid)
+        for t, x in self._rel.items():
+            moved[t] += beta * x / n_rel
+        for t, x in self._non.items():
+            moved[t] -= gamma * x / n_non
+        self._centroid = unit({t: x for t, x in moved.items() if x > 0})
+
+    def _adapt_threshold(self) -> None:
+        """The threshold within the span that best separates the judged documents (+1 for a
+        relevant one above it, -1 for an irrelevant one), the nearest to the default on ties."""
+        base, span = self.base_threshold, self.weights.threshold_span
+        scored = [(self.evaluate(d).value, r) for d, r in self._judged]
+        cands = {base} | {v for v, _r in scored} | {v + 1e-6 for v, _r in scored}
+        best: tuple[tuple[float, float], float] | None = None
+        for th in sorted(c for c in cands if base - span <= c <= base + span):
+            utility = sum((1.0 if r else -1.0) for v, r in scored if v >= th)
+            key = (utility, -abs(th - base))
+            if best is None or key > best[0]:
+                best = (key, th)
+        if best is not None:
+            self.threshold = best[1]
+
+
+def build_scorer(seeds: Sequence[Seed], judgments: Sequence[Judgment] = (), weights: Weights | None = None) -> Scorer:
+    sc = Scorer(seeds, weights)
+    for j in judgments:
+        sc.learn(j.document, j.relevant)
+    return sc

@@ -1,0 +1,73 @@
+"""Every number the combination uses, in one record (``weights.json``, written by
+``tools/fit_weights.py``; see docs/relevance.md for how it was fitted and measured)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from monitor.score.features import Feature
+
+WEIGHTS_FILE = Path(__file__).with_name("weights.json")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """A logistic combination of the features, its default threshold, and the reading's factors.
+
+    * ``coef``/``intercept``: fitted by logistic regression over many tracking tasks;
+    * ``threshold``: the probability above which a document matches, chosen on the same tasks;
+    * ``name_boost``/``number_weight``: how much names and numbers weigh in a term vector
+      (lexical.py), chosen by the fit script's sweep;
+    * ``rocchio``: (relevant, non-relevant) weights of judged documents moving the seeds'
+      centroid (Rocchio's classic 0.75 / 0.15);
+    * ``threshold_span``: how far feedback may move the threshold from the default.
+    """
+
+    coef: Mapping[Feature, float]
+    intercept: float
+    threshold: float
+    name_boost: float = 2.0
+    number_weight: float = 3.0
+    rocchio: tuple[float, float] = (0.75, 0.15)
+    threshold_span: float = 0.15
+    fitted: Mapping[str, Any] = field(default_factory=dict)  # provenance: data, folds, figures
+
+    def value(self, feats: Mapping[Feature, float]) -> float:
+        z = self.intercept + sum(self.coef.get(k, 0.0) * v for k, v in feats.items())
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "coef": {k.value: v for k, v in self.coef.items()},
+            "intercept": self.intercept,
+            "threshold": self.threshold,
+            "name_boost": self.name_boost,
+            "number_weight": self.number_weight,
+            "rocchio": list(self.rocchio),
+            "threshold_span": self.threshold_span,
+            "fitted": dict(self.fitted),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Weights:
+        return cls(
+            coef={Feature(k): float(v) for k, v in data["coef"].items()},
+            intercept=float(data["intercept"]),
+            threshold=float(data["threshold"]),
+            name_boost=float(data.get("name_boost", 2.0)),
+            number_weight=float(data.get("number_weight", 3.0)),
+            rocchio=(float(data.get("rocchio", (0.75, 0.15))[0]), float(data.get("rocchio", (0.75, 0.15))[1])),
+            threshold_span=float(data.get("threshold_span", 0.15)),
+            fitted=dict(data.get("fitted", {})),
+        )
+
+
+@lru_cache(maxsize=1)
+def default_weights() -> Weights:
+    return Weights.from_json(json.loads(WEIGHTS_FILE.read_text(encoding="utf-8")))

@@ -1,0 +1,70 @@
+"""SQL for digests: reserve matches per target, pending digests, delivery records."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+from ..models import MatchItem
+from . import matches
+from .common import from_iso, iso, required_time, rows
+from .records import DigestRecord, PendingDigest
+
+
+def reserve(conn: sqlite3.Connection, target: str, items: Sequence[MatchItem], now: datetime) -> int:
+    cur = conn.execute(
+        "INSERT INTO digests (target, created_at, status, count) VALUES (?, ?, 'pending', ?)",
+        (target, iso(now), len(items)),
+    )
+    digest_id = int(cur.lastrowid or 0)
+    for item in items:
+        # the match's current revision: a later change is a new revision, reported again
+        conn.execute(
+            """INSERT OR IGNORE INTO digest_items (digest_id, target, match_id, revision)
+               SELECT ?, ?, id, revision FROM matches WHERE article_id = ?""",
+            (digest_id, target, item.article_id),
+        )
+    return digest_id
+
+
+def pending(conn: sqlite3.Connection, target: str) -> list[PendingDigest]:
+    out = []
+    query = "SELECT id, created_at FROM digests WHERE target = ? AND status = 'pending' ORDER BY id"
+    for d in rows(conn, query, [target]):
+        found = rows(
+            conn,
+            f"""{matches.SELECT} JOIN digest_items d ON d.match_id = m.id
+                WHERE d.digest_id = ? ORDER BY m.score DESC, m.id""",
+            [d["id"]],
+        )
+        items = tuple(matches.item(r) for r in found)
+        out.append(PendingDigest(id=int(d["id"]), created_at=required_time(d["created_at"]), items=items))
+    return out
+
+
+def finish(conn: sqlite3.Connection, digest_id: int, now: datetime, error: str | None) -> None:
+    if error is None:
+        conn.execute(
+            "UPDATE digests SET status = 'delivered', delivered_at = ?, attempts = attempts + 1,"
+            " last_error = NULL WHERE id = ?",
+            (iso(now), digest_id),
+        )
+    else:
+        conn.execute("UPDATE digests SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error, digest_id))
+
+
+def listed(conn: sqlite3.Connection) -> list[DigestRecord]:
+    return [
+        DigestRecord(
+            id=r["id"],
+            target=r["target"],
+            created_at=required_time(r["created_at"]),
+            status="delivered" if r["status"] == "delivered" else "pending",
+            delivered_at=from_iso(r["delivered_at"]),
+            count=r["count"] or 0,
+            attempts=r["attempts"] or 0,
+            last_error=r["last_error"],
+        )
+        for r in rows(conn, "SELECT * FROM digests ORDER BY id")
+    ]

@@ -1,0 +1,140 @@
+"""SQL for feeds: feeds.yaml sync, fetch state, due feeds, and applying a poll's FeedUpdate."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from ..errors import StorageError
+from ..models import FeedSpec, FeedState, FeedUpdate, FetchRecord, Move
+from .common import from_iso, iso, one, rows
+from .records import FeedStatus
+
+
+def sync(conn: sqlite3.Connection, specs: Sequence[FeedSpec]) -> None:
+    for spec in specs:
+        conn.execute(
+            """INSERT INTO feeds (url, name, tags, interval, full_text) VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT(url) DO UPDATE SET name = excluded.name, tags = excluded.tags,
+               interval = excluded.interval, full_text = excluded.full_text""",
+            (spec.url, spec.name, json.dumps(list(spec.tags)), spec.interval, int(spec.full_text)),
+        )
+
+
+def ensure(conn: sqlite3.Connection, url: str, name: str, status: str) -> None:
+    conn.execute(
+        "INSERT INTO feeds (url, name, tags, status) VALUES (?, ?, '[]', ?) ON CONFLICT(url) DO NOTHING",
+        (url, name, status),
+    )
+
+
+def state(conn: sqlite3.Connection, url: str) -> FeedState:
+    r = one(conn, "SELECT * FROM feeds WHERE url = ?", [url])
+    if r is None:
+        raise StorageError(f"unknown feed {url}")
+    return FeedState(
+        url=r["url"],
+        name=r["name"] or r["url"],
+        etag=r["etag"],
+        last_modified=r["last_modified"],
+        status=r["status"] or "active",
+        error_count=r["error_count"] or 0,
+        next_due_at=from_iso(r["next_due_at"]),
+        last_fetch_at=from_iso(r["last_fetch_at"]),
+        last_error=r["last_error"],
+        entries=r["entries"] or 0,
+        fetch_url=r["fetch_url"],
+    )
+
+
+def statuses(conn: sqlite3.Connection) -> list[FeedStatus]:
+    found = rows(
+        conn,
+        """SELECT f.*, (SELECT count(*) FROM articles a JOIN matches m ON m.article_id = a.id
+                        WHERE a.feed_id = f.id AND m.status = 'active') AS matches
+           FROM feeds f ORDER BY f.id""",
+    )
+    return [
+        FeedStatus(
+            url=r["url"],
+            name=r["name"] or r["url"],
+            tags=tuple(json.loads(r["tags"] or "[]")),
+            interval=r["interval"],
+            full_text=bool(r["full_text"]),
+            title=r["title"],
+            status=r["status"] or "active",
+            entries=r["entries"] or 0,
+            matches=r["matches"],
+            last_fetch_at=from_iso(r["last_fetch_at"]),
+            last_success_at=from_iso(r["last_success_at"]),
+            next_due_at=from_iso(r["next_due_at"]),
+            error_count=r["error_count"] or 0,
+            last_error=r["last_error"],
+            last_error_at=from_iso(r["last_error_at"]),
+            last_warning=r["last_warning"],
+            etag=r["etag"],
+            last_modified=r["last_modified"],
+            fetch_url=r["fetch_url"],
+        )
+        for r in found
+    ]
+
+
+def due(conn: sqlite3.Connection, now: datetime) -> list[str]:
+    found = rows(
+        conn,
+        """SELECT url FROM feeds WHERE status = 'active'
+           AND (next_due_at IS NULL OR next_due_at <= ?) ORDER BY next_due_at""",
+        [iso(now)],
+    )
+    return [r["url"] for r in found]
+
+
+def known_entries(conn: sqlite3.Connection, feed_url: str) -> dict[str, str]:
+    found = rows(
+        conn,
+        "SELECT a.entry_id, a.entry_hash FROM articles a JOIN feeds f ON f.id = a.feed_id WHERE f.url = ?",
+        [feed_url],
+    )
+    return {r["entry_id"]: r["entry_hash"] for r in found}
+
+
+def apply(conn: sqlite3.Connection, update: FeedUpdate) -> None:
+    # The move first: a 304 from the new location confirms the validators sent there, which
+    # the record below then leaves alone.
+    if update.move is not None:
+        _move(conn, update.url, update.move)
+    if update.record is not None:
+        _record(conn, update.url, update.record)
+
+
+def _move(conn: sqlite3.Connection, url: str, move: Move) -> None:
+    """Validators belong to the fetched URL, so they are replaced in the same write."""
+    conn.execute(
+        "UPDATE feeds SET fetch_url = ?, etag = ?, last_modified = ? WHERE url = ?",
+        (move.fetch_url, move.etag, move.last_modified, url),
+    )
+
+
+def _record(conn: sqlite3.Connection, url: str, record: FetchRecord) -> None:
+    sets = ["last_fetch_at = :now", "next_due_at = :due"]
+    params: dict[str, Any] = {"url": url, "now": iso(record.fetched_at), "due": iso(record.next_due)}
+    if record.error is None:
+        sets += ["last_success_at = :now", "error_count = 0", "last_error = NULL", "last_warning = :warning"]
+        params["warning"] = record.warning
+    else:
+        sets += ["error_count = error_count + 1", "last_error = :error", "last_error_at = :now"]
+        params["error"] = record.error.message  # stored as the text `monitor status` shows
+    if record.validators is not None:  # every 200 refreshes both, each independently (None clears)
+        sets += ["etag = :etag", "last_modified = :lm"]
+        params["etag"], params["lm"] = record.validators
+    if record.status is not None:
+        sets.append("status = :status")
+        params["status"] = record.status
+    if record.title:
+        sets.append("title = :title")
+        params["title"] = record.title
+    conn.execute(f"UPDATE feeds SET {', '.join(sets)} WHERE url = :url", params)

@@ -1,0 +1,126 @@
+"""SQL for matches: write a score through the lifecycle rule, read matches for digests."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+
+from ..models import MatchItem, Score
+from .common import from_iso, iso, one, required_time, rows
+from .lifecycle import MatchChange, match_change
+from .records import MatchStatus, StoredMatch
+
+SELECT = """SELECT m.id AS match_id, m.revision, m.score, m.nearest_seed, m.facets, m.terms,
+    m.sentence, m.matched_at, a.id AS article_id, a.url, a.title, a.published, a.first_seen,
+    coalesce(f.name, f.url) AS feed
+    FROM matches m JOIN articles a ON a.id = m.article_id JOIN feeds f ON f.id = a.feed_id"""
+
+
+def status(conn: sqlite3.Connection, article_id: int) -> MatchStatus | None:
+    row = conn.execute("SELECT status FROM matches WHERE article_id = ?", (article_id,)).fetchone()
+    if row is None:
+        return None
+    return "active" if row[0] == "active" else "demoted"
+
+
+def save_score(
+    conn: sqlite3.Connection, article_id: int, score: Score, now: datetime, content_changed: bool
+) -> MatchChange | None:
+    """Apply the lifecycle rule (store.lifecycle) to a new score; returns what it did."""
+    change = match_change(status(conn, article_id), score.match, content_changed)
+    if change is None:
+        return None
+    fields = {
+        "article_id": article_id,
+        "score": score.value,
+        "nearest_seed": score.nearest_seed,
+        "facets": json.dumps(list(score.facets)),
+        "terms": json.dumps(list(score.terms)),
+        "sentence": score.sentence,
+        "now": iso(now),
+        "status": change.status,
+        "bump": int(change.new_revision),
+    }
+    if change.insert:
+        conn.execute(
+            """INSERT INTO matches (article_id, score, nearest_seed, facets, terms, sentence,
+               matched_at, updated_at, status) VALUES (:article_id, :score, :nearest_seed, :facets,
+               :terms, :sentence, :now, :now, :status)""",
+            fields,
+        )
+    else:
+        conn.execute(
+            """UPDATE matches SET score = :score, nearest_seed = :nearest_seed, facets = :facets,
+               terms = :terms, sentence = :sentence, updated_at = :now, status = :status,
+               revision = revision + :bump WHERE article_id = :article_id""",
+            fields,
+        )
+    return change
+
+
+def stored(conn: sqlite3.Connection, article_id: int) -> StoredMatch | None:
+    r = one(conn, "SELECT * FROM matches WHERE article_id = ?", [article_id])
+    if r is None:
+        return None
+    return StoredMatch(
+        id=r["id"],
+        article_id=r["article_id"],
+        score=float(r["score"]),
+        nearest_seed=r["nearest_seed"] or "",
+        facets=tuple(json.loads(r["facets"] or "[]")),
+        terms=tuple(json.loads(r["terms"] or "[]")),
+        sentence=r["sentence"] or "",
+        matched_at=required_time(r["matched_at"]),
+        updated_at=required_time(r["updated_at"]),
+        revision=int(r["revision"] or 1),
+        status="active" if r["status"] == "active" else "demoted",
+    )
+
+
+def top(conn: sqlite3.Connection, limit: int | None) -> list[MatchItem]:
+    found = rows(
+        conn,
+        f"{SELECT} WHERE m.status = 'active' ORDER BY m.score DESC, m.id LIMIT ?",
+        [limit if limit is not None else -1],
+    )
+    return [item(r) for r in found]
+
+
+def since(conn: sqlite3.Connection, when: datetime | None) -> list[MatchItem]:
+    found = rows(
+        conn,
+        f"""{SELECT} WHERE m.status = 'active' AND (? IS NULL OR m.updated_at >= ?)
+            ORDER BY m.score DESC, m.id""",
+        [iso(when), iso(when)],
+    )
+    return [item(r) for r in found]
+
+
+def undelivered(conn: sqlite3.Connection, target: str) -> list[MatchItem]:
+    found = rows(
+        conn,
+        f"""{SELECT} WHERE m.status = 'active' AND NOT EXISTS (
+              SELECT 1 FROM digest_items d WHERE d.target = ? AND d.match_id = m.id
+              AND d.revision = m.revision)
+            ORDER BY m.score DESC, m.id""",
+        [target],
+    )
+    return [item(r) for r in found]
+
+
+def item(r: sqlite3.Row) -> MatchItem:
+    return MatchItem(
+        article_id=r["article_id"],
+        url=r["url"] or "",
+        title=r["title"] or "(untitled)",
+        feed=r["feed"],
+        published=from_iso(r["published"]),
+        first_seen=required_time(r["first_seen"]),
+        score=float(r["score"]),
+        sentence=r["sentence"] or "",
+        nearest_seed=r["nearest_seed"] or "",
+        facets=tuple(json.loads(r["facets"] or "[]")),
+        terms=tuple(json.loads(r["terms"] or "[]")),
+        changed=int(r["revision"] or 1) > 1,
+    )

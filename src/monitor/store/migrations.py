@@ -1,0 +1,167 @@
+"""Numbered schema migrations for SQLite (sqlite-utils' Migrations: each runs once, in order).
+
+Append only. Databases made before the move to sqlite-utils' mechanism kept their applied
+versions in a `migrations` table; `bridge_legacy` records those under the numbered names so an
+existing database upgrades in place.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+MIGRATIONS = Migrations("monitor")
+
+
+@MIGRATIONS()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.table("feeds").create(
+        {
+            "id": int,
+            "url": str,
+            "name": str,
+            "tags": str,
+            "interval": float,
+            "full_text": int,
+            "title": str,
+            "etag": str,
+            "last_modified": str,
+            "status": str,
+            "last_fetch_at": str,
+            "last_success_at": str,
+            "next_due_at": str,
+            "error_count": int,
+            "last_error": str,
+            "last_error_at": str,
+            "last_warning": str,
+            "entries": int,
+        },
+        pk="id",
+        not_null={"url"},
+        defaults={"status": "active", "error_count": 0, "entries": 0, "full_text": 1},
+    )
+    db.table("feeds").create_index(["url"], unique=True)
+    _articles(db)
+    db.table("matches").create(
+        {
+            "id": int,
+            "article_id": int,
+            "score": float,
+            "explanation": str,
+            "nearest_seed": str,
+            "facets": str,
+            "terms": str,
+            "sentence": str,
+            "matched_at": str,
+            "updated_at": str,
+            "revision": int,
+            "status": str,
+        },
+        pk="id",
+        foreign_keys=[("article_id", "articles", "id")],
+        defaults={"revision": 1, "status": "active"},
+    )
+    db.table("matches").create_index(["article_id"], unique=True)
+    _digests(db)
+    db.table("judgments").create(
+        {"article_id": int, "relevant": int, "judged_at": str},
+        pk="article_id",
+        foreign_keys=[("article_id", "articles", "id")],
+    )
+    db.table("service").create({"key": str, "value": str}, pk="key")
+
+
+def _articles(db: sqlite_utils.Database) -> None:
+    db.table("articles").create(
+        {
+            "id": int,
+            "feed_id": int,
+            "entry_id": str,
+            "entry_hash": str,
+            "url": str,
+            "canonical_url": str,
+            "title": str,
+            "published": str,
+            "first_seen": str,
+            "updated_at": str,
+            "summary": str,
+            "text": str,
+            "content_hash": str,
+            "extraction": str,
+            "author": str,
+            "language": str,
+        },
+        pk="id",
+        foreign_keys=[("feed_id", "feeds", "id")],
+    )
+    db.table("articles").create_index(["feed_id", "entry_id"], unique=True)
+    db.table("articles").create_index(["canonical_url"])
+    db.table("articles").create_index(["first_seen"])
+    db.table("articles").enable_fts(["title", "text"], create_triggers=True, tokenize="unicode61")
+
+
+def _digests(db: sqlite_utils.Database) -> None:
+    db.table("digests").create(
+        {
+            "id": int,
+            "target": str,
+            "created_at": str,
+            "status": str,
+            "delivered_at": str,
+            "count": int,
+            "attempts": int,
+            "last_error": str,
+        },
+        pk="id",
+        defaults={"attempts": 0},
+    )
+    db.table("digest_items").create(
+        {"digest_id": int, "target": str, "match_id": int, "revision": int},
+        foreign_keys=[("digest_id", "digests", "id"), ("match_id", "matches", "id")],
+    )
+    # Exactly once per target: one row per (target, match, revision) across all digests.
+    db.table("digest_items").create_index(["target", "match_id", "revision"], unique=True)
+
+
+@MIGRATIONS()
+def m002_fetch_url(db: sqlite_utils.Database) -> None:
+    """Where the feed is fetched from after a permanent redirect (NULL: the configured url).
+
+    The row stays keyed by the url in feeds.yaml (the user's source of truth)."""
+    db.execute("ALTER TABLE feeds ADD COLUMN fetch_url TEXT")
+
+
+@MIGRATIONS()
+def m003_explanation_from_parts(db: sqlite_utils.Database) -> None:
+    """The explanation is derived from nearest_seed, facets and terms; the copy stored beside
+    them could only disagree with them."""
+    db.execute("ALTER TABLE matches DROP COLUMN explanation")
+
+
+# The hand-rolled table's version N is migration N here.
+LEGACY_NAMES = ("m001_initial", "m002_fetch_url")
+
+
+def bridge_legacy(db: sqlite_utils.Database) -> None:
+    """Carry the versions recorded by the old `migrations` table over, then drop it."""
+    if not db.table("migrations").exists():
+        return
+    MIGRATIONS.ensure_migrations_table(db)
+    table = db.table(Migrations.migrations_table)
+    for (version,) in db.execute("SELECT version FROM migrations ORDER BY version").fetchall():
+        if 1 <= version <= len(LEGACY_NAMES):
+            table.insert(
+                {"migration_set": MIGRATIONS.name, "name": LEGACY_NAMES[version - 1], "applied_at": "legacy"},
+                ignore=True,
+            )
+    db.execute("DROP TABLE migrations")
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Apply pending migrations; the caller holds the write transaction."""
+    bridge_legacy(db)
+    MIGRATIONS.apply(db)
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    return len(MIGRATIONS.applied(db))

@@ -1,0 +1,126 @@
+"""The storage seam: what the pipeline, digests, delivery, feedback and status need.
+
+Consumers depend on these protocols only; `store.sqlite` implements them today and a second
+backend (PostgreSQL) implements the same methods and runs the same test suite
+(tests/test_storage.py). Every method is one transaction; times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from ..models import Article, FeedSpec, FeedState, FeedUpdate, Judgment, MatchItem, Score
+from .records import (
+    Counts,
+    DigestRecord,
+    FeedStatus,
+    PendingDigest,
+    RescoreOutcome,
+    SavedArticle,
+    StoredArticle,
+    StoredMatch,
+)
+
+
+class FeedStorage(Protocol):
+    """Feeds and their fetch state (the pipeline and the service's tick)."""
+
+    def sync_feeds(self, specs: Sequence[FeedSpec]) -> None:
+        """Make the stored feeds follow feeds.yaml; fetch state of known feeds is kept."""
+
+    def ensure_feed(self, url: str, name: str, status: str) -> None:
+        """A feed that is not in feeds.yaml (e.g. backfilled URLs); never polled."""
+
+    def feed_state(self, url: str) -> FeedState:
+        """StorageError for an unknown feed."""
+        ...
+
+    def feed_statuses(self) -> list[FeedStatus]: ...
+
+    def due_feeds(self, now: datetime) -> list[str]:
+        """URLs of active feeds due at `now`, the most overdue first."""
+        ...
+
+    def known_entries(self, feed_url: str) -> dict[str, str]:
+        """entry id → entry hash for every stored entry of a feed."""
+        ...
+
+    def apply(self, update: FeedUpdate) -> None:
+        """Write a poll's decision about the feed (fetch record, redirect) in one transaction."""
+
+
+class ArticleStorage(Protocol):
+    """Articles and their matches (pipeline, backfill, feedback, explain)."""
+
+    def save_article(
+        self, feed_url: str, article: Article, entry_hash: str, score: Score, now: datetime
+    ) -> SavedArticle:
+        """Insert or update an article and apply the match lifecycle to its score."""
+        ...
+
+    def rescore_article(self, article_id: int, score: Score, now: datetime) -> RescoreOutcome: ...
+
+    def articles(self, *, since: datetime | None = None, after_id: int = 0) -> list[StoredArticle]:
+        """Articles in id order, after `after_id`, published (or first seen) since `since`."""
+        ...
+
+    def find_article(self, ref: str) -> StoredArticle | None:
+        """By id (digits) or by URL / canonical URL."""
+        ...
+
+    def search(self, query: str, limit: int = 20) -> list[StoredArticle]:
+        """Full-text search over titles and texts, best first."""
+        ...
+
+    def match_for(self, article_id: int) -> StoredMatch | None: ...
+
+
+class DigestStorage(Protocol):
+    """Matches for digests, and exactly-once delivery per target."""
+
+    def top_matches(self, limit: int | None = None) -> list[MatchItem]: ...
+
+    def matches_since(self, since: datetime | None) -> list[MatchItem]:
+        """Active matches updated since `since` (None: all), best first."""
+        ...
+
+    def undelivered(self, target: str) -> list[MatchItem]:
+        """Active matches (at their current revision) in no digest for this target yet."""
+        ...
+
+    def reserve_digest(self, target: str, items: Sequence[MatchItem], now: datetime) -> int:
+        """Record a pending digest holding these matches; they are no longer undelivered."""
+        ...
+
+    def pending_digests(self, target: str) -> list[PendingDigest]: ...
+
+    def finish_digest(self, digest_id: int, now: datetime, error: str | None = None) -> None:
+        """Delivered (error None), or one more failed attempt (stays pending)."""
+
+    def digests(self) -> list[DigestRecord]: ...
+
+
+class JudgmentStorage(Protocol):
+    """An analyst's verdicts (feedback); the latest verdict on an article wins."""
+
+    def judge(self, article_id: int, relevant: bool, now: datetime) -> None: ...
+
+    def judgments(self) -> list[Judgment]: ...
+
+
+class ServiceStorage(Protocol):
+    """Small bookkeeping: heartbeat, resume points, totals."""
+
+    def set_value(self, key: str, value: str) -> None: ...
+
+    def get_value(self, key: str) -> str | None: ...
+
+    def counts(self) -> Counts: ...
+
+
+class Storage(FeedStorage, ArticleStorage, DigestStorage, JudgmentStorage, ServiceStorage, Protocol):
+    """The one storage seam: everything above, and closing."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,110 @@
+"""Typed records the storage returns (every backend returns these, never rows or dicts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from ..models import Document, MatchItem, explanation_text
+
+MatchStatus = Literal["active", "demoted"]
+RescoreOutcome = Literal["new", "demoted", "kept", "none"]
+DigestStatus = Literal["pending", "delivered"]
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    """One feed as `monitor status` shows it."""
+
+    url: str
+    name: str
+    tags: tuple[str, ...]
+    interval: float | None  # seconds; None for feeds not in feeds.yaml
+    full_text: bool
+    title: str | None
+    status: str  # active | gone | manual
+    entries: int
+    matches: int  # active matches among its articles
+    last_fetch_at: datetime | None
+    last_success_at: datetime | None
+    next_due_at: datetime | None
+    error_count: int
+    last_error: str | None
+    last_error_at: datetime | None
+    last_warning: str | None
+    etag: str | None
+    last_modified: str | None
+    fetch_url: str | None
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    id: int
+    feed: str
+    url: str | None
+    title: str
+    text: str
+    published: datetime | None
+    first_seen: datetime
+    language: str | None
+
+    def document(self) -> Document:
+        return Document(id=str(self.id), title=self.title, text=self.text, language=self.language)
+
+
+@dataclass(frozen=True)
+class SavedArticle:
+    """What storing one processed entry did."""
+
+    article_id: int
+    news: bool  # a new match, or a reported one whose content changed or that qualifies again
+
+
+@dataclass(frozen=True)
+class StoredMatch:
+    """An article's match row: the score's parts, the lifecycle status and the revision."""
+
+    id: int
+    article_id: int
+    score: float
+    nearest_seed: str
+    facets: tuple[str, ...]
+    terms: tuple[str, ...]
+    sentence: str
+    matched_at: datetime
+    updated_at: datetime
+    revision: int
+    status: MatchStatus
+
+    @property
+    def explanation(self) -> str:
+        return explanation_text(self.nearest_seed, self.facets, self.terms)
+
+
+@dataclass(frozen=True)
+class DigestRecord:
+    id: int
+    target: str
+    created_at: datetime
+    status: DigestStatus
+    delivered_at: datetime | None
+    count: int
+    attempts: int
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class PendingDigest:
+    """A digest reserved for a target but not yet delivered: retried first."""
+
+    id: int
+    created_at: datetime
+    items: tuple[MatchItem, ...]
+
+
+@dataclass(frozen=True)
+class Counts:
+    articles: int
+    matches: int  # active
+    feeds: int

@@ -1,0 +1,201 @@
+"""The Storage protocol's contract, run once per backend.
+
+Written only against `monitor.store.Storage`: a second backend (PostgreSQL) adds a parameter
+to the `storage` fixture and runs every test here unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from factories import FEED, HIT, MISS, NOW, article, spec
+from monitor.errors import StorageError
+from monitor.models import Failure, FailureKind, FeedUpdate, FetchRecord, Move, Score
+from monitor.store import SqliteStore, Storage
+
+BACKENDS: dict[str, Callable[[Path], Storage]] = {
+    "sqlite": lambda tmp: SqliteStore(tmp / "m.db"),
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    store = BACKENDS[request.param](tmp_path)
+    store.sync_feeds([spec()])
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+# --- articles and the match lifecycle --------------------------------------------------------
+
+
+def test_a_new_match_is_news_once_and_a_miss_stores_no_match(storage: Storage) -> None:
+    assert storage.save_article(FEED, article("1"), "h1", HIT, NOW).news is True
+    assert storage.save_article(FEED, article("2"), "h2", MISS, NOW).news is False
+    assert storage.save_article(FEED, article("1"), "h1", HIT, NOW).news is False  # same content
+    counts = storage.counts()
+    assert (counts.articles, counts.matches, counts.feeds) == (2, 1, 1)
+    assert storage.known_entries(FEED) == {"1": "h1", "2": "h2"}
+    assert storage.feed_statuses()[0].entries == 2
+
+
+def test_changed_content_of_a_match_is_a_new_revision(storage: Storage) -> None:
+    storage.save_article(FEED, article("1"), "h1", HIT, NOW)
+    assert storage.undelivered("t")[0].changed is False
+    saved = storage.save_article(FEED, article("1", summary="corrected body"), "h1b", HIT, NOW)
+    assert saved.news is True
+    assert storage.undelivered("t")[0].changed is True
+    assert storage.known_entries(FEED) == {"1": "h1b"}
+
+
+def test_rescore_demotes_keeps_and_promotes(storage: Storage) -> None:
+    aid = storage.save_article(FEED, article("1"), "h1", MISS, NOW).article_id
+    assert storage.match_for(aid) is None
+    assert storage.rescore_article(aid, MISS, NOW) == "none"
+    assert storage.rescore_article(aid, HIT, NOW) == "new"
+    assert storage.rescore_article(aid, HIT, NOW) == "kept"
+    assert storage.rescore_article(aid, MISS, NOW) == "demoted"
+    assert storage.top_matches() == [] and storage.counts().matches == 0
+    match = storage.match_for(aid)
+    assert match is not None and match.status == "demoted"
+    assert storage.rescore_article(aid, HIT, NOW) == "new"
+    again = storage.match_for(aid)
+    assert again is not None and again.status == "active" and again.revision == 2  # reported again
+
+
+def test_the_explanation_is_derived_from_the_stored_parts(storage: Storage) -> None:
+    aid = storage.save_article(FEED, article("1"), "h1", HIT, NOW).article_id
+    match = storage.match_for(aid)
+    assert match is not None
+    assert (match.nearest_seed, match.facets, match.terms) == (HIT.nearest_seed, HIT.facets, HIT.terms)
+    assert match.explanation == HIT.explanation() == "nearest seed s.txt | facets: Sahel: Mali | terms: junta"
+    [item] = storage.top_matches()
+    assert item.explanation == HIT.explanation() and item.sentence == HIT.sentence
+
+
+def test_matches_are_listed_best_first_and_since_a_time(storage: Storage) -> None:
+    storage.save_article(FEED, article("1"), "h1", Score(value=0.6, match=True), NOW)
+    storage.save_article(FEED, article("2"), "h2", Score(value=0.8, match=True), NOW + timedelta(hours=2))
+    assert [m.score for m in storage.top_matches()] == [0.8, 0.6]
+    assert len(storage.top_matches(limit=1)) == 1
+    assert [m.score for m in storage.matches_since(NOW + timedelta(hours=1))] == [0.8]
+    assert len(storage.matches_since(None)) == 2
+
+
+def test_articles_find_and_search(storage: Storage) -> None:
+    aid = storage.save_article(FEED, article("1", summary="ammunition shipment to the junta"), "h", MISS, NOW)
+    storage.save_article(FEED, article("2", summary="football results"), "h", MISS, NOW)
+    assert [a.id for a in storage.search("ammunition")] == [aid.article_id]
+    found = storage.find_article("http://127.0.0.1/1")
+    assert found is not None and found.id == aid.article_id and found.feed == "local"
+    assert found.document().text == "ammunition shipment to the junta"
+    assert storage.find_article(str(aid.article_id)) == found and storage.find_article("999") is None
+    assert [a.id for a in storage.articles(after_id=aid.article_id)] == [aid.article_id + 1]
+    assert storage.articles(since=NOW + timedelta(days=1)) == []
+
+
+def test_unknown_feed_is_a_storage_error(storage: Storage) -> None:
+    with pytest.raises(StorageError, match="unknown feed"):
+        storage.save_article("http://127.0.0.1/nope", article("1"), "h", HIT, NOW)
+    with pytest.raises(StorageError, match="unknown feed"):
+        storage.feed_state("http://127.0.0.1/nope")
+
+
+# --- digests: exactly once per target --------------------------------------------------------
+
+
+def test_digest_reservation_is_exactly_once_per_target(storage: Storage) -> None:
+    storage.save_article(FEED, article("1"), "h1", HIT, NOW)
+    items = storage.undelivered("email:a@b.c")
+    assert len(items) == 1
+    digest_id = storage.reserve_digest("email:a@b.c", items, NOW)
+    assert storage.undelivered("email:a@b.c") == []  # reserved: a second run cannot take it
+    assert len(storage.undelivered("file:digests")) == 1  # other targets are independent
+    [pending] = storage.pending_digests("email:a@b.c")
+    assert (pending.id, pending.created_at, [m.article_id for m in pending.items]) == (
+        digest_id,
+        NOW,
+        [items[0].article_id],
+    )
+    storage.finish_digest(digest_id, NOW, error="SMTP refused")
+    assert len(storage.pending_digests("email:a@b.c")) == 1
+    storage.finish_digest(digest_id, NOW + timedelta(minutes=1))
+    assert storage.pending_digests("email:a@b.c") == []
+    [record] = storage.digests()
+    assert (record.status, record.attempts, record.last_error, record.count) == ("delivered", 2, None, 1)
+    assert record.delivered_at == NOW + timedelta(minutes=1)
+
+
+def test_a_new_revision_is_delivered_again(storage: Storage) -> None:
+    storage.save_article(FEED, article("1"), "h1", HIT, NOW)
+    storage.reserve_digest("t", storage.undelivered("t"), NOW)
+    storage.save_article(FEED, article("1", summary="corrected"), "h2", HIT, NOW)
+    [again] = storage.undelivered("t")
+    assert again.changed is True
+
+
+# --- feeds and applying a poll's update ------------------------------------------------------
+
+
+def test_apply_success_failure_and_validators(storage: Storage) -> None:
+    due = NOW + timedelta(minutes=30)
+    ok = FetchRecord(fetched_at=NOW, next_due=due, validators=('"e1"', "lm1"), title="Local", warning="bozo")
+    storage.apply(FeedUpdate(url=FEED, record=ok))
+    state = storage.feed_state(FEED)
+    assert (state.etag, state.last_modified, state.error_count, state.next_due_at) == ('"e1"', "lm1", 0, due)
+    [status] = storage.feed_statuses()
+    assert (status.title, status.last_warning, status.last_success_at) == ("Local", "bozo", NOW)
+    failure = Failure(FailureKind.FETCH, "HTTP 503 from 127.0.0.1")
+    for _ in range(2):
+        storage.apply(FeedUpdate(url=FEED, record=FetchRecord(fetched_at=NOW, next_due=due, error=failure)))
+    state = storage.feed_state(FEED)
+    assert (state.error_count, state.last_error, state.etag) == (2, "HTTP 503 from 127.0.0.1", '"e1"')
+    gone = Failure(FailureKind.PERMANENT, "HTTP 410 Gone")
+    storage.apply(FeedUpdate(url=FEED, record=FetchRecord(fetched_at=NOW, next_due=due, error=gone, status="gone")))
+    assert storage.feed_state(FEED).status == "gone"
+    assert storage.due_feeds(NOW + timedelta(days=30)) == []  # a gone feed is never due
+
+
+def test_apply_a_move_replaces_the_validators(storage: Storage) -> None:
+    storage.apply(FeedUpdate(url=FEED, record=FetchRecord(NOW, NOW, validators=('"old"', None))))
+    storage.apply(FeedUpdate(url=FEED, move=Move("http://127.0.0.1/new.xml", etag='"new"')))
+    state = storage.feed_state(FEED)
+    assert (state.fetch_url, state.etag, state.next_due_at) == ("http://127.0.0.1/new.xml", '"new"', NOW)
+    storage.apply(FeedUpdate(url=FEED, move=Move(None)))
+    assert storage.feed_state(FEED).fetch_url is None and storage.feed_state(FEED).etag is None
+
+
+def test_sync_keeps_fetch_state_and_due_feeds(storage: Storage) -> None:
+    later = NOW + timedelta(hours=1)
+    storage.apply(FeedUpdate(url=FEED, record=FetchRecord(NOW, later, validators=('"e"', None))))
+    storage.sync_feeds([spec(name="renamed"), spec("http://127.0.0.1/other.xml")])
+    assert storage.feed_state(FEED).name == "renamed" and storage.feed_state(FEED).etag == '"e"'
+    assert storage.due_feeds(NOW) == ["http://127.0.0.1/other.xml"]  # never fetched: due now
+    assert storage.due_feeds(later) == ["http://127.0.0.1/other.xml", FEED]
+    storage.ensure_feed("backfill:urls", "backfill", "manual")
+    assert "backfill:urls" not in storage.due_feeds(later)
+    assert storage.feed_state("backfill:urls").status == "manual"
+
+
+# --- judgments and bookkeeping -----------------------------------------------------------------
+
+
+def test_the_latest_judgment_wins(storage: Storage) -> None:
+    aid = storage.save_article(FEED, article("1"), "h", MISS, NOW).article_id
+    storage.judge(aid, True, NOW)
+    storage.judge(aid, False, NOW + timedelta(minutes=1))
+    [judgment] = storage.judgments()
+    assert judgment.relevant is False and judgment.document.id == str(aid)
+
+
+def test_values(storage: Storage) -> None:
+    assert storage.get_value("heartbeat") is None
+    storage.set_value("heartbeat", "a")
+    storage.set_value("heartbeat", "b")
+    assert storage.get_value("heartbeat") == "b"
