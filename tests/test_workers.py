@@ -374,3 +374,56 @@ def test_without_process_support_pages_are_extracted_in_process(monkeypatch: pyt
         assert pool.unavailable == "OSError: [Errno 38] Function not implemented" and pool.pids() == []
     finally:
         pool.close()
+
+
+def test_backfill_urls_extracts_in_the_pool_and_retries_a_lost_url_next_run(
+    tmp_path: Path, server: TestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pages = corpus_pages()[30:33]
+    urls = []
+    for i, (_key, body) in enumerate(pages):
+        server.add(f"/b/{i}.html", body, content_type="text/html")
+        urls.append(server.url(f"/b/{i}.html"))
+    results = {}
+    for workers in (1, 2):
+        cfg = write_feeds(
+            tmp_path / f"feeds{workers}.yaml", [{"url": server.url("/none.xml")}], {"fetch": FETCH, "workers": workers}
+        )
+        db = tmp_path / f"b{workers}.db"
+        a = app.open_app(app.Paths(feeds=cfg, seeds=SEEDS, db=db))
+        try:
+            counts = app.backfill_urls(a, urls, since=None)
+            # one URL at a time: one worker is enough (the executor starts them on demand)
+            assert (a._pool is not None and len(a._pool.pids()) >= 1) == (workers > 1)
+        finally:
+            a.close()
+        assert counts["stored"] == 3 and counts["failed"] == 0
+        results[workers] = stored(db)
+    assert results[2] == results[1]
+    assert all(row[3] and row[6] == "page" for row in results[2][0])  # titles from the pages
+
+    lost = urls[1]
+    real = app.App.analyser
+
+    def losing(self: app.App) -> Any:
+        inner = real(self)
+        assert inner is not None
+
+        def analyse(entry: Entry, page: Any, why_not: str | None) -> ProcessedEntry | Failure:
+            if entry.link == lost:
+                return Failure(FailureKind.WORKER, "a worker process died")
+            return inner(entry, page, why_not)
+
+        return analyse
+
+    monkeypatch.setattr(app.App, "analyser", losing)
+    cfg, db = tmp_path / "feeds2.yaml", tmp_path / "lost.db"
+    a = app.open_app(app.Paths(feeds=cfg, seeds=SEEDS, db=db))
+    try:
+        assert app.backfill_urls(a, urls, since=None)["failed"] == 1
+        assert lost not in a.store.known_entries(app.BACKFILL_FEED)
+        monkeypatch.setattr(app.App, "analyser", real)
+        again = app.backfill_urls(a, urls, since=None)
+        assert (again["stored"], again["skipped"]) == (1, 2)
+    finally:
+        a.close()
