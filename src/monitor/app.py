@@ -8,7 +8,7 @@ import logging
 import random
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -17,18 +17,32 @@ from . import deliver as delivery
 from .config import load_seeds, load_settings
 from .digest import render
 from .errors import ConfigError, DeliveryError, MonitorError
+from .extract import content_hash
 from .fetch import Fetcher
-from .models import Digest, DigestTarget, Document, Entry, FeedResult, Judgment, Seed, SemanticSettings, Settings
+from .models import (
+    Digest,
+    DigestTarget,
+    Document,
+    Entry,
+    Failure,
+    FeedResult,
+    Judgment,
+    Seed,
+    SemanticSettings,
+    Settings,
+)
+from .pipeline import Analyser, process_entry, run_feed
 from .pipeline import Clock as Clock  # the injected clock's type, for the service
-from .pipeline import process_entry, read_page, run_feed
 from .plan import entry_hash
 from .score import Scorer, build_scorer
 from .score.semantic import INSTALL_HINT, SemanticScorer, semantic_available
 from .store import Storage, open_storage
+from .workers import WorkerPool
 
 log = logging.getLogger("monitor")
 ProjectScorer = Scorer | SemanticScorer  # the lexical scorer, or it fused with the semantic backend
 PREPARE_BATCH = 256  # documents embedded at a time ahead of scoring (semantic backend)
+FEED_THREADS = 8  # feeds polled at once (fetching); extraction runs in settings.workers processes
 
 
 def utcnow() -> datetime:
@@ -50,6 +64,7 @@ class App:
     seeds: tuple[Seed, ...] = ()
     now: Clock = utcnow
     _scorer: ProjectScorer | None = field(default=None, repr=False)
+    _pool: WorkerPool | None = field(default=None, repr=False)
 
     @property
     def scorer(self) -> ProjectScorer:
@@ -67,7 +82,22 @@ class App:
             )
         return self._scorer
 
+    def analyser(self) -> Analyser | None:
+        """settings.workers > 1: extraction and scoring in worker processes, one pool for the
+        app's lifetime (a poll, a service run), rebuilt when the scorer changes."""
+        if self.settings.workers <= 1:
+            return None
+        scorer = self.scorer
+        if self._pool is None or self._pool.scorer is not scorer:
+            if self._pool is not None:
+                self._pool.close()
+            self._pool = WorkerPool(scorer, self.settings.workers)
+        return self._pool.analyse
+
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         self.store.close()
 
 
@@ -176,7 +206,7 @@ def poll(
     app: App,
     *,
     only_due: bool = False,
-    workers: int = 8,
+    threads: int = FEED_THREADS,
     rng: random.Random | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> list[FeedResult]:
@@ -188,18 +218,26 @@ def poll(
         due = set(app.store.due_feeds(app.now()))
         feeds = tuple(f for f in feeds if f.url in due)
     scorer = app.scorer
+    analyse = app.analyser()
     with Fetcher(app.settings.fetch) as fetcher:
 
         def one(spec: Any) -> FeedResult:
             if should_stop():
                 return FeedResult(url=spec.url, name=spec.name, warning="interrupted")
             return run_feed(
-                spec, store=app.store, fetcher=fetcher, scorer=scorer, now=app.now, rng=rng, should_stop=should_stop
+                spec,
+                store=app.store,
+                fetcher=fetcher,
+                scorer=scorer,
+                now=app.now,
+                rng=rng,
+                should_stop=should_stop,
+                analyse=analyse,
             )
 
         if len(feeds) <= 1:
             return [one(f) for f in feeds]
-        with ThreadPoolExecutor(max_workers=min(workers, len(feeds)), thread_name_prefix="feed") as pool:
+        with ThreadPoolExecutor(max_workers=min(threads, len(feeds)), thread_name_prefix="feed") as pool:
             return list(pool.map(one, feeds))
 
 
@@ -430,12 +468,13 @@ def backfill_urls(
     known = app.store.known_entries(BACKFILL_FEED)
     counts = {"urls": len(urls), "stored": 0, "matches": 0, "skipped": 0, "failed": 0, "too_old": 0}
     scorer = app.scorer
+    analyse = app.analyser()
     with Fetcher(app.settings.fetch) as fetcher:
         for i, url in enumerate(urls, start=1):
             if url in known:
                 counts["skipped"] += 1
             else:
-                outcome = _backfill_one(app, url, since, fetcher, scorer)
+                outcome = _backfill_one(app, url, since, fetcher, scorer, analyse)
                 counts["stored" if outcome == "match" else outcome] += 1
                 counts["matches"] += int(outcome == "match")
             if progress:
@@ -443,19 +482,25 @@ def backfill_urls(
     return counts
 
 
-def _backfill_one(app: App, url: str, since: datetime | None, fetcher: Fetcher, scorer: ProjectScorer) -> str:
+def _backfill_one(
+    app: App, url: str, since: datetime | None, fetcher: Fetcher, scorer: ProjectScorer, analyse: Analyser | None
+) -> str:
     """One URL through the poll's per-entry step; returns the counter it adds to."""
-    try:
-        page = read_page(url, fetcher)
-    except MonitorError as exc:
-        log.warning("%s: %s", url, exc)
+    # no feed item: the title comes from the page (build_article), else the URL stands in
+    entry = Entry(id=url, feed_url=BACKFILL_FEED, title="", link=url, published=None, summary="", content="")
+    done = process_entry(entry, fetcher=fetcher, scorer=scorer, analyse=analyse)
+    if isinstance(done, Failure):
+        log.warning("%s: %s", url, done)
         return "failed"
-    title = page[1].get("title") or url  # the page's own title: there is no feed item
-    entry = Entry(id=url, feed_url=BACKFILL_FEED, title=title, link=url, published=None, summary="", content="")
-    done = process_entry(entry, fetcher=fetcher, scorer=scorer, page=page)
-    if since and done.article.published and done.article.published < since:
+    article = done.article
+    if article.extraction != "page":  # only the page's own text is worth storing: there is no feed text
+        log.warning("%s: %s", url, article.extraction.removeprefix("feed: "))
+        return "failed"
+    if not article.title:
+        article = replace(article, title=url, content_hash=content_hash(url, article.text))
+    if since and article.published and article.published < since:
         return "too_old"
     if not done.scored:
         return "failed"
-    saved = app.store.save_article(BACKFILL_FEED, done.article, entry_hash(entry), done.score, app.now())
+    saved = app.store.save_article(BACKFILL_FEED, article, entry_hash(entry), done.score, app.now())
     return "match" if saved.news else "stored"

@@ -20,6 +20,7 @@ from .errors import ConfigError
 from .models import (
     DEFAULT_INTERVAL,
     DIGEST_FORMATS,
+    MAX_WORKERS,
     SMTP_PORTS,
     AppriseTarget,
     DigestSettings,
@@ -34,6 +35,7 @@ from .models import (
     Settings,
     SmtpSettings,
     WebSettings,
+    default_workers,
 )
 from .models import DEFAULT_SEMANTIC_WEIGHT as DEFAULT_SEMANTIC_WEIGHT  # cli reads it from here
 
@@ -95,7 +97,9 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         if feed.url in seen:
             raise ConfigError(f"{path}: feed #{i} ({feed.url}): duplicate url")
         seen.add(feed.url)
-    settings_raw = _section(f"{path}: settings", doc.get("settings") or {}, ("digest", "fetch", "scoring", "web"))
+    settings_raw = _section(
+        f"{path}: settings", doc.get("settings") or {}, ("digest", "fetch", "scoring", "web", "workers")
+    )
     return Settings(
         feeds=feeds,
         digest=_digest(path, settings_raw.get("digest") or {}, env),
@@ -103,6 +107,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         source=str(path),
         scoring=_scoring(path, settings_raw.get("scoring") or {}),
         web=None if settings_raw.get("web") is None else _web(path, settings_raw["web"]),
+        workers=_workers(f"{path}: settings.workers", settings_raw.get("workers", default_workers())),
     )
 
 
@@ -289,6 +294,16 @@ def _fetch(path: Path, raw: object, env: Mapping[str, str]) -> FetchSettings:
                 raise ConfigError(f"{where}.{key}: must be a positive integer")
             values[key] = raw[key]
     return FetchSettings(**values)
+
+
+def _workers(where: str, value: object) -> int:
+    """settings.workers: processes that extract and score pages (0 or 1: the polling process)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WORKERS:
+        raise ConfigError(
+            f"{where}: must be an integer from 0 to {MAX_WORKERS} (0 or 1: extract in the polling process), "
+            f"not {value!r}"
+        )
+    return value
 
 
 def _scoring(path: Path, raw: object) -> ScoringSettings:

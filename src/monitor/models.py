@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -15,6 +16,12 @@ DIGEST_FORMATS = ("md", "html", "text", "json", "atom")  # every format a digest
 DEFAULT_FORMATS = ("md", "html", "json", "atom")  # what a file target writes unless told
 DEFAULT_SEMANTIC_WEIGHT = 0.1
 SMTP_PORTS = {"none": 25, "starttls": 25, "ssl": 465}  # default port per security mode
+MAX_WORKERS = 64  # settings.workers: more processes than this only cost memory
+
+
+def default_workers() -> int:
+    """settings.workers when absent: one extraction process per CPU (docs/performance.md)."""
+    return min(MAX_WORKERS, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,8 @@ class Settings:
     source: str = "feeds.yaml"
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
     web: WebSettings | None = None  # None: no web page unless `monitor serve`
+    # processes that extract and score pages (src/monitor/workers.py); 0 or 1: in this process
+    workers: int = field(default_factory=default_workers)
 
 
 # --- fetch -----------------------------------------------------------------------------------
@@ -254,6 +263,7 @@ class FailureKind(StrEnum):
     PARSE = "parse"  # the document is not a usable feed
     STORAGE = "storage"  # the database could not be read or written
     INTERNAL = "internal"  # a bug, logged with its traceback
+    WORKER = "worker"  # a worker process died on an entry, twice: not stored, retried with the feed
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -31,7 +31,7 @@ from .models import (
     Score,
 )
 from .parse import parse_feed
-from .plan import UNSCORED, failed, interrupted, plan, with_unscored
+from .plan import UNSCORED, entries_lost, failed, interrupted, plan, with_unscored
 
 if TYPE_CHECKING:  # the pipeline knows the storage only by its protocol
     from .store.protocol import Storage
@@ -39,7 +39,6 @@ if TYPE_CHECKING:  # the pipeline knows the storage only by its protocol
 log = logging.getLogger("monitor.pipeline")
 
 Clock = Callable[[], datetime]
-Page = tuple[str, dict[str, str | None]]  # extracted text and metadata
 
 
 class FetcherLike(Protocol):
@@ -62,40 +61,74 @@ class ProcessedEntry:
 
 # --- one entry -------------------------------------------------------------------------------
 
-
-def read_page(link: str, fetcher: FetcherLike) -> Page:
-    """Fetch and extract an article page; FetchError or ExtractError say why not."""
-    page = fetcher.fetch_page(link)
-    return extract_page(page.content, page.headers.get("content-type", ""), page.final_url)
+# Extract and score one entry from its fetched page (None: no page; the third value says why not,
+# None too when the feed's own text is wanted). process_entry does it in this process unless given
+# one; workers.WorkerPool.analyse does it in worker processes and returns a Failure for an entry no
+# worker could process (the worker died twice).
+Analyser = Callable[[Entry, FetchResult | None, str | None], ProcessedEntry | Failure]
 
 
 def process_entry(
-    entry: Entry, *, fetcher: FetcherLike, scorer: ScorerLike, full_text: bool = True, page: Page | None = None
-) -> ProcessedEntry:
-    """Page (unless given, or the feed's text is enough) → article → score. Never raises for a
-    hostile page or a scorer bug on one odd entry: the feed's text and a placeholder stand in."""
-    article = build_article(entry, page, None) if page is not None else _article(entry, full_text, fetcher)
+    entry: Entry,
+    *,
+    fetcher: FetcherLike,
+    scorer: ScorerLike,
+    full_text: bool = True,
+    analyse: Analyser | None = None,
+) -> ProcessedEntry | Failure:
+    """Page (fetched here, in the feed's thread: politeness and the address guard live in the
+    fetcher) → article → score, by `analyse` or in this process. Never raises for a hostile page
+    or a scorer bug on one odd entry: the feed's text and a placeholder stand in. A Failure means
+    the entry could not be processed at all: it must not be stored."""
+    page, why_not = entry_page(entry, full_text, fetcher)
+    if analyse is not None:
+        return analyse(entry, page, why_not)
+    return analyse_entry(entry, page, why_not, scorer)
+
+
+def entry_page(entry: Entry, full_text: bool, fetcher: FetcherLike) -> tuple[FetchResult | None, str | None]:
+    """The entry's page, or None and why not (None, None: the feed's own text is wanted)."""
+    if not full_text:
+        return None, None
+    if not entry.link:
+        return None, "entry has no link"
+    try:
+        return fetcher.fetch_page(entry.link), None
+    except FetchError as exc:
+        return None, str(exc)
+    except Exception as exc:  # hostile pages must not take the feed down with them
+        log.exception("internal error fetching %s", entry.link)
+        return None, f"internal error: {type(exc).__name__}"
+
+
+def analyse_entry(entry: Entry, page: FetchResult | None, why_not: str | None, scorer: ScorerLike) -> ProcessedEntry:
+    """Extract and score one entry (the same function runs in worker processes)."""
+    return score_article(page_article(entry, page, why_not), scorer)
+
+
+def page_article(entry: Entry, page: FetchResult | None, why_not: str | None) -> Article:
+    """The entry's article from its page; without a usable page, from the feed's own text."""
+    if page is None:
+        return build_article(entry, None, why_not)
+    try:
+        extracted = extract_page(page.content, page.headers.get("content-type", ""), page.final_url)
+    except ExtractError as exc:
+        return build_article(entry, None, str(exc))
+    except Exception as exc:  # hostile pages must not take the feed down with them
+        log.exception("internal error extracting %s", entry.link)
+        return build_article(entry, None, f"internal error: {type(exc).__name__}")
+    return build_article(entry, extracted, None)
+
+
+def score_article(article: Article, scorer: ScorerLike) -> ProcessedEntry:
+    """The article with its score; a scorer bug on one odd entry gives a non-match placeholder."""
+    entry = article.entry
     doc = Document(id=entry.id, title=article.title, text=article.text, language=article.language)
     try:
         return ProcessedEntry(article=article, score=scorer.score(doc), scored=True)
     except Exception:
         log.exception("internal error scoring entry %s of %s", entry.id, entry.feed_url)
         return ProcessedEntry(article=article, score=Score(value=0.0, match=False), scored=False)
-
-
-def _article(entry: Entry, full_text: bool, fetcher: FetcherLike) -> Article:
-    if not full_text:
-        return build_article(entry, None, None)
-    if not entry.link:
-        return build_article(entry, None, "entry has no link")
-    try:
-        page = read_page(entry.link, fetcher)
-    except (FetchError, ExtractError) as exc:
-        return build_article(entry, None, str(exc))
-    except Exception as exc:  # hostile pages must not take the feed down with them
-        log.exception("internal error extracting %s", entry.link)
-        return build_article(entry, None, f"internal error: {type(exc).__name__}")
-    return build_article(entry, page, None)
 
 
 # --- one feed --------------------------------------------------------------------------------
@@ -134,6 +167,7 @@ class _Tally:
     matches: int = 0
     unscored: int = 0
     stopped: bool = False
+    lost: list[Failure] = field(default_factory=list)  # entries not processed: not stored
 
 
 def run_feed(
@@ -145,6 +179,7 @@ def run_feed(
     now: Clock,
     rng: random.Random | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    analyse: Analyser | None = None,
 ) -> FeedResult:
     started = now()
     try:
@@ -160,8 +195,13 @@ def run_feed(
     if update.record is not None and update.record.error is not None:
         return _result(spec, update, tally, store)  # fetching or parsing failed
     try:
-        tally = _store_entries(update, spec, store, fetcher, scorer, now, should_stop)
-        update = interrupted(update) if tally.stopped else with_unscored(update, tally.unscored)
+        tally = _store_entries(update, spec, store, fetcher, scorer, now, should_stop, analyse)
+        if tally.stopped:
+            update = interrupted(update)
+        elif tally.lost:
+            update = entries_lost(update, spec, state, tally.lost, started, rng)
+        else:
+            update = with_unscored(update, tally.unscored)
         store.apply(update)
     except StorageError as exc:
         update = failed(spec, state, Failure(FailureKind.STORAGE, str(exc)), started, rng, move=update.move)
@@ -180,6 +220,7 @@ def _store_entries(
     scorer: ScorerLike,
     now: Clock,
     should_stop: Callable[[], bool],
+    analyse: Analyser | None,
 ) -> _Tally:
     """Each entry is stored in its own transaction as soon as it is processed."""
     tally = _Tally()
@@ -187,7 +228,10 @@ def _store_entries(
         if should_stop():
             tally.stopped = True
             return tally
-        done = process_entry(planned.entry, fetcher=fetcher, scorer=scorer, full_text=spec.full_text)
+        done = process_entry(planned.entry, fetcher=fetcher, scorer=scorer, full_text=spec.full_text, analyse=analyse)
+        if isinstance(done, Failure):  # not stored: the plan keeps the old validators (entries_lost)
+            tally.lost.append(done)
+            continue
         digest = planned.entry_hash if done.scored else UNSCORED
         saved = store.save_article(update.url, done.article, digest, done.score, now())
         tally.changed += int(planned.known)

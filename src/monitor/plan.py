@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -26,6 +27,7 @@ from .models import (
 
 MAX_BACKOFF = 24 * 3600.0
 JITTER = 0.1
+_RNG = random.Random()  # seeding a new Random per call cost more than the rest of next_due
 UNSCORED = "unscored"  # stored instead of an entry hash: never equal to one, so the next poll retries
 
 
@@ -55,7 +57,7 @@ def next_due(
 ) -> datetime:
     """Next attempt: the interval when healthy; capped exponential backoff with jitter after
     failures; never earlier than a server's Retry-After."""
-    rng = rng or random.Random()
+    rng = rng or _RNG
     delay = interval if failures <= 0 else min(MAX_BACKOFF, interval * 2 ** min(failures - 1, 20))
     delay = max(delay, min(interval, 60.0)) if failures else delay
     delay *= 1 + rng.uniform(-JITTER, JITTER)
@@ -122,6 +124,26 @@ def with_unscored(update: FeedUpdate, unscored: int) -> FeedUpdate:
     note = f"{unscored} entr{'y' if unscored == 1 else 'ies'} could not be scored (internal error, logged)"
     warning = update.record.warning
     return replace(update, record=replace(update.record, warning=f"{warning}; {note}" if warning else note))
+
+
+def entries_lost(
+    update: FeedUpdate,
+    spec: FeedSpec,
+    state: FeedState,
+    failures: Sequence[Failure],
+    now: datetime,
+    rng: random.Random | None = None,
+) -> FeedUpdate:
+    """Some entries could not be processed at all (a worker process died on each, twice) and
+    were not stored: the poll counts as failed, so the validators stay old and the next attempt
+    (after the backoff) fetches the feed in full and processes exactly the missing entries."""
+    if not failures:
+        return update
+    n = len(failures)
+    first = failures[0]
+    message = f"{n} entr{'y' if n == 1 else 'ies'} not processed, retried at the next poll: {first}"
+    failure = Failure(first.kind, message)
+    return failed(spec, state, failure, now, rng, move=update.move)
 
 
 def interrupted(update: FeedUpdate) -> FeedUpdate:
