@@ -373,7 +373,7 @@ def explain(app: App, ref: str) -> dict[str, Any]:
         "url": found.url,
         "title": found.title,
         "feed": found.feed,
-        "score": round(s.value, 4),
+        "score": round(s.value, 6),
         "threshold": round(scorer.threshold, 4),
         "match": s.match,
         "nearest_seed": s.nearest_seed,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from monitor.models import Document, Judgment, Score, Seed
 from monitor.score.features import Feature, LexicalProfile, features, nearest
-from monitor.score.lexical import Reading, Vector, read, unit
+from monitor.score.lexical import Reading, Vector, cosine, read, unit
 from monitor.score.relation import RelationScorer, build_relation
 from monitor.score.weights import Weights, default_weights
 
@@ -58,6 +58,7 @@ class Scorer:
         self._judged: list[tuple[Document, bool]] = []
         self._rel: defaultdict[str, float] = defaultdict(float)  # summed vectors of judged documents
         self._non: defaultdict[str, float] = defaultdict(float)
+        self._judged_vectors: list[tuple[Vector, bool]] = []
 
     def read(self, doc: Document) -> Reading:
         return read(doc.title or "", doc.text or "", self.weights.name_boost, self.weights.number_weight)
@@ -67,7 +68,22 @@ class Scorer:
         rel = self.relation.score(doc)
         margin = rel.value - self.relation.base_threshold
         feats = features(self.profile, reading, margin, self.breadth, self._centroid)
+        if self._judged_vectors:
+            feats[Feature.LEX_NEAREST] = self._nearest_judged(reading, feats[Feature.LEX_NEAREST])
         return Evaluation(self.weights.value(feats), feats, nearest(self.profile, reading)[0], rel)
+
+    def _nearest_judged(self, reading: Reading, to_seeds: float) -> float:
+        """Judged documents as Rocchio's neighbours: a relevant one counts like a seed (times
+        beta), the nearest irrelevant one takes its similarity (times gamma) away."""
+        beta, gamma = self.weights.rocchio
+        best, worst = to_seeds, 0.0
+        for vec, relevant in self._judged_vectors:
+            sim = cosine(reading.terms, vec)
+            if relevant:
+                best = max(best, beta * sim)
+            else:
+                worst = max(worst, sim)
+        return best - gamma * worst
 
     def score(self, doc: Document) -> Score:
         if not any(map(str.isalnum, (doc.title or "") + (doc.text or ""))):
@@ -98,7 +114,9 @@ class Scorer:
     def learn(self, doc: Document, relevant: bool) -> None:
         self._judged.append((doc, relevant))
         acc = self._rel if relevant else self._non
-        for t, x in self.read(doc).terms.items():
+        terms = self.read(doc).terms
+        self._judged_vectors.append((terms, relevant))
+        for t, x in terms.items():
             acc[t] += x
         self.relation.learn(doc, relevant)
         self._move_centroid()
