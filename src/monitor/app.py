@@ -24,7 +24,8 @@ from .pipeline import process_entry, read_page, run_feed
 from .plan import entry_hash
 from .score import Scorer, build_scorer
 from .score.semantic import INSTALL_HINT, SemanticScorer, semantic_available
-from .store import Storage, open_storage
+from .store import Location, Storage, open_storage
+from .store import database_location as database_location  # --db's parser, for the CLI
 
 log = logging.getLogger("monitor")
 ProjectScorer = Scorer | SemanticScorer  # the lexical scorer, or it fused with the semantic backend
@@ -39,7 +40,7 @@ def utcnow() -> datetime:
 class Paths:
     feeds: Path
     seeds: Path
-    db: Path
+    db: Location  # a SQLite file, or a postgresql:// URL
 
 
 @dataclass

@@ -76,12 +76,11 @@ def _date(value: str) -> datetime:
 )
 @click.option(
     "--db",
-    type=click.Path(path_type=Path, dir_okay=False),
     default="data/monitor.db",
     envvar="MONITOR_DB",
     show_default=True,
     show_envvar=True,
-    help="SQLite database file.",
+    help="SQLite database file, or a postgresql:// URL (needs the postgres extra).",
 )
 @click.option(
     "--log-level",
@@ -97,7 +96,7 @@ def _date(value: str) -> datetime:
     help="One line per event on stderr; json for log collectors.",
 )
 @click.pass_context
-def cli(ctx: click.Context, feeds: Path, seeds: Path, db: Path, log_level: str | None, log_format: str) -> None:
+def cli(ctx: click.Context, feeds: Path, seeds: Path, db: str, log_level: str | None, log_format: str) -> None:
     """Watch news feeds and report new coverage related to a set of seed articles."""
     level = log_level or ("info" if ctx.invoked_subcommand in ("run", "backfill") else "error")
     handler = logging.StreamHandler(sys.stderr)
@@ -110,7 +109,7 @@ def cli(ctx: click.Context, feeds: Path, seeds: Path, db: Path, log_level: str |
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    ctx.obj = app.Paths(feeds=feeds, seeds=seeds, db=db)
+    ctx.obj = app.Paths(feeds=feeds, seeds=seeds, db=app.database_location(db))
 
 
 class _JsonFormatter(logging.Formatter):

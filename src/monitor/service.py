@@ -19,6 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from . import app as application
 from .errors import ConfigError, MonitorError
+from .store import describe_location
 
 log = logging.getLogger("monitor.service")
 STOP_GRACE = 5.0  # seconds a running poll gets to finish its current entry after a signal
@@ -27,11 +28,14 @@ STOP_GRACE = 5.0  # seconds a running poll gets to finish its current entry afte
 class InstanceLock:
     """An flock beside the database: the kernel drops it when the process dies, even on SIGKILL."""
 
-    def __init__(self, db: Path) -> None:
-        self.path = Path(f"{db}.lock")
+    def __init__(self, db: Path | None) -> None:
+        """db None: nothing to lock (a database server, not a file)."""
+        self.path = Path(f"{db}.lock") if db is not None else None
         self._file: IO[str] | None = None
 
     def acquire(self) -> None:
+        if self.path is None:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         f = open(self.path, "a+")  # noqa: SIM115 - held for the service's lifetime
         try:
@@ -57,7 +61,9 @@ class InstanceLock:
 
 
 def run_service(paths: application.Paths, *, tick: float = 5.0, now: application.Clock = application.utcnow) -> None:
-    lock = InstanceLock(paths.db)
+    # A file lock guards a SQLite file; on PostgreSQL several machines share the database and
+    # the work is spread by the job queue instead (docs/scaling.md).
+    lock = InstanceLock(paths.db if isinstance(paths.db, Path) else None)
     lock.acquire()
     try:
         a = _start(paths, now)
@@ -83,7 +89,7 @@ def run_service(paths: application.Paths, *, tick: float = 5.0, now: application
         tick,
         settings.time,
         settings.timezone,
-        paths.db,
+        describe_location(paths.db),
     )
     try:
         scheduler.start()
