@@ -45,6 +45,7 @@ def test_poll_digest_and_status_on_postgresql(tmp_path: Path, server: TestServer
         assert conn.execute("SELECT count(*) FROM articles").fetchone() == (2,)
 
 
+@pytest.mark.slow
 def test_monitor_db_environment_variable_selects_postgresql(tmp_path: Path, pg_url: str) -> None:
     feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": "http://127.0.0.1:9/feed.xml", "name": "x"}])
     done = subprocess.run(

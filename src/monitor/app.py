@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import random
@@ -24,7 +25,7 @@ from .pipeline import process_entry, read_page, run_feed
 from .plan import entry_hash
 from .score import Scorer, build_scorer
 from .score.semantic import INSTALL_HINT, SemanticScorer, semantic_available
-from .store import Location, Storage, open_storage
+from .store import POSTGRES_HINT, Location, Storage, open_storage
 from .store import database_location as database_location  # --db's parser, for the CLI
 
 log = logging.getLogger("monitor")
@@ -454,3 +455,24 @@ def _backfill_one(app: App, url: str, since: datetime | None, fetcher: Fetcher, 
         return "failed"
     saved = app.store.save_article(BACKFILL_FEED, done.article, entry_hash(entry), done.score, app.now())
     return "match" if saved.news else "stored"
+
+
+# --- many machines: PostgreSQL and the job queue (jobs.py) -----------------------------------
+
+
+def job_queue_url(app: App, command: str) -> str:
+    """The database URL the job queue lives in; a one-line error on SQLite or without the extra."""
+    if not isinstance(app.paths.db, str):
+        raise ConfigError(f"`monitor {command}` takes its jobs from PostgreSQL: give --db postgresql://… (MONITOR_DB)")
+    if importlib.util.find_spec("procrastinate") is None:
+        raise ConfigError(f"`monitor {command}` needs procrastinate; install it with {POSTGRES_HINT}")
+    return app.paths.db
+
+
+def run_worker(app: App, *, concurrency: int) -> None:
+    """`monitor worker`: run feed and digest jobs until SIGTERM/SIGINT."""
+    url = job_queue_url(app, "worker")
+    from . import jobs  # procrastinate is part of the optional postgres extra
+
+    jobs.run_worker(app, url, concurrency=concurrency)
+

@@ -652,6 +652,17 @@ def feeds_export(ctx: click.Context, out: str) -> None:
         click.echo(f"{text.count('<outline ')} feeds written to {out}", err=True)
 
 
+@cli.command()
+@click.option(
+    "--concurrency", type=click.IntRange(1, 256), default=4, show_default=True, help="Jobs run at once."
+)
+@click.pass_context
+def worker(ctx: click.Context, concurrency: int) -> None:
+    """Run feed and digest jobs that `monitor run` queues in PostgreSQL (--db postgresql://…),
+    until SIGTERM/SIGINT. Start any number of workers, on any number of machines."""
+    app.run_worker(_open(ctx), concurrency=concurrency)
+
+
 def main() -> None:
     cli(prog_name="monitor")
 

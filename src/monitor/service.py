@@ -114,10 +114,15 @@ def _schedule(
 ) -> None:
     """The tick (poll what is due) and the daily digest; `busy` keeps them from overlapping."""
 
+    queue = _job_queue(a)
+
     def tick_job() -> None:
         with busy:
             try:
                 a.store.set_value("heartbeat", a.now().astimezone(UTC).isoformat(timespec="seconds"))
+                if queue is not None:  # PostgreSQL: `monitor worker`s poll (jobs.py)
+                    log.info("deferred %d feed jobs", queue.defer_due())
+                    return
                 for r in application.poll(a, only_due=True, should_stop=stop.is_set):
                     if r.error:
                         log.warning("feed=%s error=%s", r.name, r.error)
@@ -131,6 +136,9 @@ def _schedule(
     def digest_job() -> None:
         with busy:
             try:
+                if queue is not None:
+                    log.info("digest job %s", "deferred" if queue.defer_digest() else "already waiting")
+                    return
                 for target, outcome in application.deliver_all(a):
                     log.info("digest target=%s %s", target, outcome)
             except MonitorError as exc:
@@ -152,6 +160,29 @@ def _schedule(
             coalesce=True,
             misfire_grace_time=3600,
         )
+
+
+class _Queue:
+    """`monitor run` on PostgreSQL: due feeds and the digest become jobs for the workers."""
+
+    def __init__(self, a: application.App, url: str) -> None:
+        from . import jobs  # procrastinate is part of the optional postgres extra
+
+        self._jobs, self._app = jobs, a
+        self._queue = jobs.build_queue(url).open()
+        jobs.ensure_schema(self._queue)
+
+    def defer_due(self) -> int:
+        return self._jobs.defer_due(self._app, self._queue)
+
+    def defer_digest(self) -> bool:
+        return self._jobs.defer_digest(self._queue)
+
+
+def _job_queue(a: application.App) -> _Queue | None:
+    if not isinstance(a.paths.db, str):
+        return None
+    return _Queue(a, application.job_queue_url(a, "run"))
 
 
 def _stop(a: application.App, lock: InstanceLock, stop: threading.Event, busy: threading.Lock) -> None:

@@ -75,7 +75,29 @@ def statuses(conn: Conn) -> list[FeedStatus]:
     ]
 
 
+class StaleWrite(StorageError):
+    """The feed was written since this poll read it (its job ran again elsewhere)."""
+
+
+def version(conn: Conn, url: str) -> int:
+    row = conn.execute("SELECT version FROM feeds WHERE url = %s", [url]).fetchone()
+    if row is None:
+        raise StorageError(f"unknown feed {url}")
+    return int(row["version"])
+
+
+def apply_at(conn: Conn, update: FeedUpdate, expected: int) -> None:
+    """apply, only if the feed row is still at the version the poll started from."""
+    row = conn.execute("SELECT version FROM feeds WHERE url = %s FOR UPDATE", [update.url]).fetchone()
+    if row is None:
+        raise StorageError(f"unknown feed {update.url}")
+    if int(row["version"]) != expected:
+        raise StaleWrite(f"{update.url}: stale result not written (feed version {row['version']}, read {expected})")
+    apply(conn, update)
+
+
 def apply(conn: Conn, update: FeedUpdate) -> None:
+    conn.execute("UPDATE feeds SET version = version + 1 WHERE url = %s", [update.url])
     # The move first: a 304 from the new location confirms the validators sent there, which
     # the record below then leaves alone.
     if update.move is not None:

@@ -122,6 +122,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE TABLE service (key text PRIMARY KEY, value text);
         """,
     ),
+    Migration(
+        "m002_feed_version",
+        """
+        -- Bumped by every write of a poll's outcome: a job that read the feed at an older version
+        -- (a paused worker whose job was retried elsewhere) cannot write its stale result.
+        ALTER TABLE feeds ADD COLUMN version bigint NOT NULL DEFAULT 0;
+        """,
+    ),
 )
 
 # Any constant shared by every process of this project: serialises concurrent migrations.

@@ -133,6 +133,16 @@ class PostgresStore:
         with self._tx() as conn:
             pg_feeds.apply(conn, update)
 
+    # Beyond the protocol: the version check that makes a retried poll job's effects exactly once.
+
+    def feed_version(self, url: str) -> int:
+        return self._read(lambda conn: pg_feeds.version(conn, url))
+
+    def apply_at_version(self, update: FeedUpdate, version: int) -> None:
+        """apply, or StaleWrite when the feed was written since `version` was read."""
+        with self._tx() as conn:
+            pg_feeds.apply_at(conn, update, version)
+
     # --- articles and matches ----------------------------------------------------------------
 
     def save_article(

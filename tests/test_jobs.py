@@ -1,0 +1,160 @@
+"""Feed and digest jobs on a real PostgreSQL server (tests/pg.py) with procrastinate: one
+waiting job per feed, every entry stored once by concurrent workers, a stale result never
+written, a stalled worker's job put back, and the CLI's one-line refusals."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from helpers import SEEDS, rss, run, write_feeds
+from httpserver import TestServer
+from monitor import app as application
+from monitor import jobs
+from monitor.fetch import Fetcher
+from monitor.models import FeedUpdate, FetchRecord, FetchResult
+from monitor.store.pg_feeds import StaleWrite
+from monitor.store.postgres import PostgresStore
+
+FEEDS, ENTRIES = 8, 3
+PAGE = b"<!doctype html><html><body><article><h1>Title</h1><p>%s</p></article></body></html>"
+
+
+def _serve(server: TestServer, tmp_path: Path) -> Path:
+    feeds = []
+    for f in range(FEEDS):
+        items = []
+        for e in range(ENTRIES):
+            path = f"/p/{f}-{e}.html"
+            server.add(path, PAGE % f"Story {f}-{e} about the harbour.".encode(), content_type="text/html")
+            items.append({"title": f"Story {f}-{e}", "link": server.url(path)})
+        server.add(f"/feed{f}.xml", rss(items), etag=f'"f{f}"')
+        feeds.append({"url": server.url(f"/feed{f}.xml"), "name": f"feed{f}"})
+    settings = {
+        "fetch": {"allow_hosts": ["127.0.0.1"], "host_spacing": 0, "timeout": 5, "deadline": 15},
+        "digest": {"targets": [{"type": "file", "dir": str(tmp_path / "digests"), "formats": ["json"]}]},
+    }
+    return write_feeds(tmp_path / "feeds.yaml", feeds, settings)
+
+
+@pytest.fixture
+def project(tmp_path: Path, server: TestServer, pg_url: str) -> Iterator[application.App]:
+    feeds = _serve(server, tmp_path)
+    a = application.open_app(application.Paths(feeds=feeds, seeds=SEEDS, db=pg_url))
+    try:
+        yield a
+    finally:
+        a.close()
+
+
+def _queue(url: str) -> jobs.procrastinate.App:
+    queue = jobs.build_queue(url).open()
+    jobs.ensure_schema(queue)
+    jobs.ensure_schema(queue)  # a second start finds the schema and leaves it
+    return queue
+
+
+def _waiting(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'").fetchone()
+    return int(row[0]) if row else 0
+
+
+@pytest.mark.slow
+def test_due_feeds_become_one_waiting_job_each_and_workers_store_every_entry_once(
+    project: application.App, pg_url: str, server: TestServer
+) -> None:
+    queue = _queue(pg_url)
+    try:
+        assert jobs.defer_due(project, queue) == FEEDS
+        assert jobs.defer_due(project, queue) == 0  # queueing_lock: one waiting job per feed
+        assert jobs.defer_digest(queue) is True and jobs.defer_digest(queue) is False
+    finally:
+        queue.close()
+    # All feeds are on 127.0.0.1, so their jobs share one host lock and run one at a time; a
+    # worker with wait=False stops when the next job is locked: run it until nothing is left.
+    for _ in range(3 * FEEDS):
+        jobs.run_worker(project, pg_url, concurrency=4, wait=False)
+        if not _waiting(pg_url):
+            break
+
+    with psycopg.connect(pg_url) as conn:
+        articles = conn.execute("SELECT count(*), count(DISTINCT (feed_id, entry_id)) FROM articles").fetchone()
+        assert articles == (FEEDS * ENTRIES, FEEDS * ENTRIES)
+        assert conn.execute("SELECT min(version), max(version) FROM feeds").fetchone() == (1, 1)  # one write each
+        done = conn.execute(
+            "SELECT task_name, status, count(*) FROM procrastinate_jobs GROUP BY 1, 2 ORDER BY 1, 2"
+        ).fetchall()
+    assert ("monitor.poll_feed", "succeeded", FEEDS) in done and ("monitor.deliver_digests", "succeeded", 1) in done
+    feed_requests = [r for r in server.requests if r.path.startswith("/feed")]
+    assert len(feed_requests) == FEEDS  # each feed fetched once
+    again = _queue(pg_url)
+    try:
+        assert jobs.defer_due(project, again) == 0  # polled: nothing is due
+    finally:
+        again.close()
+
+
+def test_a_job_whose_feed_was_written_meanwhile_drops_its_result(project: application.App, pg_url: str) -> None:
+    url = project.settings.feeds[0].url
+    other = PostgresStore(pg_url)  # the retried job, on another machine, finishing first
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+
+    class Paused(Fetcher):
+        def fetch_feed(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+            other.apply(FeedUpdate(url=url, record=FetchRecord(fetched_at=later, next_due=later)))
+            return super().fetch_feed(url, etag=etag, last_modified=last_modified)
+
+    try:
+        with Paused(project.settings.fetch) as fetcher:
+            outcome = jobs.poll_one(jobs.WorkerContext(app=project, fetcher=fetcher), url)
+        assert outcome.startswith("error:") and "stale result not written" in outcome
+        state = project.store.feed_state(url)
+        assert (state.last_fetch_at, state.etag, state.error_count) == (later, None, 0)  # the other job's write
+        assert isinstance(project.store, PostgresStore)
+        with pytest.raises(StaleWrite):
+            project.store.apply_at_version(FeedUpdate(url=url, record=FetchRecord(later, later)), version=0)
+    finally:
+        other.close()
+
+
+def test_a_job_of_a_silent_worker_is_put_back_in_the_queue(project: application.App, pg_url: str) -> None:
+    queue = _queue(pg_url)
+    try:
+        jobs.defer_due(project, queue)
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            # a worker that took a job and was then killed: its heartbeat stops
+            [worker] = conn.execute(
+                "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - interval '1 hour') RETURNING id"
+            ).fetchone() or [0]
+            conn.execute(
+                "UPDATE procrastinate_jobs SET status = 'doing', worker_id = %s WHERE id = "
+                "(SELECT min(id) FROM procrastinate_jobs WHERE task_name = %s)",
+                [worker, jobs.POLL_TASK],
+            )
+        assert asyncio.run(_retry_stalled(pg_url)) == 1
+        with psycopg.connect(pg_url) as conn:
+            statuses = conn.execute("SELECT DISTINCT status FROM procrastinate_jobs").fetchall()
+        assert statuses == [("todo",)]
+    finally:
+        queue.close()
+
+
+async def _retry_stalled(url: str) -> int:
+    queue = jobs.build_queue(url)
+    async with queue.open_async():
+        return await jobs.retry_stalled_jobs(queue)
+
+
+def test_worker_and_run_on_sqlite_are_one_line_errors(tmp_path: Path) -> None:
+    feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": "http://127.0.0.1:9/f.xml", "name": "x"}])
+    result = run("--feeds", feeds, "--seeds", SEEDS, "--db", tmp_path / "m.db", "worker")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "monitor: error: `monitor worker` takes its jobs from PostgreSQL: give --db postgresql://… (MONITOR_DB)"
+    )
