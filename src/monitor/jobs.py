@@ -50,7 +50,10 @@ class WorkerContext:
 
 
 def host_of(url: str) -> str:
-    return (urlsplit(url).hostname or url).lower()
+    """The politeness key: host, and port when one is given (loopback test servers differ by port)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or url).lower()
+    return f"{host}:{parts.port}" if parts.port else host
 
 
 def build_queue(url: str, worker: WorkerContext | None = None) -> procrastinate.App:
