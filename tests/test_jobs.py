@@ -5,7 +5,12 @@ written, a stalled worker's job put back, and the CLI's one-line refusals."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -145,10 +150,10 @@ def test_a_job_of_a_silent_worker_is_put_back_in_the_queue(project: application.
         queue.close()
 
 
-async def _retry_stalled(url: str) -> int:
+async def _retry_stalled(url: str, seconds: float = jobs.STALLED_AFTER) -> int:
     queue = jobs.build_queue(url)
     async with queue.open_async():
-        return await jobs.retry_stalled_jobs(queue)
+        return await jobs.retry_stalled_jobs(queue, seconds)
 
 
 def test_worker_and_run_on_sqlite_are_one_line_errors(tmp_path: Path) -> None:
@@ -158,3 +163,68 @@ def test_worker_and_run_on_sqlite_are_one_line_errors(tmp_path: Path) -> None:
     assert result.output.strip() == (
         "monitor: error: `monitor worker` takes its jobs from PostgreSQL: give --db postgresql://… (MONITOR_DB)"
     )
+
+
+def _job_statuses(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        found = conn.execute(
+            "SELECT status, count(*) FROM procrastinate_jobs WHERE task_name = %s GROUP BY 1", [jobs.POLL_TASK]
+        ).fetchall()
+    return {str(status): int(n) for status, n in found}
+
+
+def _wait_for(check: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_a_sigkilled_workers_job_is_retried_and_every_effect_happens_once(
+    project: application.App, pg_url: str, server: TestServer, tmp_path: Path
+) -> None:
+    """Worker A takes the job of a feed that hangs and is SIGKILLed holding it; worker B goes on,
+    the stalled job is put back, B runs it: every entry stored once, the hanging feed's failure
+    written once."""
+    hang = server.fault("hang", "feed.xml")
+    settings = {"fetch": {"allow_hosts": ["127.0.0.1"], "host_spacing": 0, "timeout": 2, "deadline": 10}}
+    others = [{"url": f.url, "name": f.name} for f in project.settings.feeds]
+    feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": hang, "name": "hang"}, *others], settings)
+    a = application.open_app(application.Paths(feeds=feeds, seeds=SEEDS, db=pg_url))
+    queue = _queue(pg_url)
+    try:
+        assert jobs.defer_due(a, queue) == FEEDS + 1
+    finally:
+        queue.close()
+        a.close()
+    cmd = [str(Path(sys.executable).parent / "monitor"), "--feeds", str(feeds), "--seeds", str(SEEDS), "worker"]
+    env = {"MONITOR_DB": pg_url, "PATH": "/usr/bin:/bin", "NO_PROXY": "*"}
+    worker_a = subprocess.Popen([*cmd, "--concurrency", "1"], env=env, stderr=subprocess.DEVNULL)
+    worker_b = None
+    try:
+        _wait_for(lambda: _job_statuses(pg_url).get("doing", 0) == 1 and _hang_taken(pg_url), 60)
+        worker_b = subprocess.Popen([*cmd, "--concurrency", "2"], env=env, stderr=subprocess.DEVNULL)
+        os.kill(worker_a.pid, signal.SIGKILL)
+        worker_a.wait(timeout=10)
+        time.sleep(jobs.HEARTBEAT + 2)  # A's heartbeat is now older than any live worker's
+        assert asyncio.run(_retry_stalled(pg_url, seconds=jobs.HEARTBEAT + 1)) == 1
+        _wait_for(lambda: _job_statuses(pg_url) == {"succeeded": FEEDS + 1}, 90)
+    finally:
+        for p in (worker_a, worker_b):
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=60)
+    with psycopg.connect(pg_url) as conn:
+        articles = conn.execute("SELECT count(*), count(DISTINCT (feed_id, entry_id)) FROM articles").fetchone()
+        hanging = conn.execute("SELECT error_count, version FROM feeds WHERE url = %s", [hang]).fetchone()
+    assert articles == (FEEDS * ENTRIES, FEEDS * ENTRIES)
+    assert hanging == (1, 1)  # the failure recorded once, by B
+
+
+def _hang_taken(url: str) -> bool:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing' AND args->>'url' LIKE '%%/fault/hang/%%'"
+        ).fetchone()
+    return bool(row and row[0])
