@@ -167,6 +167,8 @@ def test_worker_and_run_on_sqlite_are_one_line_errors(tmp_path: Path) -> None:
 
 def _job_statuses(url: str) -> dict[str, int]:
     with psycopg.connect(url) as conn:
+        if conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone() == (None,):
+            return {}  # the queue's schema is not installed yet
         found = conn.execute(
             "SELECT status, count(*) FROM procrastinate_jobs WHERE task_name = %s GROUP BY 1", [jobs.POLL_TASK]
         ).fetchall()
@@ -228,3 +230,22 @@ def _hang_taken(url: str) -> bool:
             "SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing' AND args->>'url' LIKE '%%/fault/hang/%%'"
         ).fetchone()
     return bool(row and row[0])
+
+
+@pytest.mark.slow
+def test_monitor_run_on_postgresql_queues_the_due_feeds_and_does_not_poll(
+    project: application.App, pg_url: str, server: TestServer
+) -> None:
+    cmd = [str(Path(sys.executable).parent / "monitor"), "--feeds", str(project.paths.feeds), "--seeds", str(SEEDS)]
+    env = {"MONITOR_DB": pg_url, "PATH": "/usr/bin:/bin", "NO_PROXY": "*"}
+    service = subprocess.Popen([*cmd, "run", "--tick", "1"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: _job_statuses(pg_url).get("todo", 0) == FEEDS, 60)
+        time.sleep(2)  # two more ticks: the waiting jobs are not queued again
+        assert _job_statuses(pg_url) == {"todo": FEEDS}
+    finally:
+        service.send_signal(signal.SIGTERM)
+        _, err = service.communicate(timeout=60)
+    assert service.returncode == 0, err
+    assert "deferred 8 feed jobs" in err and "deferred 0 feed jobs" in err
+    assert not [r for r in server.requests if r.path.startswith("/feed")]  # the workers poll, not the service
