@@ -29,10 +29,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from helpers import SEEDS, page_title, rss  # noqa: E402
 from httpserver import TestServer  # noqa: E402
-from pg import PgServer, find_bindir, running_server  # noqa: E402
-
 from monitor import app as application  # noqa: E402
 from monitor import jobs  # noqa: E402
+from pg import PgServer, find_bindir, running_server  # noqa: E402
 
 PAGES = ROOT.parent / "shared" / "corpus" / "pages" / "scrapinghub-aeb" / "html"
 
@@ -58,7 +57,7 @@ def one_run(pg: PgServer, feeds_yaml: Path, workers: int, concurrency: int, feed
     url = pg.create_database()
     a = application.open_app(application.Paths(feeds=feeds_yaml, seeds=SEEDS, db=url))
     queue = jobs.build_queue(url).open()
-    jobs.ensure_schema(queue)
+    jobs.ensure_schema(a.store, queue)
     assert jobs.defer_due(a, queue) == feeds
     queue.close()
     a.close()
@@ -74,7 +73,8 @@ def one_run(pg: PgServer, feeds_yaml: Path, workers: int, concurrency: int, feed
         with psycopg.connect(url) as conn:
             while True:
                 row = conn.execute(
-                    "SELECT count(*) FROM procrastinate_jobs WHERE task_name = %s AND status IN ('succeeded', 'failed')",
+                    "SELECT count(*) FROM procrastinate_jobs"
+                    " WHERE task_name = %s AND status IN ('succeeded', 'failed')",
                     [jobs.POLL_TASK],
                 ).fetchone()
                 conn.commit()

@@ -59,8 +59,9 @@ def project(tmp_path: Path, server: TestServer, pg_url: str) -> Iterator[applica
 
 def _queue(url: str) -> jobs.procrastinate.App:
     queue = jobs.build_queue(url).open()
-    jobs.ensure_schema(queue)
-    jobs.ensure_schema(queue)  # a second start finds the schema and leaves it
+    with PostgresStore(url) as store:
+        jobs.ensure_schema(store, queue)
+        jobs.ensure_schema(store, queue)  # a second start finds the schema and leaves it
     return queue
 
 

@@ -111,3 +111,28 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_workers_saving_the_same_entries_at_once_store_each_once(pg_url: str) -> None:
+    """Two stores (two machines) race on the same entries: unique keys and the row lock keep one
+    article per entry, one match, one count, and the match is news exactly once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from factories import FEED, HIT, NOW, article, spec
+
+    stores = [PostgresStore(pg_url), PostgresStore(pg_url)]
+    stores[0].sync_feeds([spec()])
+    try:
+
+        def save(i: int) -> bool:
+            return stores[i % 2].save_article(FEED, article(str(i // 2)), "h", HIT, NOW).news
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            news = list(pool.map(save, range(40)))
+        counts = stores[0].counts()
+        assert (counts.articles, counts.matches) == (20, 20)
+        assert stores[1].feed_statuses()[0].entries == 20
+        assert sum(news) == 20  # each entry's match reported once, whichever store won
+    finally:
+        for store in stores:
+            store.close()

@@ -86,7 +86,7 @@ def _date(value: str) -> datetime:
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default=None,
-    help="Log verbosity on stderr (default: error; info for `run` and `backfill`).",
+    help="Log verbosity on stderr (default: error; info for `run`, `worker` and `backfill`).",
 )
 @click.option(
     "--log-format",
@@ -98,7 +98,7 @@ def _date(value: str) -> datetime:
 @click.pass_context
 def cli(ctx: click.Context, feeds: Path, seeds: Path, db: str, log_level: str | None, log_format: str) -> None:
     """Watch news feeds and report new coverage related to a set of seed articles."""
-    level = log_level or ("info" if ctx.invoked_subcommand in ("run", "backfill") else "error")
+    level = log_level or ("info" if ctx.invoked_subcommand in ("run", "backfill", "worker") else "error")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         _JsonFormatter()

@@ -93,10 +93,15 @@ def _need(worker: WorkerContext | None) -> WorkerContext:
     return worker
 
 
-def ensure_schema(queue: procrastinate.App) -> None:
+def ensure_schema(store: Storage, queue: procrastinate.App) -> None:
     """Install procrastinate's tables once (its schema script is not idempotent)."""
-    if not queue.check_connection():
-        queue.schema_manager.apply_schema()
+    _postgres(store).install_once("procrastinate_jobs", queue.schema_manager.get_schema())
+
+
+def _postgres(store: Storage) -> PostgresStore:
+    if not isinstance(store, PostgresStore):  # jobs exist only on PostgreSQL
+        raise RuntimeError("monitor jobs need the PostgreSQL backend")
+    return store
 
 
 def defer_due(a: application.App, queue: procrastinate.App) -> int:
@@ -130,9 +135,7 @@ def poll_one(worker: WorkerContext, url: str) -> str:
     spec = next((f for f in a.settings.feeds if f.url == url), None)
     if spec is None:
         return "skipped: not in this worker's feeds.yaml"
-    store = a.store
-    if not isinstance(store, PostgresStore):  # jobs exist only on PostgreSQL
-        raise RuntimeError("monitor jobs need the PostgreSQL backend")
+    store = _postgres(a.store)
     state = store.feed_state(url)
     if state.next_due_at is not None and state.next_due_at > a.now():
         return "skipped: polled since this job was queued"
@@ -166,8 +169,7 @@ def run_worker(a: application.App, url: str, *, concurrency: int, wait: bool = T
     the queues are empty)."""
     with Fetcher(a.settings.fetch) as fetcher:
         queue = build_queue(url, WorkerContext(app=a, fetcher=fetcher))
-        with queue.open():
-            ensure_schema(queue)
+        ensure_schema(a.store, queue)
         _ = a.scorer  # load seeds and the model before taking jobs
         queue.run_worker(
             queues=[FEEDS_QUEUE, DIGESTS_QUEUE],

@@ -170,7 +170,7 @@ class _Queue:
 
         self._jobs, self._app = jobs, a
         self._queue = jobs.build_queue(url).open()
-        jobs.ensure_schema(self._queue)
+        jobs.ensure_schema(a.store, self._queue)
 
     def defer_due(self) -> int:
         return self._jobs.defer_due(self._app, self._queue)

@@ -136,9 +136,14 @@ MIGRATIONS: tuple[Migration, ...] = (
 _LOCK_KEY = 0x6D6F6E69746F72  # "monitor"
 
 
+def lock_migrations(conn: psycopg.Connection[dict[str, Any]]) -> None:
+    """Held until the caller's transaction ends: one schema change at a time, across machines."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+
+
 def migrate(conn: psycopg.Connection[dict[str, Any]]) -> None:
     """Apply pending migrations; the caller holds the transaction."""
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+    lock_migrations(conn)
     conn.execute(
         "CREATE TABLE IF NOT EXISTS monitor_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL)"
     )

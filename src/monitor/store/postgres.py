@@ -23,7 +23,7 @@ from ..models import Article, Document, FeedSpec, FeedState, FeedUpdate, Judgmen
 from . import describe_location, pg_feeds
 from .common import EPOCH
 from .lifecycle import MatchChange, match_change, rescore_outcome
-from .pg_migrations import migrate, schema_version
+from .pg_migrations import lock_migrations, migrate, schema_version
 from .records import (
     Counts,
     DigestRecord,
@@ -142,6 +142,17 @@ class PostgresStore:
         """apply, or StaleWrite when the feed was written since `version` was read."""
         with self._tx() as conn:
             pg_feeds.apply_at(conn, update, version)
+
+    def install_once(self, probe_table: str, script: str) -> bool:
+        """Run a third-party schema script (the job queue's) unless `probe_table` exists, under
+        the migration lock so workers starting together install it once. True: installed now."""
+        with self._tx() as conn:
+            lock_migrations(conn)
+            row = conn.execute("SELECT to_regclass(%s) AS found", [probe_table]).fetchone()
+            if row is not None and row["found"] is not None:
+                return False
+            conn.execute(script.encode())  # no parameters: sent as it is, several statements
+            return True
 
     # --- articles and matches ----------------------------------------------------------------
 
