@@ -9,11 +9,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# A plain install of the package (no venv needed inside the image).
+# A plain install of the package (no venv needed inside the image). EXTRAS=postgres adds the
+# PostgreSQL backend and job queue (docker-compose.yml's `scale` profile builds it so).
+ARG EXTRAS=""
 WORKDIR /build
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN pip install --upgrade pip && pip install . && rm -rf /build
+RUN pip install --upgrade pip && pip install . && if [ -n "$EXTRAS" ]; then pip install ".[$EXTRAS]"; fi \
+    && rm -rf /build
 
 # Run as an unprivileged user. The database lives on the /data volume; file digests go to
 # /app/digests (feeds.yaml: `dir: /app/digests`; docker-compose.yml mounts it from ./digests).

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from httpserver import TestServer
+from pg import NO_BINARIES, PgServer, find_bindir, running_server
 
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 
@@ -30,3 +31,20 @@ def server() -> Iterator[TestServer]:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One real PostgreSQL server for the session (tests/pg.py); skipped, with the reason, only
+    when no PostgreSQL binaries exist."""
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip(NO_BINARIES)
+    with running_server(bindir) as srv:
+        yield srv
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """The URL of a fresh, empty database on the session's server."""
+    return pg_server.create_database()

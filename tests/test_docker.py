@@ -97,3 +97,20 @@ def test_dockerfile_installs_the_package_and_runs_the_service() -> None:
     for source in re.findall(r"^COPY\s+(.+?)\s+\S+$", text, re.M):
         for name in source.split():
             assert (ROOT / name).exists(), name
+
+
+def test_scale_profile_runs_postgresql_a_scheduler_and_workers(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    scale = {name for name, service in services.items() if "scale" in service.get("profiles", [])}
+    assert scale == {"postgres", "scheduler", "worker"}
+    assert "profiles" not in services["monitor"]  # `docker compose up` is unchanged
+    assert services["postgres"]["image"].startswith("postgres:")
+    assert "ports" not in services["postgres"]  # reachable on the compose network only
+    assert services["scheduler"]["build"]["args"] == {"EXTRAS": "postgres"}
+    assert services["scheduler"]["command"] == ["monitor", "run"]
+    assert services["worker"]["command"][:2] == ["monitor", "worker"]
+    assert services["worker"]["deploy"]["replicas"] >= 2
+    for name in ("scheduler", "worker"):
+        assert services[name]["environment"]["MONITOR_DB"].startswith("postgresql://monitor:")
+        assert services[name]["environment"]["MONITOR_DB"].endswith("@postgres:5432/monitor")
+    assert services["scheduler"]["depends_on"]["postgres"]["condition"] == "service_healthy"

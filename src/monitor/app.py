@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import random
@@ -36,7 +37,8 @@ from .pipeline import Clock as Clock  # the injected clock's type, for the servi
 from .plan import entry_hash
 from .score import Scorer, build_scorer
 from .score.semantic import INSTALL_HINT, SemanticScorer, semantic_available
-from .store import Storage, open_storage
+from .store import POSTGRES_HINT, Location, Storage, open_storage
+from .store import database_location as database_location  # --db's parser, for the CLI
 from .workers import WorkerPool
 
 log = logging.getLogger("monitor")
@@ -53,7 +55,7 @@ def utcnow() -> datetime:
 class Paths:
     feeds: Path
     seeds: Path
-    db: Path
+    db: Location  # a SQLite file, or a postgresql:// URL
 
 
 @dataclass
@@ -504,3 +506,24 @@ def _backfill_one(
         return "failed"
     saved = app.store.save_article(BACKFILL_FEED, article, entry_hash(entry), done.score, app.now())
     return "match" if saved.news else "stored"
+
+
+# --- many machines: PostgreSQL and the job queue (jobs.py) -----------------------------------
+
+
+def job_queue_url(app: App, command: str) -> str:
+    """The database URL the job queue lives in; a one-line error on SQLite or without the extra."""
+    if not isinstance(app.paths.db, str):
+        raise ConfigError(f"`monitor {command}` takes its jobs from PostgreSQL: give --db postgresql://… (MONITOR_DB)")
+    if importlib.util.find_spec("procrastinate") is None:
+        raise ConfigError(f"`monitor {command}` needs procrastinate; install it with {POSTGRES_HINT}")
+    return app.paths.db
+
+
+def run_worker(app: App, *, concurrency: int) -> None:
+    """`monitor worker`: run feed and digest jobs until SIGTERM/SIGINT."""
+    url = job_queue_url(app, "worker")
+    from . import jobs  # procrastinate is part of the optional postgres extra
+
+    jobs.run_worker(app, url, concurrency=concurrency)
+

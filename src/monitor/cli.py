@@ -76,18 +76,17 @@ def _date(value: str) -> datetime:
 )
 @click.option(
     "--db",
-    type=click.Path(path_type=Path, dir_okay=False),
     default="data/monitor.db",
     envvar="MONITOR_DB",
     show_default=True,
     show_envvar=True,
-    help="SQLite database file.",
+    help="SQLite database file, or a postgresql:// URL (needs the postgres extra).",
 )
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default=None,
-    help="Log verbosity on stderr (default: error; info for `run` and `backfill`).",
+    help="Log verbosity on stderr (default: error; info for `run`, `worker` and `backfill`).",
 )
 @click.option(
     "--log-format",
@@ -97,9 +96,9 @@ def _date(value: str) -> datetime:
     help="One line per event on stderr; json for log collectors.",
 )
 @click.pass_context
-def cli(ctx: click.Context, feeds: Path, seeds: Path, db: Path, log_level: str | None, log_format: str) -> None:
+def cli(ctx: click.Context, feeds: Path, seeds: Path, db: str, log_level: str | None, log_format: str) -> None:
     """Watch news feeds and report new coverage related to a set of seed articles."""
-    level = log_level or ("info" if ctx.invoked_subcommand in ("run", "backfill") else "error")
+    level = log_level or ("info" if ctx.invoked_subcommand in ("run", "backfill", "worker") else "error")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         _JsonFormatter()
@@ -110,7 +109,7 @@ def cli(ctx: click.Context, feeds: Path, seeds: Path, db: Path, log_level: str |
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    ctx.obj = app.Paths(feeds=feeds, seeds=seeds, db=db)
+    ctx.obj = app.Paths(feeds=feeds, seeds=seeds, db=app.database_location(db))
 
 
 class _JsonFormatter(logging.Formatter):
@@ -662,6 +661,17 @@ def feeds_export(ctx: click.Context, out: str) -> None:
     else:
         write_atomic(Path(out), text)
         click.echo(f"{text.count('<outline ')} feeds written to {out}", err=True)
+
+
+@cli.command()
+@click.option(
+    "--concurrency", type=click.IntRange(1, 256), default=4, show_default=True, help="Jobs run at once."
+)
+@click.pass_context
+def worker(ctx: click.Context, concurrency: int) -> None:
+    """Run feed and digest jobs that `monitor run` queues in PostgreSQL (--db postgresql://…),
+    until SIGTERM/SIGINT. Start any number of workers, on any number of machines."""
+    app.run_worker(_open(ctx), concurrency=concurrency)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from . import app as application
 from .errors import ConfigError, MonitorError
+from .store import describe_location
 from .web import Running, start_in_thread
 
 log = logging.getLogger("monitor.service")
@@ -28,11 +29,14 @@ STOP_GRACE = 5.0  # seconds a running poll gets to finish its current entry afte
 class InstanceLock:
     """An flock beside the database: the kernel drops it when the process dies, even on SIGKILL."""
 
-    def __init__(self, db: Path) -> None:
-        self.path = Path(f"{db}.lock")
+    def __init__(self, db: Path | None) -> None:
+        """db None: nothing to lock (a database server, not a file)."""
+        self.path = Path(f"{db}.lock") if db is not None else None
         self._file: IO[str] | None = None
 
     def acquire(self) -> None:
+        if self.path is None:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         f = open(self.path, "a+")  # noqa: SIM115 - held for the service's lifetime
         try:
@@ -58,7 +62,9 @@ class InstanceLock:
 
 
 def run_service(paths: application.Paths, *, tick: float = 5.0, now: application.Clock = application.utcnow) -> None:
-    lock = InstanceLock(paths.db)
+    # A file lock guards a SQLite file; on PostgreSQL several machines share the database and
+    # the work is spread by the job queue instead (docs/scaling.md).
+    lock = InstanceLock(paths.db if isinstance(paths.db, Path) else None)
     lock.acquire()
     try:
         a = _start(paths, now)
@@ -90,7 +96,7 @@ def run_service(paths: application.Paths, *, tick: float = 5.0, now: application
         tick,
         settings.time,
         settings.timezone,
-        paths.db,
+        describe_location(paths.db),
     )
     try:
         scheduler.start()
@@ -125,10 +131,15 @@ def _schedule(
 ) -> None:
     """The tick (poll what is due) and the daily digest; `busy` keeps them from overlapping."""
 
+    queue = _job_queue(a)
+
     def tick_job() -> None:
         with busy:
             try:
                 a.store.set_value("heartbeat", a.now().astimezone(UTC).isoformat(timespec="seconds"))
+                if queue is not None:  # PostgreSQL: `monitor worker`s poll (jobs.py)
+                    log.info("deferred %d feed jobs", queue.defer_due())
+                    return
                 for r in application.poll(a, only_due=True, should_stop=stop.is_set):
                     if r.error:
                         log.warning("feed=%s error=%s", r.name, r.error)
@@ -142,6 +153,9 @@ def _schedule(
     def digest_job() -> None:
         with busy:
             try:
+                if queue is not None:
+                    log.info("digest job %s", "deferred" if queue.defer_digest() else "already waiting")
+                    return
                 for target, outcome in application.deliver_all(a):
                     log.info("digest target=%s %s", target, outcome)
             except MonitorError as exc:
@@ -163,6 +177,29 @@ def _schedule(
             coalesce=True,
             misfire_grace_time=3600,
         )
+
+
+class _Queue:
+    """`monitor run` on PostgreSQL: due feeds and the digest become jobs for the workers."""
+
+    def __init__(self, a: application.App, url: str) -> None:
+        from . import jobs  # procrastinate is part of the optional postgres extra
+
+        self._jobs, self._app = jobs, a
+        self._queue = jobs.build_queue(url).open()
+        jobs.ensure_schema(a.store, self._queue)
+
+    def defer_due(self) -> int:
+        return self._jobs.defer_due(self._app, self._queue)
+
+    def defer_digest(self) -> bool:
+        return self._jobs.defer_digest(self._queue)
+
+
+def _job_queue(a: application.App) -> _Queue | None:
+    if not isinstance(a.paths.db, str):
+        return None
+    return _Queue(a, application.job_queue_url(a, "run"))
 
 
 def _stop(a: application.App, lock: InstanceLock, stop: threading.Event, busy: threading.Lock) -> None:

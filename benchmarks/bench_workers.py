@@ -1,0 +1,121 @@
+"""Throughput of `monitor worker` processes on PostgreSQL with 1, 2 and 4 workers.
+
+A throwaway PostgreSQL server (tests/pg.py), `--hosts` loopback HTTP servers (one port each: a
+politeness key each) serving `--feeds` feeds of `--entries` entries whose pages are real pages
+from ../shared/corpus/pages/scrapinghub-aeb (gzip-decoded), host_spacing 0. For each worker
+count: a fresh database, every feed queued as a job (jobs.defer_due), N `monitor worker`
+processes started, wall time until every feed job has succeeded. Prints one line per count.
+
+    python benchmarks/bench_workers.py [--feeds 60] [--hosts 30] [--entries 5] [--workers 1 2 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from helpers import SEEDS, page_title, rss  # noqa: E402
+from httpserver import TestServer  # noqa: E402
+from monitor import app as application  # noqa: E402
+from monitor import jobs  # noqa: E402
+from pg import PgServer, find_bindir, running_server  # noqa: E402
+
+PAGES = ROOT.parent / "shared" / "corpus" / "pages" / "scrapinghub-aeb" / "html"
+
+
+def serve(servers: list[TestServer], feeds: int, entries: int) -> list[dict[str, object]]:
+    pages = [gzip.decompress(p.read_bytes()) for p in sorted(PAGES.glob("*.html.gz"))]
+    out: list[dict[str, object]] = []
+    n = 0
+    for f in range(feeds):
+        srv = servers[f % len(servers)]
+        items = []
+        for e in range(entries):
+            body = pages[n % len(pages)]
+            n += 1
+            srv.add(f"/p/{f}-{e}.html", body, content_type="text/html; charset=utf-8")
+            items.append({"title": page_title(body), "link": srv.url(f"/p/{f}-{e}.html")})
+        srv.add(f"/feed{f}.xml", rss(items))
+        out.append({"url": srv.url(f"/feed{f}.xml"), "name": f"feed{f}"})
+    return out
+
+
+def one_run(pg: PgServer, feeds_yaml: Path, workers: int, concurrency: int, feeds: int) -> float:
+    url = pg.create_database()
+    a = application.open_app(application.Paths(feeds=feeds_yaml, seeds=SEEDS, db=url))
+    queue = jobs.build_queue(url).open()
+    jobs.ensure_schema(a.store, queue)
+    assert jobs.defer_due(a, queue) == feeds
+    queue.close()
+    a.close()
+    env = {**os.environ, "MONITOR_DB": url, "NO_PROXY": "*"}
+    exe = str(Path(sys.executable).parent / "monitor")
+    cmd = [exe, "--feeds", str(feeds_yaml), "--seeds", str(SEEDS), "--log-level", "error", "worker"]
+    start = time.perf_counter()
+    procs = [
+        subprocess.Popen([*cmd, "--concurrency", str(concurrency)], env=env, stdout=subprocess.DEVNULL)
+        for _ in range(workers)
+    ]
+    try:
+        with psycopg.connect(url) as conn:
+            while True:
+                row = conn.execute(
+                    "SELECT count(*) FROM procrastinate_jobs"
+                    " WHERE task_name = %s AND status IN ('succeeded', 'failed')",
+                    [jobs.POLL_TASK],
+                ).fetchone()
+                conn.commit()
+                if row and row[0] >= feeds:
+                    break
+                time.sleep(0.1)
+        return time.perf_counter() - start
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(timeout=60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeds", type=int, default=60)
+    parser.add_argument("--hosts", type=int, default=30)
+    parser.add_argument("--entries", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    args = parser.parse_args()
+    bindir = find_bindir()
+    if bindir is None:
+        sys.exit("no PostgreSQL binaries (initdb, pg_ctl): install Debian's postgresql")
+    servers = [TestServer() for _ in range(args.hosts)]
+    try:
+        with running_server(bindir) as pg, tempfile.TemporaryDirectory() as tmp:
+            feeds_yaml = Path(tmp) / "feeds.yaml"
+            settings = {"fetch": {"allow_hosts": ["127.0.0.1"], "host_spacing": 0, "timeout": 10, "deadline": 60}}
+            feeds_yaml.write_text(json.dumps({"feeds": serve(servers, args.feeds, args.entries), "settings": settings}))
+            articles = args.feeds * args.entries
+            print(f"{args.feeds} feeds x {args.entries} entries on {args.hosts} loopback hosts, "
+                  f"concurrency {args.concurrency} per worker, {os.cpu_count()} CPUs")
+            for n in args.workers:
+                wall = one_run(pg, feeds_yaml, n, args.concurrency, args.feeds)
+                print(f"workers={n}: {wall:6.2f} s wall, {articles / wall:6.1f} articles/s (incl. worker start-up)")
+    finally:
+        for s in servers:
+            s.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Distributed work on PostgreSQL with procrastinate (no broker: the queue is tables in the same
+database). `monitor run` defers due feeds and the daily digest as jobs; `monitor worker` runs
+them, on any number of machines.
+
+Politeness across workers: a feed job carries procrastinate's `lock` = its feed's host, so no
+two jobs of one host run at once anywhere; inside a job the worker's Fetcher holds `per_host`
+and `host_spacing`. `queueing_lock` = the feed URL: at most one waiting job per feed, so the
+backlog is bounded by the number of feeds however long the workers are away.
+
+Exactly once: entries are unique per (feed, entry id); the poll's outcome is written only if the
+feed row is still at the version the job read (a job retried after its worker stalled, or a
+paused worker waking up, cannot write a stale result); digests are reserved per
+(target, match, revision). A killed worker's running job is retried by `retry_stalled`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+import procrastinate
+from procrastinate.exceptions import AlreadyEnqueued
+
+from . import app as application
+from .fetch import Fetcher
+from .models import FeedUpdate
+from .pipeline import run_feed
+from .store import Storage
+from .store.pg_feeds import StaleWrite
+from .store.postgres import PostgresStore
+
+log = logging.getLogger("monitor.jobs")
+
+FEEDS_QUEUE = "feeds"
+DIGESTS_QUEUE = "digests"
+POLL_TASK = "monitor.poll_feed"
+DIGEST_TASK = "monitor.deliver_digests"
+STALLED_AFTER = 30.0  # seconds without a worker heartbeat before its running jobs are retried
+HEARTBEAT = 5.0
+
+
+@dataclass
+class WorkerContext:
+    """What a worker's jobs share: the opened project (settings, seeds, store) and one Fetcher."""
+
+    app: application.App
+    fetcher: Fetcher
+
+
+def host_of(url: str) -> str:
+    """The politeness key: host, and port when one is given (loopback test servers differ by port)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or url).lower()
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def build_queue(url: str, worker: WorkerContext | None = None) -> procrastinate.App:
+    """The procrastinate app with monitor's tasks; `worker` is set only where jobs run."""
+    queue = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+
+    @queue.task(name=POLL_TASK, queue=FEEDS_QUEUE)
+    def poll_feed(url: str) -> str:
+        return poll_one(_need(worker), url)
+
+    @queue.task(name=DIGEST_TASK, queue=DIGESTS_QUEUE)
+    def deliver_digests() -> str:
+        results = application.deliver_all(_need(worker).app)
+        return "; ".join(f"{target}: {outcome}" for target, outcome in results)
+
+    @queue.periodic(cron="* * * * *", periodic_id="retry-stalled")
+    @queue.task(name="monitor.retry_stalled", queue=FEEDS_QUEUE, queueing_lock="retry-stalled", pass_context=True)
+    async def retry_stalled(context: procrastinate.JobContext, timestamp: int) -> int:
+        return await retry_stalled_jobs(context.app)
+
+    return queue
+
+
+async def retry_stalled_jobs(queue: procrastinate.App, seconds: float = STALLED_AFTER) -> int:
+    """Put the running jobs of workers silent for `seconds` (killed, cut off) back in the queue."""
+    manager = queue.job_manager
+    stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=seconds))
+    for job in stalled:
+        log.warning("retrying job %s (%s): its worker stopped sending heartbeats", job.id, job.task_name)
+        await manager.retry_job(job)
+    return len(stalled)
+
+
+def _need(worker: WorkerContext | None) -> WorkerContext:
+    if worker is None:  # a programming error: jobs only run in `monitor worker`
+        raise RuntimeError("monitor jobs run only in a worker")
+    return worker
+
+
+def ensure_schema(store: Storage, queue: procrastinate.App) -> None:
+    """Install procrastinate's tables once (its schema script is not idempotent)."""
+    _postgres(store).install_once("procrastinate_jobs", queue.schema_manager.get_schema())
+
+
+def _postgres(store: Storage) -> PostgresStore:
+    if not isinstance(store, PostgresStore):  # jobs exist only on PostgreSQL
+        raise RuntimeError("monitor jobs need the PostgreSQL backend")
+    return store
+
+
+def defer_due(a: application.App, queue: procrastinate.App) -> int:
+    """One job per due feed of feeds.yaml; a feed already waiting keeps its one job."""
+    configured = {f.url for f in a.settings.feeds}
+    deferred = 0
+    for url in a.store.due_feeds(a.now()):
+        if url not in configured:
+            continue
+        job = queue.configure_task(POLL_TASK, lock=f"host:{host_of(url)}", queueing_lock=f"feed:{url}")
+        try:
+            job.defer(url=url)
+            deferred += 1
+        except AlreadyEnqueued:
+            pass
+    return deferred
+
+
+def defer_digest(queue: procrastinate.App) -> bool:
+    """The daily digest as one job (one waiting at most); delivery itself is exactly once."""
+    try:
+        queue.configure_task(DIGEST_TASK, queueing_lock="digest").defer()
+    except AlreadyEnqueued:
+        return False
+    return True
+
+
+def poll_one(worker: WorkerContext, url: str) -> str:
+    """Poll one feed in a worker, writing its outcome only at the version read here."""
+    a = worker.app
+    spec = next((f for f in a.settings.feeds if f.url == url), None)
+    if spec is None:
+        return "skipped: not in this worker's feeds.yaml"
+    store = _postgres(a.store)
+    state = store.feed_state(url)
+    if state.next_due_at is not None and state.next_due_at > a.now():
+        return "skipped: polled since this job was queued"
+    fenced = cast(Storage, _Fenced(store, store.feed_version(url)))
+    result = run_feed(spec, store=fenced, fetcher=worker.fetcher, scorer=a.scorer, now=a.now)
+    if result.error is not None:
+        return f"error: {result.error}"
+    return "not modified" if result.not_modified else f"{result.new_entries} new, {result.matches} matches"
+
+
+class _Fenced:
+    """The store as the pipeline sees it, with `apply` checked against the feed's version."""
+
+    def __init__(self, store: PostgresStore, version: int) -> None:
+        self._store = store
+        self._version = version
+
+    def apply(self, update: FeedUpdate) -> None:
+        try:
+            self._store.apply_at_version(update, self._version)
+        except StaleWrite:
+            log.warning("%s: written by another job meanwhile; this result is dropped", update.url)
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def run_worker(a: application.App, url: str, *, concurrency: int, wait: bool = True) -> None:
+    """`monitor worker`: run feed and digest jobs until SIGTERM/SIGINT (or, wait=False, until
+    the queues are empty)."""
+    with Fetcher(a.settings.fetch) as fetcher:
+        queue = build_queue(url, WorkerContext(app=a, fetcher=fetcher))
+        ensure_schema(a.store, queue)
+        _ = a.scorer  # load seeds and the model before taking jobs
+        queue.run_worker(
+            queues=[FEEDS_QUEUE, DIGESTS_QUEUE],
+            concurrency=concurrency,
+            wait=wait,
+            update_heartbeat_interval=HEARTBEAT,
+            stalled_worker_timeout=STALLED_AFTER,
+            fetch_job_polling_interval=1.0,
+        )

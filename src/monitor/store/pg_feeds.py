@@ -1,0 +1,131 @@
+"""PostgreSQL SQL for feeds: feeds.yaml sync, fetch state, statuses and applying a FeedUpdate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from ..errors import StorageError
+from ..models import FeedSpec, FeedState, FeedUpdate, FetchRecord
+from .records import FeedStatus
+
+Conn = psycopg.Connection[dict[str, Any]]
+
+
+def sync(conn: Conn, specs: Sequence[FeedSpec]) -> None:
+    for spec in specs:
+        conn.execute(
+            """INSERT INTO feeds (url, name, tags, interval, full_text) VALUES (%s, %s, %s, %s, %s)
+               ON CONFLICT (url) DO UPDATE SET name = excluded.name, tags = excluded.tags,
+               interval = excluded.interval, full_text = excluded.full_text""",
+            [spec.url, spec.name, list(spec.tags), spec.interval, spec.full_text],
+        )
+
+
+def state(conn: Conn, url: str) -> FeedState:
+    r = conn.execute("SELECT * FROM feeds WHERE url = %s", [url]).fetchone()
+    if r is None:
+        raise StorageError(f"unknown feed {url}")
+    return FeedState(
+        url=r["url"],
+        name=r["name"] or r["url"],
+        etag=r["etag"],
+        last_modified=r["last_modified"],
+        status=r["status"],
+        error_count=r["error_count"],
+        next_due_at=r["next_due_at"],
+        last_fetch_at=r["last_fetch_at"],
+        last_error=r["last_error"],
+        entries=r["entries"],
+        fetch_url=r["fetch_url"],
+    )
+
+
+def statuses(conn: Conn) -> list[FeedStatus]:
+    found = conn.execute(
+        """SELECT f.*, (SELECT count(*) FROM articles a JOIN matches m ON m.article_id = a.id
+                        WHERE a.feed_id = f.id AND m.status = 'active') AS matches
+           FROM feeds f ORDER BY f.id"""
+    ).fetchall()
+    return [
+        FeedStatus(
+            url=r["url"],
+            name=r["name"] or r["url"],
+            tags=tuple(r["tags"]),
+            interval=r["interval"],
+            full_text=bool(r["full_text"]),
+            title=r["title"],
+            status=r["status"],
+            entries=r["entries"],
+            matches=int(r["matches"]),
+            last_fetch_at=r["last_fetch_at"],
+            last_success_at=r["last_success_at"],
+            next_due_at=r["next_due_at"],
+            error_count=r["error_count"],
+            last_error=r["last_error"],
+            last_error_at=r["last_error_at"],
+            last_warning=r["last_warning"],
+            etag=r["etag"],
+            last_modified=r["last_modified"],
+            fetch_url=r["fetch_url"],
+        )
+        for r in found
+    ]
+
+
+class StaleWrite(StorageError):
+    """The feed was written since this poll read it (its job ran again elsewhere)."""
+
+
+def version(conn: Conn, url: str) -> int:
+    row = conn.execute("SELECT version FROM feeds WHERE url = %s", [url]).fetchone()
+    if row is None:
+        raise StorageError(f"unknown feed {url}")
+    return int(row["version"])
+
+
+def apply_at(conn: Conn, update: FeedUpdate, expected: int) -> None:
+    """apply, only if the feed row is still at the version the poll started from."""
+    row = conn.execute("SELECT version FROM feeds WHERE url = %s FOR UPDATE", [update.url]).fetchone()
+    if row is None:
+        raise StorageError(f"unknown feed {update.url}")
+    if int(row["version"]) != expected:
+        raise StaleWrite(f"{update.url}: stale result not written (feed version {row['version']}, read {expected})")
+    apply(conn, update)
+
+
+def apply(conn: Conn, update: FeedUpdate) -> None:
+    conn.execute("UPDATE feeds SET version = version + 1 WHERE url = %s", [update.url])
+    # The move first: a 304 from the new location confirms the validators sent there, which
+    # the record below then leaves alone.
+    if update.move is not None:
+        m = update.move
+        conn.execute(
+            "UPDATE feeds SET fetch_url = %s, etag = %s, last_modified = %s WHERE url = %s",
+            [m.fetch_url, m.etag, m.last_modified, update.url],
+        )
+    if update.record is not None:
+        _record(conn, update.url, update.record)
+
+
+def _record(conn: Conn, url: str, record: FetchRecord) -> None:
+    sets = ["last_fetch_at = %(now)s", "next_due_at = %(due)s"]
+    params: dict[str, Any] = {"url": url, "now": record.fetched_at, "due": record.next_due}
+    if record.error is None:
+        sets += ["last_success_at = %(now)s", "error_count = 0", "last_error = NULL", "last_warning = %(warning)s"]
+        params["warning"] = record.warning
+    else:
+        sets += ["error_count = error_count + 1", "last_error = %(error)s", "last_error_at = %(now)s"]
+        params["error"] = record.error.message  # stored as the text `monitor status` shows
+    if record.validators is not None:  # every 200 refreshes both, each independently (None clears)
+        sets += ["etag = %(etag)s", "last_modified = %(lm)s"]
+        params["etag"], params["lm"] = record.validators
+    if record.status is not None:
+        sets.append("status = %(status)s")
+        params["status"] = record.status
+    if record.title:
+        sets.append("title = %(title)s")
+        params["title"] = record.title
+    conn.execute(f"UPDATE feeds SET {', '.join(sets)} WHERE url = %(url)s".encode(), params)

@@ -1,0 +1,159 @@
+"""Numbered schema migrations for PostgreSQL: plain SQL, each applied once, in order.
+
+Append only (a new table, column or index is a new `Migration` at the end). Each runs in the
+opening transaction under an advisory lock, so workers starting together on an empty database
+apply it once. The applied names are kept in `monitor_migrations`.
+
+The schema mirrors the SQLite one (store/migrations.py) with native types: timestamptz for
+times, text[] for lists, and a generated tsvector with a GIN index where SQLite has FTS5.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import psycopg
+
+
+class Migration(NamedTuple):
+    name: str
+    sql: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "m001_initial",
+        """
+        CREATE TABLE feeds (
+            id bigserial PRIMARY KEY,
+            url text NOT NULL UNIQUE,
+            name text,
+            tags text[] NOT NULL DEFAULT '{}',
+            interval double precision,
+            full_text boolean NOT NULL DEFAULT true,
+            title text,
+            etag text,
+            last_modified text,
+            status text NOT NULL DEFAULT 'active',
+            last_fetch_at timestamptz,
+            last_success_at timestamptz,
+            next_due_at timestamptz,
+            error_count integer NOT NULL DEFAULT 0,
+            last_error text,
+            last_error_at timestamptz,
+            last_warning text,
+            entries integer NOT NULL DEFAULT 0,
+            fetch_url text
+        );
+        CREATE INDEX feeds_due ON feeds (next_due_at) WHERE status = 'active';
+
+        CREATE TABLE articles (
+            id bigserial PRIMARY KEY,
+            feed_id bigint NOT NULL REFERENCES feeds (id),
+            entry_id text NOT NULL,
+            entry_hash text,
+            url text,
+            canonical_url text,
+            title text,
+            published timestamptz,
+            first_seen timestamptz NOT NULL,
+            updated_at timestamptz NOT NULL,
+            summary text,
+            text text,
+            content_hash text,
+            extraction text,
+            author text,
+            language text,
+            -- 'simple': no stemming, like SQLite's unicode61 tokenizer (the same query finds the same articles)
+            search tsvector GENERATED ALWAYS AS (
+                setweight(to_tsvector('simple'::regconfig, coalesce(title, '')), 'A')
+                || setweight(to_tsvector('simple'::regconfig, coalesce(text, '')), 'B')
+            ) STORED,
+            UNIQUE (feed_id, entry_id)
+        );
+        CREATE INDEX articles_canonical_url ON articles (canonical_url);
+        CREATE INDEX articles_url ON articles (url);
+        CREATE INDEX articles_first_seen ON articles (first_seen);
+        CREATE INDEX articles_search ON articles USING gin (search);
+
+        CREATE TABLE matches (
+            id bigserial PRIMARY KEY,
+            article_id bigint NOT NULL UNIQUE REFERENCES articles (id),
+            score double precision NOT NULL,
+            nearest_seed text,
+            facets text[] NOT NULL DEFAULT '{}',
+            terms text[] NOT NULL DEFAULT '{}',
+            sentence text,
+            matched_at timestamptz NOT NULL,
+            updated_at timestamptz NOT NULL,
+            revision integer NOT NULL DEFAULT 1,
+            status text NOT NULL DEFAULT 'active'
+        );
+        CREATE INDEX matches_active ON matches (score DESC, id) WHERE status = 'active';
+
+        CREATE TABLE digests (
+            id bigserial PRIMARY KEY,
+            target text NOT NULL,
+            created_at timestamptz NOT NULL,
+            status text NOT NULL,
+            delivered_at timestamptz,
+            count integer NOT NULL DEFAULT 0,
+            attempts integer NOT NULL DEFAULT 0,
+            last_error text
+        );
+        CREATE INDEX digests_pending ON digests (target, id) WHERE status = 'pending';
+
+        -- Exactly once per target: one row per (target, match, revision) across all digests.
+        CREATE TABLE digest_items (
+            digest_id bigint NOT NULL REFERENCES digests (id),
+            target text NOT NULL,
+            match_id bigint NOT NULL REFERENCES matches (id),
+            revision integer NOT NULL,
+            UNIQUE (target, match_id, revision)
+        );
+        CREATE INDEX digest_items_digest ON digest_items (digest_id);
+
+        CREATE TABLE judgments (
+            article_id bigint PRIMARY KEY REFERENCES articles (id),
+            relevant boolean NOT NULL,
+            judged_at timestamptz NOT NULL
+        );
+
+        CREATE TABLE service (key text PRIMARY KEY, value text);
+        """,
+    ),
+    Migration(
+        "m002_feed_version",
+        """
+        -- Bumped by every write of a poll's outcome: a job that read the feed at an older version
+        -- (a paused worker whose job was retried elsewhere) cannot write its stale result.
+        ALTER TABLE feeds ADD COLUMN version bigint NOT NULL DEFAULT 0;
+        """,
+    ),
+)
+
+# Any constant shared by every process of this project: serialises concurrent migrations.
+_LOCK_KEY = 0x6D6F6E69746F72  # "monitor"
+
+
+def lock_migrations(conn: psycopg.Connection[dict[str, Any]]) -> None:
+    """Held until the caller's transaction ends: one schema change at a time, across machines."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+
+
+def migrate(conn: psycopg.Connection[dict[str, Any]]) -> None:
+    """Apply pending migrations; the caller holds the transaction."""
+    lock_migrations(conn)
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS monitor_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL)"
+    )
+    applied = {row["name"] for row in conn.execute("SELECT name FROM monitor_migrations").fetchall()}
+    for migration in MIGRATIONS:
+        if migration.name not in applied:
+            conn.execute(migration.sql.encode())  # several statements: sent as one simple query
+            conn.execute("INSERT INTO monitor_migrations (name, applied_at) VALUES (%s, now())", [migration.name])
+
+
+def schema_version(conn: psycopg.Connection[dict[str, Any]]) -> int:
+    row = conn.execute("SELECT count(*) AS n FROM monitor_migrations").fetchone()
+    return int(row["n"]) if row else 0

@@ -1,0 +1,472 @@
+"""The PostgreSQL backend of the Storage protocol (psycopg 3, plain SQL), for many machines.
+
+One connection per store, guarded by a lock (the poll's threads share it, as with SQLite);
+every method is one transaction. Writes that several workers may race on are made safe by the
+database, not by the lock: the article row is locked (SELECT … FOR UPDATE) before its match is
+decided, inserts go through unique keys (ON CONFLICT), and digest items are unique per
+(target, match, revision). The match lifecycle is the shared pure rule (store.lifecycle).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.rows import dict_row
+
+from ..errors import StorageError
+from ..models import Article, Document, FeedSpec, FeedState, FeedUpdate, Judgment, MatchItem, Score
+from . import describe_location, pg_feeds
+from .common import EPOCH
+from .lifecycle import MatchChange, match_change, rescore_outcome
+from .pg_migrations import lock_migrations, migrate, schema_version
+from .records import (
+    Counts,
+    DigestRecord,
+    FeedStatus,
+    MatchStatus,
+    PendingDigest,
+    RescoreOutcome,
+    SavedArticle,
+    StoredArticle,
+    StoredMatch,
+)
+
+T = TypeVar("T")
+Conn = psycopg.Connection[dict[str, Any]]
+Row = dict[str, Any]
+
+_ARTICLE = "SELECT a.*, coalesce(f.name, f.url) AS feed FROM articles a JOIN feeds f ON f.id = a.feed_id"
+_MATCH = """SELECT m.id AS match_id, m.revision, m.score, m.nearest_seed, m.facets, m.terms,
+    m.sentence, m.matched_at, a.id AS article_id, a.url, a.title, a.published, a.first_seen,
+    coalesce(f.name, f.url) AS feed
+    FROM matches m JOIN articles a ON a.id = m.article_id JOIN feeds f ON f.id = a.feed_id"""
+
+
+class PostgresStore:
+    """Implements store.protocol.Storage on a PostgreSQL database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._where = describe_location(url)  # no password in messages
+        self._lock = threading.RLock()
+        try:
+            # Times come back in UTC whatever the server's default time zone is.
+            self.conn: Conn = psycopg.connect(url, autocommit=True, row_factory=dict_row, options="-c TimeZone=UTC")
+        except psycopg.Error as exc:
+            raise StorageError(f"{self._where}: cannot open database: {_first_line(exc)}") from None
+        with self._tx() as conn:
+            migrate(conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Conn]:
+        with self._lock:
+            try:
+                with self.conn.transaction():
+                    yield self.conn
+            except psycopg.Error as exc:
+                raise StorageError(f"{self._where}: {_first_line(exc)}") from None
+
+    def _read(self, query: Callable[[Conn], T]) -> T:
+        with self._lock:
+            try:
+                return query(self.conn)
+            except psycopg.Error as exc:
+                raise StorageError(f"{self._where}: {_first_line(exc)}") from None
+
+    def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
+        return self._read(lambda conn: conn.execute(sql.encode(), params).fetchall())
+
+    @property
+    def schema_version(self) -> int:
+        """How many numbered migrations this database has had."""
+        return self._read(schema_version)
+
+    # --- feeds -------------------------------------------------------------------------------
+
+    def sync_feeds(self, specs: Sequence[FeedSpec]) -> None:
+        with self._tx() as conn:
+            pg_feeds.sync(conn, specs)
+
+    def ensure_feed(self, url: str, name: str, status: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO feeds (url, name, status) VALUES (%s, %s, %s) ON CONFLICT (url) DO NOTHING",
+                [url, name, status],
+            )
+
+    def feed_state(self, url: str) -> FeedState:
+        return self._read(lambda conn: pg_feeds.state(conn, url))
+
+    def feed_statuses(self) -> list[FeedStatus]:
+        return self._read(pg_feeds.statuses)
+
+    def due_feeds(self, now: datetime) -> list[str]:
+        found = self._rows(
+            """SELECT url FROM feeds WHERE status = 'active' AND (next_due_at IS NULL OR next_due_at <= %s)
+               ORDER BY next_due_at NULLS FIRST, id""",
+            [now],
+        )
+        return [r["url"] for r in found]
+
+    def known_entries(self, feed_url: str) -> dict[str, str]:
+        found = self._rows(
+            "SELECT a.entry_id, a.entry_hash FROM articles a JOIN feeds f ON f.id = a.feed_id WHERE f.url = %s",
+            [feed_url],
+        )
+        return {r["entry_id"]: r["entry_hash"] for r in found}
+
+    def apply(self, update: FeedUpdate) -> None:
+        with self._tx() as conn:
+            pg_feeds.apply(conn, update)
+
+    # Beyond the protocol: the version check that makes a retried poll job's effects exactly once.
+
+    def feed_version(self, url: str) -> int:
+        return self._read(lambda conn: pg_feeds.version(conn, url))
+
+    def apply_at_version(self, update: FeedUpdate, version: int) -> None:
+        """apply, or StaleWrite when the feed was written since `version` was read."""
+        with self._tx() as conn:
+            pg_feeds.apply_at(conn, update, version)
+
+    def install_once(self, probe_table: str, script: str) -> bool:
+        """Run a third-party schema script (the job queue's) unless `probe_table` exists, under
+        the migration lock so workers starting together install it once. True: installed now."""
+        with self._tx() as conn:
+            lock_migrations(conn)
+            row = conn.execute("SELECT to_regclass(%s) AS found", [probe_table]).fetchone()
+            if row is not None and row["found"] is not None:
+                return False
+            conn.execute(script.encode())  # no parameters: sent as it is, several statements
+            return True
+
+    # --- articles and matches ----------------------------------------------------------------
+
+    def save_article(
+        self, feed_url: str, article: Article, entry_hash: str, score: Score, now: datetime
+    ) -> SavedArticle:
+        with self._tx() as conn:
+            article_id, changed = _save_article(conn, feed_url, article, entry_hash, now)
+            change = _save_score(conn, article_id, score, now, changed)
+        return SavedArticle(article_id=article_id, news=change is not None and change.news)
+
+    def rescore_article(self, article_id: int, score: Score, now: datetime) -> RescoreOutcome:
+        with self._tx() as conn:
+            conn.execute("SELECT id FROM articles WHERE id = %s FOR UPDATE", [article_id])
+            before = _match_status(conn, article_id)
+            change = _save_score(conn, article_id, score, now, content_changed=False)
+        return rescore_outcome(before, change.status if change is not None else before)
+
+    def articles(self, *, since: datetime | None = None, after_id: int = 0) -> list[StoredArticle]:
+        found = self._rows(
+            f"""{_ARTICLE} WHERE a.id > %(after)s
+                AND (%(since)s::timestamptz IS NULL OR coalesce(a.published, a.first_seen) >= %(since)s)
+                ORDER BY a.id""",
+            {"after": after_id, "since": since},
+        )
+        return [_stored_article(r) for r in found]
+
+    def find_article(self, ref: str) -> StoredArticle | None:
+        if ref.isdigit():
+            found = self._rows(f"{_ARTICLE} WHERE a.id = %s", [int(ref)])
+        else:
+            found = self._rows(f"{_ARTICLE} WHERE a.url = %s OR a.canonical_url = %s ORDER BY a.id LIMIT 1", [ref, ref])
+        return _stored_article(found[0]) if found else None
+
+    def search(self, query: str, limit: int = 20) -> list[StoredArticle]:
+        # websearch_to_tsquery never raises on user input (quotes, OR, -word are understood)
+        found = self._rows(
+            f"""{_ARTICLE}, websearch_to_tsquery('simple', %(q)s) AS q WHERE a.search @@ q
+                ORDER BY ts_rank(a.search, q) DESC, a.id LIMIT %(limit)s""",
+            {"q": query, "limit": limit},
+        )
+        return [_stored_article(r) for r in found]
+
+    def match_for(self, article_id: int) -> StoredMatch | None:
+        found = self._rows("SELECT * FROM matches WHERE article_id = %s", [article_id])
+        if not found:
+            return None
+        r = found[0]
+        return StoredMatch(
+            id=r["id"],
+            article_id=r["article_id"],
+            score=float(r["score"]),
+            nearest_seed=r["nearest_seed"] or "",
+            facets=tuple(r["facets"]),
+            terms=tuple(r["terms"]),
+            sentence=r["sentence"] or "",
+            matched_at=r["matched_at"],
+            updated_at=r["updated_at"],
+            revision=int(r["revision"]),
+            status="active" if r["status"] == "active" else "demoted",
+        )
+
+    # --- matches for digests -----------------------------------------------------------------
+
+    def top_matches(self, limit: int | None = None) -> list[MatchItem]:
+        found = self._rows(f"{_MATCH} WHERE m.status = 'active' ORDER BY m.score DESC, m.id LIMIT %s", [limit])
+        return [_match_item(r) for r in found]
+
+    def matches_since(self, since: datetime | None) -> list[MatchItem]:
+        found = self._rows(
+            f"""{_MATCH} WHERE m.status = 'active' AND (%(since)s::timestamptz IS NULL OR m.updated_at >= %(since)s)
+                ORDER BY m.score DESC, m.id""",
+            {"since": since},
+        )
+        return [_match_item(r) for r in found]
+
+    def undelivered(self, target: str) -> list[MatchItem]:
+        found = self._rows(
+            f"""{_MATCH} WHERE m.status = 'active' AND NOT EXISTS (
+                  SELECT 1 FROM digest_items d WHERE d.target = %s AND d.match_id = m.id
+                  AND d.revision = m.revision)
+                ORDER BY m.score DESC, m.id""",
+            [target],
+        )
+        return [_match_item(r) for r in found]
+
+    def reserve_digest(self, target: str, items: Sequence[MatchItem], now: datetime) -> int:
+        with self._tx() as conn:
+            row = conn.execute(
+                "INSERT INTO digests (target, created_at, status, count) VALUES (%s, %s, 'pending', %s) RETURNING id",
+                [target, now, len(items)],
+            ).fetchone()
+            assert row is not None  # INSERT … RETURNING always returns the row
+            # the matches' current revisions; one already reserved by a racing run is left to it
+            conn.execute(
+                """INSERT INTO digest_items (digest_id, target, match_id, revision)
+                   SELECT %s, %s, id, revision FROM matches WHERE article_id = ANY(%s)
+                   ON CONFLICT DO NOTHING""",
+                [row["id"], target, [i.article_id for i in items]],
+            )
+        return int(row["id"])
+
+    def pending_digests(self, target: str) -> list[PendingDigest]:
+        query = "SELECT id, created_at FROM digests WHERE target = %s AND status = 'pending' ORDER BY id"
+        return [
+            PendingDigest(id=int(d["id"]), created_at=d["created_at"], items=self.digest_items(int(d["id"])))
+            for d in self._rows(query, [target])
+        ]
+
+    def digest_items(self, digest_id: int) -> tuple[MatchItem, ...]:
+        found = self._rows(
+            f"""{_MATCH} JOIN digest_items d ON d.match_id = m.id WHERE d.digest_id = %s
+                ORDER BY m.score DESC, m.id""",
+            [digest_id],
+        )
+        return tuple(map(_match_item, found))
+
+    def finish_digest(self, digest_id: int, now: datetime, error: str | None = None) -> None:
+        with self._tx() as conn:
+            if error is None:
+                conn.execute(
+                    """UPDATE digests SET status = 'delivered', delivered_at = %s, attempts = attempts + 1,
+                       last_error = NULL WHERE id = %s""",
+                    [now, digest_id],
+                )
+            else:
+                conn.execute(
+                    "UPDATE digests SET attempts = attempts + 1, last_error = %s WHERE id = %s", [error, digest_id]
+                )
+
+    def digests(self) -> list[DigestRecord]:
+        return [
+            DigestRecord(
+                id=r["id"],
+                target=r["target"],
+                created_at=r["created_at"],
+                status="delivered" if r["status"] == "delivered" else "pending",
+                delivered_at=r["delivered_at"],
+                count=r["count"],
+                attempts=r["attempts"],
+                last_error=r["last_error"],
+            )
+            for r in self._rows("SELECT * FROM digests ORDER BY id")
+        ]
+
+    # --- judgments and bookkeeping -------------------------------------------------------------
+
+    def judge(self, article_id: int, relevant: bool, now: datetime) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                """INSERT INTO judgments (article_id, relevant, judged_at) VALUES (%s, %s, %s)
+                   ON CONFLICT (article_id) DO UPDATE
+                   SET relevant = excluded.relevant, judged_at = excluded.judged_at""",
+                [article_id, relevant, now],
+            )
+
+    def judgments(self) -> list[Judgment]:
+        found = self._rows(
+            """SELECT a.id, a.title, a.text, a.language, j.relevant FROM judgments j
+               JOIN articles a ON a.id = j.article_id ORDER BY j.judged_at, a.id"""
+        )
+        return [
+            Judgment(
+                document=Document(
+                    id=str(r["id"]), title=r["title"] or "", text=r["text"] or "", language=r["language"]
+                ),
+                relevant=bool(r["relevant"]),
+            )
+            for r in found
+        ]
+
+    def set_value(self, key: str, value: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                """INSERT INTO service (key, value) VALUES (%s, %s)
+                   ON CONFLICT (key) DO UPDATE SET value = excluded.value""",
+                [key, value],
+            )
+
+    def get_value(self, key: str) -> str | None:
+        found = self._rows("SELECT value FROM service WHERE key = %s", [key])
+        return None if not found else str(found[0]["value"])
+
+    def counts(self) -> Counts:
+        [r] = self._rows(
+            """SELECT (SELECT count(*) FROM articles) AS articles,
+                      (SELECT count(*) FROM matches WHERE status = 'active') AS matches,
+                      (SELECT count(*) FROM feeds) AS feeds"""
+        )
+        return Counts(articles=int(r["articles"]), matches=int(r["matches"]), feeds=int(r["feeds"]))
+
+
+# --- the SQL of one write, shared by save_article and rescore_article ----------------------------
+
+
+def _save_article(conn: Conn, feed_url: str, article: Article, entry_hash: str, now: datetime) -> tuple[int, bool]:
+    """Insert or update, the row locked; returns (article id, its content changed)."""
+    feed = conn.execute("SELECT id FROM feeds WHERE url = %s", [feed_url]).fetchone()
+    if feed is None:
+        raise StorageError(f"unknown feed {feed_url}")
+    e = article.entry
+    values = {
+        "feed_id": feed["id"],
+        "entry_id": e.id,
+        "entry_hash": entry_hash,
+        "url": article.url,
+        "canonical_url": article.canonical_url,
+        "title": article.title,
+        "published": article.published,
+        "now": now,
+        "summary": e.summary,
+        "text": article.text,
+        "content_hash": article.content_hash,
+        "extraction": article.extraction,
+        "author": article.author,
+        "language": article.language,
+    }
+    inserted = conn.execute(
+        """INSERT INTO articles (feed_id, entry_id, entry_hash, url, canonical_url, title, published,
+           first_seen, updated_at, summary, text, content_hash, extraction, author, language)
+           VALUES (%(feed_id)s, %(entry_id)s, %(entry_hash)s, %(url)s, %(canonical_url)s, %(title)s,
+           %(published)s, %(now)s, %(now)s, %(summary)s, %(text)s, %(content_hash)s, %(extraction)s,
+           %(author)s, %(language)s)
+           ON CONFLICT (feed_id, entry_id) DO NOTHING RETURNING id""",
+        values,
+    ).fetchone()
+    if inserted is not None:
+        conn.execute("UPDATE feeds SET entries = entries + 1 WHERE id = %s", [feed["id"]])
+        return int(inserted["id"]), False
+    # Stored already (perhaps by another worker a moment ago): lock it, then update.
+    row = conn.execute(
+        "SELECT id, content_hash FROM articles WHERE feed_id = %(feed_id)s AND entry_id = %(entry_id)s FOR UPDATE",
+        values,
+    ).fetchone()
+    assert row is not None  # the conflicting row exists and rows are never deleted
+    conn.execute(
+        """UPDATE articles SET entry_hash = %(entry_hash)s, url = %(url)s, canonical_url = %(canonical_url)s,
+           title = %(title)s, published = %(published)s, updated_at = %(now)s, summary = %(summary)s,
+           text = %(text)s, content_hash = %(content_hash)s, extraction = %(extraction)s WHERE id = %(id)s""",
+        {**values, "id": row["id"]},
+    )
+    return int(row["id"]), row["content_hash"] != article.content_hash
+
+
+def _match_status(conn: Conn, article_id: int) -> MatchStatus | None:
+    row = conn.execute("SELECT status FROM matches WHERE article_id = %s", [article_id]).fetchone()
+    if row is None:
+        return None
+    return "active" if row["status"] == "active" else "demoted"
+
+
+def _save_score(conn: Conn, article_id: int, score: Score, now: datetime, content_changed: bool) -> MatchChange | None:
+    """Apply the lifecycle rule to a new score; the caller holds the article's row lock."""
+    change = match_change(_match_status(conn, article_id), score.match, content_changed)
+    if change is None:
+        return None
+    fields = {
+        "article_id": article_id,
+        "score": score.value,
+        "nearest_seed": score.nearest_seed,
+        "facets": list(score.facets),
+        "terms": list(score.terms),
+        "sentence": score.sentence,
+        "now": now,
+        "status": change.status,
+        "bump": int(change.new_revision),
+    }
+    if change.insert:
+        conn.execute(
+            """INSERT INTO matches (article_id, score, nearest_seed, facets, terms, sentence, matched_at,
+               updated_at, status) VALUES (%(article_id)s, %(score)s, %(nearest_seed)s, %(facets)s, %(terms)s,
+               %(sentence)s, %(now)s, %(now)s, %(status)s)""",
+            fields,
+        )
+    else:
+        conn.execute(
+            """UPDATE matches SET score = %(score)s, nearest_seed = %(nearest_seed)s, facets = %(facets)s,
+               terms = %(terms)s, sentence = %(sentence)s, updated_at = %(now)s, status = %(status)s,
+               revision = revision + %(bump)s WHERE article_id = %(article_id)s""",
+            fields,
+        )
+    return change
+
+
+def _stored_article(r: Row) -> StoredArticle:
+    return StoredArticle(
+        id=r["id"],
+        feed=r["feed"],
+        url=r["url"],
+        title=r["title"] or "",
+        text=r["text"] or "",
+        published=r["published"],
+        first_seen=r["first_seen"] or EPOCH,
+        language=r["language"],
+    )
+
+
+def _match_item(r: Row) -> MatchItem:
+    return MatchItem(
+        article_id=r["article_id"],
+        url=r["url"] or "",
+        title=r["title"] or "(untitled)",
+        feed=r["feed"],
+        published=r["published"],
+        first_seen=r["first_seen"],
+        score=float(r["score"]),
+        sentence=r["sentence"] or "",
+        nearest_seed=r["nearest_seed"] or "",
+        facets=tuple(r["facets"]),
+        terms=tuple(r["terms"]),
+        changed=int(r["revision"]) > 1,
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
