@@ -22,6 +22,7 @@ from .models import Digest, DigestTarget, Document, Entry, FeedResult, Judgment,
 from .pipeline import Clock as Clock  # the injected clock's type, for the service
 from .pipeline import process_entry, read_page, run_feed
 from .plan import entry_hash
+from .recheck import RecheckResult, recheck_due
 from .score import Scorer, build_scorer
 from .score.semantic import INSTALL_HINT, SemanticScorer, semantic_available
 from .store import Storage, open_storage
@@ -50,6 +51,7 @@ class App:
     seeds: tuple[Seed, ...] = ()
     now: Clock = utcnow
     _scorer: ProjectScorer | None = field(default=None, repr=False)
+    rechecked: RecheckResult = field(default_factory=RecheckResult)  # the last poll's re-checks
 
     @property
     def scorer(self) -> ProjectScorer:
@@ -194,13 +196,26 @@ def poll(
             if should_stop():
                 return FeedResult(url=spec.url, name=spec.name, warning="interrupted")
             return run_feed(
-                spec, store=app.store, fetcher=fetcher, scorer=scorer, now=app.now, rng=rng, should_stop=should_stop
+                spec,
+                store=app.store,
+                fetcher=fetcher,
+                scorer=scorer,
+                now=app.now,
+                rng=rng,
+                should_stop=should_stop,
+                changes=app.settings.changes,
             )
 
         if len(feeds) <= 1:
-            return [one(f) for f in feeds]
-        with ThreadPoolExecutor(max_workers=min(workers, len(feeds)), thread_name_prefix="feed") as pool:
-            return list(pool.map(one, feeds))
+            results = [one(f) for f in feeds]
+        else:
+            with ThreadPoolExecutor(max_workers=min(workers, len(feeds)), thread_name_prefix="feed") as pool:
+                results = list(pool.map(one, feeds))
+        # after the feeds: an entry that changed was re-read with its feed, not twice
+        app.rechecked = recheck_due(app.store, fetcher, scorer, app.now, app.settings.changes, should_stop)
+        if app.rechecked.checked:
+            log.info("re-checked %s", app.rechecked)
+        return results
 
 
 # --- digests -----------------------------------------------------------------------------------
@@ -305,6 +320,17 @@ def _article_ref(app: App, ref: str) -> int:
     if found is None:
         raise ConfigError(f"no stored article {ref!r} (give an article id or URL)")
     return found.id
+
+
+def history(app: App, ref: str) -> dict[str, Any]:
+    """Every version of a stored article's text (minor ones too) with its verdict."""
+    article_id = _article_ref(app, ref)
+    found = app.store.find_article(str(article_id))
+    assert found is not None  # _article_ref found it
+    versions = [
+        {**asdict(v), "seen_at": v.seen_at.isoformat(timespec="seconds")} for v in app.store.versions(article_id)
+    ]
+    return {"id": article_id, "title": found.title, "url": found.url, "feed": found.feed, "versions": versions}
 
 
 def feedback(app: App, ref: str, relevant: bool) -> tuple[int, str]:

@@ -18,10 +18,12 @@ import yaml
 
 from .errors import ConfigError
 from .models import (
+    CHANGE_NOTIFY,
     DEFAULT_INTERVAL,
     DIGEST_FORMATS,
     SMTP_PORTS,
     AppriseTarget,
+    ChangeSettings,
     DigestSettings,
     DigestTarget,
     EmailTarget,
@@ -94,13 +96,14 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         if feed.url in seen:
             raise ConfigError(f"{path}: feed #{i} ({feed.url}): duplicate url")
         seen.add(feed.url)
-    settings_raw = _section(f"{path}: settings", doc.get("settings") or {}, ("digest", "fetch", "scoring"))
+    settings_raw = _section(f"{path}: settings", doc.get("settings") or {}, ("digest", "fetch", "scoring", "changes"))
     return Settings(
         feeds=feeds,
         digest=_digest(path, settings_raw.get("digest") or {}, env),
         fetch=_fetch(path, settings_raw.get("fetch") or {}, env),
         source=str(path),
         scoring=_scoring(path, settings_raw.get("scoring") or {}),
+        changes=_changes(path, settings_raw.get("changes") or {}),
     )
 
 
@@ -287,6 +290,26 @@ def _fetch(path: Path, raw: object, env: Mapping[str, str]) -> FetchSettings:
                 raise ConfigError(f"{where}.{key}: must be a positive integer")
             values[key] = raw[key]
     return FetchSettings(**values)
+
+
+def _changes(path: Path, raw: object) -> ChangeSettings:
+    """settings.changes: {notify: material|all, recheck: [durations after first seen]}."""
+    where = f"{path}: settings.changes"
+    raw = _section(where, raw, ("notify", "recheck"))
+    default = ChangeSettings()
+    notify = raw.get("notify", default.notify)
+    if notify not in CHANGE_NOTIFY:
+        raise ConfigError(f"{where}.notify: must be one of {', '.join(CHANGE_NOTIFY)}")
+    recheck = raw.get("recheck", list(default.recheck))
+    if isinstance(recheck, str):
+        recheck = [part for part in recheck.split(",") if part.strip()]
+    if not isinstance(recheck, list):
+        raise ConfigError(f"{where}.recheck: must be a list of durations (e.g. 1h, 6h, 1d)")
+    try:
+        ages = tuple(sorted(parse_interval(v) for v in recheck))
+    except ValueError as exc:
+        raise ConfigError(f"{where}.recheck: {exc}") from None
+    return ChangeSettings(notify=notify, recheck=ages)
 
 
 def _scoring(path: Path, raw: object) -> ScoringSettings:

@@ -15,6 +15,8 @@ DIGEST_FORMATS = ("md", "html", "text", "json", "atom")  # every format a digest
 DEFAULT_FORMATS = ("md", "html", "json", "atom")  # what a file target writes unless told
 DEFAULT_SEMANTIC_WEIGHT = 0.1
 SMTP_PORTS = {"none": 25, "starttls": 25, "ssl": 465}  # default port per security mode
+CHANGE_NOTIFY = ("material", "all")  # which new versions of a reported article are reported again
+DEFAULT_RECHECK = (3600.0, 21600.0, 86400.0, 259200.0, 604800.0)  # 1h, 6h, 1d, 3d, 7d after first seen
 
 
 @dataclass(frozen=True)
@@ -114,12 +116,21 @@ class ScoringSettings:
 
 
 @dataclass(frozen=True)
+class ChangeSettings:
+    """Versions of reported articles (docs/changes.md): what is reported again, when to re-fetch."""
+
+    notify: str = "material"  # material | all
+    recheck: tuple[float, ...] = DEFAULT_RECHECK  # seconds after first seen, ascending
+
+
+@dataclass(frozen=True)
 class Settings:
     feeds: tuple[FeedSpec, ...]
     digest: DigestSettings = field(default_factory=DigestSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
     source: str = "feeds.yaml"
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
+    changes: ChangeSettings = field(default_factory=ChangeSettings)
 
 
 # --- fetch -----------------------------------------------------------------------------------
@@ -360,10 +371,33 @@ class MatchItem:
     facets: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()
     changed: bool = False  # an already-reported article whose content changed
+    revision: int = 1  # the match's revision: 2 and up are reported updates
+    also_in: tuple[AlsoIn, ...] = ()  # copies of the article in other feeds (never their own entry)
+    diff: VersionChange | None = None  # what changed, for an update
+    story: str | None = None  # the story the article belongs to
+    story_status: str = "new"  # new | more | updated
+    story_first_reported: datetime | None = None  # for "more": when the story was first reported
+    story_articles: int = 1  # for "more": articles of the story in this digest
 
     @property
     def explanation(self) -> str:
         return explanation_text(self.nearest_seed, self.facets, self.terms)
+
+
+@dataclass(frozen=True)
+class AlsoIn:
+    url: str
+    feed: str
+
+
+@dataclass(frozen=True)
+class VersionChange:
+    """A version's diff as the digest shows it (changes.versions.VersionDiff, flattened)."""
+
+    material: bool
+    significance: float
+    summary: str
+    changes: tuple[tuple[str, str, str], ...]  # (op, before, after); op: added | removed | changed
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from .errors import ExtractError, FetchError, MonitorError, StorageError
 from .extract import build_article, extract_page
 from .models import (
     Article,
+    ChangeSettings,
     Document,
     Entry,
     Failure,
@@ -32,6 +33,7 @@ from .models import (
 )
 from .parse import parse_feed
 from .plan import UNSCORED, failed, interrupted, plan, with_unscored
+from .recheck import schedule_after_save
 
 if TYPE_CHECKING:  # the pipeline knows the storage only by its protocol
     from .store.protocol import Storage
@@ -39,6 +41,7 @@ if TYPE_CHECKING:  # the pipeline knows the storage only by its protocol
 log = logging.getLogger("monitor.pipeline")
 
 Clock = Callable[[], datetime]
+DEFAULT_CHANGES = ChangeSettings()
 Page = tuple[str, dict[str, str | None]]  # extracted text and metadata
 
 
@@ -145,6 +148,7 @@ def run_feed(
     now: Clock,
     rng: random.Random | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    changes: ChangeSettings = DEFAULT_CHANGES,
 ) -> FeedResult:
     started = now()
     try:
@@ -160,7 +164,7 @@ def run_feed(
     if update.record is not None and update.record.error is not None:
         return _result(spec, update, tally, store)  # fetching or parsing failed
     try:
-        tally = _store_entries(update, spec, store, fetcher, scorer, now, should_stop)
+        tally = _store_entries(update, spec, store, fetcher, scorer, now, should_stop, changes)
         update = interrupted(update) if tally.stopped else with_unscored(update, tally.unscored)
         store.apply(update)
     except StorageError as exc:
@@ -180,6 +184,7 @@ def _store_entries(
     scorer: ScorerLike,
     now: Clock,
     should_stop: Callable[[], bool],
+    changes: ChangeSettings,
 ) -> _Tally:
     """Each entry is stored in its own transaction as soon as it is processed."""
     tally = _Tally()
@@ -189,7 +194,9 @@ def _store_entries(
             return tally
         done = process_entry(planned.entry, fetcher=fetcher, scorer=scorer, full_text=spec.full_text)
         digest = planned.entry_hash if done.scored else UNSCORED
-        saved = store.save_article(update.url, done.article, digest, done.score, now())
+        saved = store.save_article(update.url, done.article, digest, done.score, now(), notify=changes.notify)
+        if saved.news and saved.reported is not None and saved.first_seen is not None:
+            schedule_after_save(store, saved.reported, saved.first_seen, now(), changes)
         tally.changed += int(planned.known)
         tally.new += int(not planned.known)
         tally.matches += int(saved.news)

@@ -17,10 +17,12 @@ from .records import (
     DigestRecord,
     FeedStatus,
     PendingDigest,
+    Recheck,
     RescoreOutcome,
     SavedArticle,
     StoredArticle,
     StoredMatch,
+    StoredVersion,
 )
 
 
@@ -55,10 +57,25 @@ class ArticleStorage(Protocol):
     """Articles and their matches (pipeline, backfill, feedback, explain)."""
 
     def save_article(
-        self, feed_url: str, article: Article, entry_hash: str, score: Score, now: datetime
+        self, feed_url: str, article: Article, entry_hash: str, score: Score, now: datetime, *, notify: str = "material"
     ) -> SavedArticle:
-        """Insert or update an article and apply the match lifecycle to its score."""
+        """Insert or update an article, keep a new text as a version, find the article it is a
+        copy of, and apply the match lifecycle (a material version, or any with notify="all",
+        is a new revision)."""
         ...
+
+    def versions(self, article_id: int) -> list[StoredVersion]:
+        """Every version of an article's text with its verdict, oldest first."""
+        ...
+
+    def due_rechecks(self, now: datetime, limit: int = 100) -> list[Recheck]:
+        """Reported articles whose page is due to be read again, most overdue first."""
+        ...
+
+    def set_recheck(
+        self, article_id: int, next_at: datetime | None, etag: str | None = None, last_modified: str | None = None
+    ) -> None:
+        """When to read the page again (None: not on a schedule), and its validators."""
 
     def rescore_article(self, article_id: int, score: Score, now: datetime) -> RescoreOutcome: ...
 

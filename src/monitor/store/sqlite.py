@@ -19,7 +19,7 @@ import sqlite_utils
 
 from ..errors import StorageError
 from ..models import Article, FeedSpec, FeedState, FeedUpdate, Judgment, MatchItem, Score
-from . import articles, digests, feeds, judgments, matches
+from . import articles, digests, feeds, judgments, matches, saving, versions
 from .common import one
 from .lifecycle import rescore_outcome
 from .migrations import migrate, schema_version
@@ -28,10 +28,12 @@ from .records import (
     DigestRecord,
     FeedStatus,
     PendingDigest,
+    Recheck,
     RescoreOutcome,
     SavedArticle,
     StoredArticle,
     StoredMatch,
+    StoredVersion,
 )
 
 T = TypeVar("T")
@@ -131,12 +133,22 @@ class SqliteStore:
     # --- articles and matches ----------------------------------------------------------------
 
     def save_article(
-        self, feed_url: str, article: Article, entry_hash: str, score: Score, now: datetime
+        self, feed_url: str, article: Article, entry_hash: str, score: Score, now: datetime, *, notify: str = "material"
     ) -> SavedArticle:
         with self._tx() as conn:
-            article_id, changed = articles.save(conn, feed_url, article, entry_hash, now)
-            change = matches.save_score(conn, article_id, score, now, changed)
-        return SavedArticle(article_id=article_id, news=change is not None and change.news)
+            return saving.save(conn, feed_url, article, entry_hash, score, now, notify)
+
+    def versions(self, article_id: int) -> list[StoredVersion]:
+        return self._read(lambda conn: versions.listed(conn, article_id))
+
+    def due_rechecks(self, now: datetime, limit: int = 100) -> list[Recheck]:
+        return self._read(lambda conn: articles.due_rechecks(conn, now, limit))
+
+    def set_recheck(
+        self, article_id: int, next_at: datetime | None, etag: str | None = None, last_modified: str | None = None
+    ) -> None:
+        with self._tx() as conn:
+            articles.set_recheck(conn, article_id, next_at, etag, last_modified)
 
     def rescore_article(self, article_id: int, score: Score, now: datetime) -> RescoreOutcome:
         with self._tx() as conn:
