@@ -149,11 +149,11 @@ def poll(ctx: click.Context) -> None:
     new = sum(r.new_entries for r in results)
     matches = sum(r.matches for r in results)
     click.echo(f"{len(results)} feeds, {failed} failed, {new} new entries, {matches} new matches")
-    r = a.rechecked
-    if r.checked:
+    checked = a.rechecked
+    if checked.checked:
         click.echo(
-            f"{r.checked} articles re-checked: {r.not_modified} not modified, {r.failed} unreadable,"
-            f" {r.versions} new versions ({r.updates} material)"
+            f"{checked.checked} articles re-checked: {checked.not_modified} not modified, {checked.failed}"
+            f" unreadable, {checked.versions} new versions ({checked.updates} material)"
         )
 
 

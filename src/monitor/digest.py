@@ -27,10 +27,10 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -275,9 +275,7 @@ def _diff_view(m: MatchItem) -> dict[str, Any] | None:
     """The change shown under an updated entry: summary, and removed/added text per change."""
     if m.diff is None:
         return None
-    lines = [
-        {"op": op, "before": _one_line(_clean(b)), "after": _one_line(_clean(a))} for op, b, a in m.diff.changes
-    ]
+    lines = [{"op": op, "before": _one_line(_clean(b)), "after": _one_line(_clean(a))} for op, b, a in m.diff.changes]
     return {"summary": _one_line(_clean(m.diff.summary)), "material": m.diff.material, "lines": lines}
 
 

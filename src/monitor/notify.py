@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from .errors import ConfigError, DeliveryError
 from .digest import sections
+from .errors import ConfigError, DeliveryError
 from .models import AppriseTarget, Digest, MatchItem
 
 TOP_TITLES = 3

@@ -46,9 +46,7 @@ def degraded(new_extraction: str, previous_extraction: str | None) -> bool:
     return previous_extraction == PAGE and new_extraction != PAGE
 
 
-def verdict(
-    latest: Version | None, history: Sequence[Version], title: str, text: str
-) -> Verdict:
+def verdict(latest: Version | None, history: Sequence[Version], title: str, text: str) -> Verdict:
     """Classify a new distinct text against the latest version (`history`: every earlier one)."""
     if latest is None:
         return Verdict(False, 0.0, "first version", "first version", None)

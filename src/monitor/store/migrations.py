@@ -142,8 +142,14 @@ def m003_explanation_from_parts(db: sqlite_utils.Database) -> None:
 def m004_changes(db: sqlite_utils.Database) -> None:
     """Versions of each article's text, its identity across feeds (url key, copy of), its page
     validators and re-check time, and the MinHash band keys of recent articles (docs/changes.md)."""
-    for column in ("url_key TEXT", "copy_of INTEGER REFERENCES articles(id)", "page_etag TEXT",
-                   "page_last_modified TEXT", "next_check_at TEXT", "story_id INTEGER"):
+    for column in (
+        "url_key TEXT",
+        "copy_of INTEGER REFERENCES articles(id)",
+        "page_etag TEXT",
+        "page_last_modified TEXT",
+        "next_check_at TEXT",
+        "story_id INTEGER",
+    ):
         db.execute(f"ALTER TABLE articles ADD COLUMN {column}")
     db.execute("CREATE INDEX idx_articles_url_key ON articles (url_key)")
     db.execute("CREATE INDEX idx_articles_copy_of ON articles (copy_of)")
