@@ -260,7 +260,7 @@ def test_atom_is_well_formed_and_parses_with_feedparser() -> None:
     assert parsed.feed.title == "monitor digest"
     assert parsed.feed.updated == "2026-11-22T07:00:00+00:00"
     assert len(parsed.entries) == 4
-    good, changed, evil, data = parsed.entries
+    good, evil, data, changed = parsed.entries  # sections: new stories first, updates last
     assert good.title == GOOD.title
     assert good.link == GOOD.url
     assert good.id == atom_id(GOOD) and good.id.startswith("urn:uuid:")

@@ -26,6 +26,7 @@ from .recheck import RecheckResult, recheck_due
 from .score import Scorer, build_scorer
 from .score.semantic import INSTALL_HINT, SemanticScorer, semantic_available
 from .store import Storage, open_storage
+from .storyline import StoryTracker
 
 log = logging.getLogger("monitor")
 ProjectScorer = Scorer | SemanticScorer  # the lexical scorer, or it fused with the semantic backend
@@ -52,6 +53,7 @@ class App:
     now: Clock = utcnow
     _scorer: ProjectScorer | None = field(default=None, repr=False)
     rechecked: RecheckResult = field(default_factory=RecheckResult)  # the last poll's re-checks
+    stories: StoryTracker = field(default_factory=StoryTracker)  # rebuilt from the store on first use
 
     @property
     def scorer(self) -> ProjectScorer:
@@ -204,6 +206,7 @@ def poll(
                 rng=rng,
                 should_stop=should_stop,
                 changes=app.settings.changes,
+                stories=app.stories,
             )
 
         if len(feeds) <= 1:
@@ -477,5 +480,9 @@ def _backfill_one(app: App, url: str, since: datetime | None, fetcher: Fetcher, 
         return "too_old"
     if not done.scored:
         return "failed"
-    saved = app.store.save_article(BACKFILL_FEED, done.article, entry_hash(entry), done.score, app.now())
+    saved = app.store.save_article(
+        BACKFILL_FEED, done.article, entry_hash(entry), done.score, app.now(), notify=app.settings.changes.notify
+    )
+    if saved.new_article and saved.copy_of is None:
+        app.stories.place(app.store, saved.article_id, done.article, "backfill", app.now())
     return "match" if saved.news else "stored"

@@ -12,12 +12,14 @@ in an href), ``feed``, ``published`` / ``published_iso`` (may be None), ``first_
 ``first_seen_iso``, ``updated_iso``, ``score`` ("0.87"), ``explanation`` (one line derived from
 ``nearest_seed``, ``facets`` and ``terms``, which are given separately too), ``sentence``,
 ``changed``, ``atom_id``, and the story fields: ``story``, ``story_status`` (new | more |
-updated), ``story_first_reported`` (for "more"), ``story_articles``, ``also_in`` (list of
-``url``/``link``/``feed``: the copies of the article), ``revision`` and ``diff`` (for an update:
+updated), ``story_first_reported`` (for "more"), ``story_articles``, ``coverage`` (the story's
+other articles in this digest, folded into this entry: ``url``/``link``/``feed``),
+``also_in`` (the copies of the article, same keys), ``revision`` and ``diff`` (for an update:
 ``summary``, ``material``, ``lines`` of ``op``/``before``/``after``). ``sections`` holds the
 non-empty sections in order (``key``, ``heading``: "New stories", "More coverage", "Updated";
-``items``) and ``counts`` the number per key. Markdown templates get a ``md`` filter (escape text) and an
-``md_url`` filter (encode a link destination).
+``items``) and ``counts`` the number per key (stories, articles, updates). Markdown templates
+get a ``md`` filter (escape text), an ``md_url`` filter (encode a link destination) and an
+``md_code`` filter (a line inside a fenced code block).
 
 HTML and Atom templates are autoescaped. Naive datetimes are taken to be UTC.
 """
@@ -28,6 +30,7 @@ import json
 import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -37,7 +40,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from monitor.errors import ConfigError
-from monitor.models import DIGEST_FORMATS, Digest, MatchItem
+from monitor.models import DIGEST_FORMATS, AlsoIn, Digest, MatchItem
 
 FORMATS = DIGEST_FORMATS
 
@@ -118,11 +121,35 @@ def story_status(m: MatchItem) -> str:
 
 
 def sections(items: Sequence[MatchItem]) -> dict[str, list[MatchItem]]:
-    """The digest's three sections, each in the order given (best first)."""
+    """The digest's three sections, each in the order given (best first). In "New stories" and
+    "More coverage" a story is one entry: its best article, with the story's other articles in
+    this digest folded in (`coverage`, `story_articles`). An update is always its own entry."""
     out: dict[str, list[MatchItem]] = {"new": [], "more": [], "updated": []}
+    lead: dict[tuple[str, str], int] = {}
     for m in items:
-        out[story_status(m)].append(m)
+        status = story_status(m)
+        key = (status, m.story or f"article-{m.article_id}")
+        if status == "updated" or key not in lead:
+            lead[key] = len(out[status])
+            out[status].append(m)
+            continue
+        first = out[status][lead[key]]
+        out[status][lead[key]] = replace(
+            first,
+            story_articles=first.story_articles + 1,
+            coverage=(*first.coverage, AlsoIn(url=m.url, feed=m.feed)),
+        )
     return out
+
+
+def section_counts(items: Sequence[MatchItem]) -> dict[str, int]:
+    """New stories (entries), more articles (articles, not entries), updates."""
+    parts = sections(items)
+    return {
+        "new": len(parts["new"]),
+        "more": sum(m.story_articles for m in parts["more"]),
+        "updated": len(parts["updated"]),
+    }
 
 
 def _changes_json(m: MatchItem) -> dict[str, Any] | None:
@@ -262,6 +289,10 @@ def _item(m: MatchItem, generated_at: datetime) -> dict[str, Any]:
         "story_status": story_status(m),
         "story_first_reported": human(m.story_first_reported) if m.story_first_reported else None,
         "story_articles": m.story_articles,
+        "coverage": [
+            {"url": _one_line(_clean(a.url)), "link": safe_link(a.url), "feed": _one_line(_clean(a.feed))}
+            for a in m.coverage
+        ],
         "also_in": [
             {"url": _one_line(_clean(a.url)), "link": safe_link(a.url), "feed": _one_line(_clean(a.feed))}
             for a in m.also_in
@@ -288,7 +319,7 @@ def _context(digest: Digest) -> dict[str, Any]:
             for key, found in parts.items()
             if found
         ],
-        "counts": {key: len(found) for key, found in parts.items()},
+        "counts": section_counts(digest.matches),
         "title": title,
         "count": len(digest.matches),
         "day": digest.generated_at.date().isoformat(),

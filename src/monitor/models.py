@@ -377,7 +377,8 @@ class MatchItem:
     story: str | None = None  # the story the article belongs to
     story_status: str = "new"  # new | more | updated
     story_first_reported: datetime | None = None  # for "more": when the story was first reported
-    story_articles: int = 1  # for "more": articles of the story in this digest
+    story_articles: int = 1  # articles of the story in this digest (this one included)
+    coverage: tuple[AlsoIn, ...] = ()  # the story's other articles in this digest (folded into this entry)
 
     @property
     def explanation(self) -> str:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from .digest import sections
+from .digest import section_counts
 from .errors import ConfigError, DeliveryError
 from .models import AppriseTarget, Digest, MatchItem
 
@@ -44,11 +44,11 @@ class Notification:
 def counts(digest: Digest) -> tuple[Count, ...]:
     """What the digest holds, by section, in the order the message names it ("3 new stories,
     5 more articles, 1 update")."""
-    parts = sections(digest.matches)
+    n = section_counts(digest.matches)
     return (
-        Count(len(parts["new"]), "new story", "new stories"),
-        Count(len(parts["more"]), "more article", "more articles"),
-        Count(len(parts["updated"]), "update", "updates"),
+        Count(n["new"], "new story", "new stories"),
+        Count(n["more"], "more article", "more articles"),
+        Count(n["updated"], "update", "updates"),
     )
 
 

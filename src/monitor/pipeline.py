@@ -34,6 +34,7 @@ from .models import (
 from .parse import parse_feed
 from .plan import UNSCORED, failed, interrupted, plan, with_unscored
 from .recheck import schedule_after_save
+from .storyline import StoryTracker
 
 if TYPE_CHECKING:  # the pipeline knows the storage only by its protocol
     from .store.protocol import Storage
@@ -149,6 +150,7 @@ def run_feed(
     rng: random.Random | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     changes: ChangeSettings = DEFAULT_CHANGES,
+    stories: StoryTracker | None = None,
 ) -> FeedResult:
     started = now()
     try:
@@ -164,7 +166,7 @@ def run_feed(
     if update.record is not None and update.record.error is not None:
         return _result(spec, update, tally, store)  # fetching or parsing failed
     try:
-        tally = _store_entries(update, spec, store, fetcher, scorer, now, should_stop, changes)
+        tally = _store_entries(update, spec, store, fetcher, scorer, now, should_stop, changes, stories)
         update = interrupted(update) if tally.stopped else with_unscored(update, tally.unscored)
         store.apply(update)
     except StorageError as exc:
@@ -185,6 +187,7 @@ def _store_entries(
     now: Clock,
     should_stop: Callable[[], bool],
     changes: ChangeSettings,
+    stories: StoryTracker | None = None,
 ) -> _Tally:
     """Each entry is stored in its own transaction as soon as it is processed."""
     tally = _Tally()
@@ -195,6 +198,8 @@ def _store_entries(
         done = process_entry(planned.entry, fetcher=fetcher, scorer=scorer, full_text=spec.full_text)
         digest = planned.entry_hash if done.scored else UNSCORED
         saved = store.save_article(update.url, done.article, digest, done.score, now(), notify=changes.notify)
+        if stories is not None and saved.new_article and saved.copy_of is None:
+            stories.place(store, saved.article_id, done.article, spec.name, now())
         if saved.news and saved.reported is not None and saved.first_seen is not None:
             schedule_after_save(store, saved.reported, saved.first_seen, now(), changes)
         tally.changed += int(planned.known)

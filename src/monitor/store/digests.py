@@ -38,7 +38,7 @@ def pending(conn: sqlite3.Connection, target: str) -> list[PendingDigest]:
                 WHERE d.digest_id = ? ORDER BY m.score DESC, m.id""",
             [d["id"]],
         )
-        items = tuple(matches.enrich(conn, [matches.item(r) for r in found]))
+        items = tuple(matches.enrich(conn, [matches.item(r) for r in found], target, int(d["id"])))
         out.append(PendingDigest(id=int(d["id"]), created_at=required_time(d["created_at"]), items=items))
     return out
 

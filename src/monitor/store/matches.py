@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from ..models import AlsoIn, MatchItem, Score
-from . import copies, versions
+from . import copies, stories, versions
 from .common import from_iso, iso, one, required_time, rows
 from .lifecycle import MatchChange, match_change
 from .records import MatchStatus, StoredMatch
@@ -108,13 +108,25 @@ def undelivered(conn: sqlite3.Connection, target: str) -> list[MatchItem]:
             ORDER BY m.score DESC, m.id""",
         [target],
     )
-    return enrich(conn, [item(r) for r in found])
+    return enrich(conn, [item(r) for r in found], target)
 
 
-def enrich(conn: sqlite3.Connection, found: list[MatchItem]) -> list[MatchItem]:
-    """Add the copies ("also in") and, for an update, the reported change."""
+def enrich(
+    conn: sqlite3.Connection, found: list[MatchItem], target: str | None = None, digest_id: int | None = None
+) -> list[MatchItem]:
+    """Add the copies ("also in"), the story (more coverage when another of its articles was in
+    an earlier digest for `target`) and, for an update, the reported change."""
     out = []
     for m in found:
+        story = stories.story_of(conn, m.article_id)
+        if story is not None:
+            reported = stories.first_reported(conn, story, m.article_id, target, digest_id)
+            m = replace(
+                m,
+                story=f"story-{story}",
+                story_status="more" if reported is not None else "new",
+                story_first_reported=reported,
+            )
         also = tuple(AlsoIn(url=u, feed=f) for u, f in copies.also_in(conn, m.article_id))
         diff = None
         if m.changed:

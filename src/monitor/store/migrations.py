@@ -183,6 +183,8 @@ def m004_changes(db: sqlite_utils.Database) -> None:
     )
     db.table("copy_bands").create_index(["band"])
     db.table("copy_bands").create_index(["seen_at"])
+    # Stories: articles about one event (changes.stories); an article's story is articles.story_id.
+    db.table("stories").create({"id": int, "created_at": str, "last_at": str, "articles": int}, pk="id")
     # Versions for the articles stored before this migration: their current text is version 1.
     db.execute(
         """INSERT INTO article_versions (article_id, number, seen_at, title, text, extraction,

@@ -23,6 +23,7 @@ from .records import (
     StoredArticle,
     StoredMatch,
     StoredVersion,
+    StoryMember,
 )
 
 
@@ -66,6 +67,14 @@ class ArticleStorage(Protocol):
 
     def versions(self, article_id: int) -> list[StoredVersion]:
         """Every version of an article's text with its verdict, oldest first."""
+        ...
+
+    def assign_story(self, article_id: int, story_id: int | None, now: datetime) -> int:
+        """Put a new article (and its copies) in a story (None: a new one); returns the story."""
+        ...
+
+    def story_members(self, since: datetime) -> list[StoryMember]:
+        """Articles with a story first seen since `since`, in arrival order (copies excluded)."""
         ...
 
     def due_rechecks(self, now: datetime, limit: int = 100) -> list[Recheck]:

@@ -64,6 +64,7 @@ class SavedArticle:
     material: bool = False  # the new version is material
     reported: int | None = None  # the article whose match is active (itself or its original)
     first_seen: datetime | None = None  # of the reported article: its re-check schedule starts here
+    new_article: bool = False  # a first sighting (not an update of a stored entry)
 
 
 @dataclass(frozen=True)
@@ -145,3 +146,16 @@ class Counts:
     articles: int
     matches: int  # active
     feeds: int
+
+
+@dataclass(frozen=True)
+class StoryMember:
+    """A stored article with its story, replayed to rebuild the in-memory clusterer."""
+
+    article_id: int
+    story_id: int
+    title: str
+    text: str
+    url: str | None
+    published: datetime | None
+    first_seen: datetime

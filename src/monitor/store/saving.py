@@ -17,7 +17,7 @@ from datetime import datetime
 
 from ..changes.track import degraded
 from ..models import Article, Score
-from . import articles, copies, matches, versions
+from . import articles, copies, matches, stories, versions
 from .common import from_iso
 from .lifecycle import MatchChange
 from .records import SavedArticle
@@ -46,6 +46,8 @@ def save(
     if before is None:
         feed_id = conn.execute("SELECT feed_id FROM articles WHERE id = ?", (article_id,)).fetchone()[0]
         original = copies.find_original(conn, article_id, int(feed_id), article, now)
+        if original is not None:
+            stories.inherit(conn, article_id, original)
     else:
         original = before["copy_of"]
     changed = verdict is not None and verdict.change is not None and (verdict.material or notify == "all")
@@ -61,6 +63,7 @@ def save(
         material=verdict is not None and verdict.material,
         reported=target if active else None,
         first_seen=from_iso(first[0]) if active and first else None,
+        new_article=before is None,
     )
 
 

@@ -19,7 +19,7 @@ import sqlite_utils
 
 from ..errors import StorageError
 from ..models import Article, FeedSpec, FeedState, FeedUpdate, Judgment, MatchItem, Score
-from . import articles, digests, feeds, judgments, matches, saving, versions
+from . import articles, digests, feeds, judgments, matches, saving, stories, versions
 from .common import one
 from .lifecycle import rescore_outcome
 from .migrations import migrate, schema_version
@@ -34,6 +34,7 @@ from .records import (
     StoredArticle,
     StoredMatch,
     StoredVersion,
+    StoryMember,
 )
 
 T = TypeVar("T")
@@ -140,6 +141,13 @@ class SqliteStore:
 
     def versions(self, article_id: int) -> list[StoredVersion]:
         return self._read(lambda conn: versions.listed(conn, article_id))
+
+    def assign_story(self, article_id: int, story_id: int | None, now: datetime) -> int:
+        with self._tx() as conn:
+            return stories.assign(conn, article_id, story_id, now)
+
+    def story_members(self, since: datetime) -> list[StoryMember]:
+        return self._read(lambda conn: stories.members_since(conn, since))
 
     def due_rechecks(self, now: datetime, limit: int = 100) -> list[Recheck]:
         return self._read(lambda conn: articles.due_rechecks(conn, now, limit))
