@@ -111,3 +111,12 @@ def test_a_copy_reports_an_unreported_original_and_never_demotes_one(store: Sqli
     assert item.article_id == teaser.article_id and item.also_in == (AlsoIn("https://one.example/quake", "Wire"),)
     store.save_article(OTHER, art(OTHER, "c", "https://one.example/quake"), "h", MISS, NOW)
     assert [m.article_id for m in store.undelivered("t")] == [teaser.article_id]
+
+
+def test_rescoring_a_copy_never_gives_it_a_match_of_its_own(store: SqliteStore) -> None:
+    original = store.save_article(FEED, art(FEED, "a", "https://one.example/quake"), "h", MISS, NOW)
+    copy = store.save_article(WIRE, art(WIRE, "b", "https://one.example/quake"), "h", MISS, NOW)
+    assert store.rescore_article(copy.article_id, HIT, NOW) == "new"
+    assert store.match_for(copy.article_id) is None
+    assert [m.article_id for m in store.undelivered("t")] == [original.article_id]
+    assert store.rescore_article(copy.article_id, MISS, NOW) == "kept"  # a copy demotes nothing

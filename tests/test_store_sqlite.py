@@ -46,6 +46,7 @@ def test_a_database_made_by_the_previous_release_upgrades_in_place(tmp_path: Pat
             "nearest seed 001_seed.txt | facets: Sahel: Mali, Niger; Russia: Wagner | terms: junta, drones"
         )
         assert match.changed is True  # revision 2, as it was
+        assert [v.number for v in store.versions(match.article_id)] == [1]  # its current text is version 1
         assert [m.article_id for m in store.undelivered("file:digests")] == [match.article_id]
         [pending] = store.pending_digests("email:a@example.org")
         assert [m.article_id for m in pending.items] == [match.article_id]

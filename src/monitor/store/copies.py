@@ -12,6 +12,7 @@ import sqlite3
 from datetime import datetime, timedelta
 
 from ..changes.copies import band_keys, confirm, same_article, shingles, signature, url_key
+from ..changes.text import WORD_RE, fold
 from ..models import Article
 from .common import from_iso, iso, rows
 
@@ -43,7 +44,10 @@ def find_original(
         "INSERT INTO copy_bands (band, article_id, seen_at) VALUES (?, ?, ?)",
         [(b, article_id, iso(now)) for b in bands],
     )
-    conn.execute("UPDATE articles SET url_key = ?, copy_of = ? WHERE id = ?", (key, found, article_id))
+    conn.execute(
+        "UPDATE articles SET url_key = ?, title_key = ?, copy_of = ? WHERE id = ?",
+        (key, title_key(article.title), found, article_id),
+    )
     return found
 
 
@@ -62,17 +66,21 @@ def _by_key(conn: sqlite3.Connection, article_id: int, key: str) -> int | None:
 
 def _repaired(conn: sqlite3.Connection, article_id: int, feed_id: int, article: Article, now: datetime) -> int | None:
     """A feed that changed an entry's guid or URL: same title and text within a day."""
-    since = iso(now - timedelta(days=1))
     for r in rows(
         conn,
         """SELECT id, title, text, published, first_seen FROM articles
-           WHERE feed_id = ? AND id != ? AND first_seen >= ? ORDER BY id DESC LIMIT 200""",
-        [feed_id, article_id, since],
+           WHERE title_key = ? AND +feed_id = ? AND first_seen >= ? AND id != ? ORDER BY id DESC LIMIT 20""",
+        [title_key(article.title), feed_id, iso(now - timedelta(days=1)), article_id],
     ):
         when = from_iso(r["published"]) or from_iso(r["first_seen"])
         if same_article(r["title"] or "", r["text"] or "", when, article.title, article.text, article.published or now):
             return _root(conn, int(r["id"]))
     return None
+
+
+def title_key(title: str) -> str:
+    """The headline's folded words: the repair rule's first test, indexed."""
+    return " ".join(fold(w) for w in WORD_RE.findall(title))
 
 
 def _near_duplicate(

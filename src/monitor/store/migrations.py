@@ -144,6 +144,7 @@ def m004_changes(db: sqlite_utils.Database) -> None:
     validators and re-check time, and the MinHash band keys of recent articles (docs/changes.md)."""
     for column in (
         "url_key TEXT",
+        "title_key TEXT",
         "copy_of INTEGER REFERENCES articles(id)",
         "page_etag TEXT",
         "page_last_modified TEXT",
@@ -152,6 +153,7 @@ def m004_changes(db: sqlite_utils.Database) -> None:
     ):
         db.execute(f"ALTER TABLE articles ADD COLUMN {column}")
     db.execute("CREATE INDEX idx_articles_url_key ON articles (url_key)")
+    db.execute("CREATE INDEX idx_articles_title_key ON articles (title_key)")
     db.execute("CREATE INDEX idx_articles_copy_of ON articles (copy_of)")
     db.execute("CREATE INDEX idx_articles_next_check_at ON articles (next_check_at)")
     db.execute("CREATE INDEX idx_articles_story_id ON articles (story_id)")

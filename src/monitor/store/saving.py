@@ -72,7 +72,13 @@ def _match(
 ) -> MatchChange | None:
     if original is None:
         return matches.save_score(conn, article_id, score, now, changed)
-    # a copy: only a matching copy may speak for its original, and only to add news
+    return copy_match(conn, original, score, now, changed)
+
+
+def copy_match(
+    conn: sqlite3.Connection, original: int, score: Score, now: datetime, changed: bool
+) -> MatchChange | None:
+    """A copy's score: only a matching copy may speak for its original, and only to add news."""
     if not score.match:
         return None
     if matches.status(conn, original) == "active" and not changed:

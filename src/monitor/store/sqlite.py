@@ -160,8 +160,14 @@ class SqliteStore:
 
     def rescore_article(self, article_id: int, score: Score, now: datetime) -> RescoreOutcome:
         with self._tx() as conn:
-            before = matches.status(conn, article_id)
-            change = matches.save_score(conn, article_id, score, now, content_changed=False)
+            original = conn.execute("SELECT copy_of FROM articles WHERE id = ?", (article_id,)).fetchone()
+            if original is not None and original[0] is not None:
+                # a copy has no match of its own: it can only make its original a match
+                before = matches.status(conn, int(original[0]))
+                change = saving.copy_match(conn, int(original[0]), score, now, changed=False)
+            else:
+                before = matches.status(conn, article_id)
+                change = matches.save_score(conn, article_id, score, now, content_changed=False)
         return rescore_outcome(before, change.status if change is not None else before)
 
     def articles(self, *, since: datetime | None = None, after_id: int = 0) -> list[StoredArticle]:
