@@ -199,7 +199,7 @@ def _store_entries(
         digest = planned.entry_hash if done.scored else UNSCORED
         saved = store.save_article(update.url, done.article, digest, done.score, now(), notify=changes.notify)
         if stories is not None and saved.new_article and saved.copy_of is None:
-            stories.place(store, saved.article_id, done.article, spec.name, now())
+            _place(stories, store, saved.article_id, done.article, spec.name, now())
         if saved.news and saved.reported is not None and saved.first_seen is not None:
             schedule_after_save(store, saved.reported, saved.first_seen, now(), changes)
         tally.changed += int(planned.known)
@@ -207,6 +207,16 @@ def _store_entries(
         tally.matches += int(saved.news)
         tally.unscored += int(not done.scored)
     return tally
+
+
+def _place(stories: StoryTracker, store: Storage, article_id: int, article: Article, feed: str, when: datetime) -> None:
+    """The article is stored already: a bug in the story engine costs its story, not the poll."""
+    try:
+        stories.place(store, article_id, article, feed, when)
+    except StorageError:
+        raise
+    except Exception:
+        log.exception("internal error placing article %d in a story", article_id)
 
 
 def _result(spec: FeedSpec, update: FeedUpdate, tally: _Tally, store: Storage | None = None) -> FeedResult:
