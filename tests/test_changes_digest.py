@@ -11,10 +11,14 @@ from pathlib import Path
 import pytest
 
 from factories import FEED, HIT, NOW, entry, match_item, spec
+from helpers import rss
+from httpserver import TestServer
 from monitor.digest import render, section_counts, sections
 from monitor.extract import build_article
-from monitor.models import AlsoIn, Digest, VersionChange
+from monitor.fetch import Fetcher
+from monitor.models import AlsoIn, Digest, FetchSettings, Score, VersionChange
 from monitor.notify import build_message
+from monitor.pipeline import run_feed
 from monitor.store import SqliteStore
 from monitor.storyline import REPLAY_DAYS, StoryTracker
 
@@ -143,3 +147,29 @@ def test_stories_continue_in_a_new_process_and_report_more_coverage(store: Sqlit
     assert items[2].story_status == "more" and items[2].story_first_reported == NOW
     assert items[3].story_status == "new"
     assert REPLAY_DAYS == 6  # 0.5 ** (6 / 3) = 0.25: nothing older can reach the threshold
+
+
+class _BrokenTracker(StoryTracker):
+    def place(self, *args: object, **kwargs: object) -> int:
+        raise RuntimeError("a bug in the story engine")
+
+
+class _Matches:
+    def __init__(self) -> None:
+        self.threshold = 0.5
+
+    def score(self, doc: object) -> Score:
+        return HIT
+
+
+def test_a_story_engine_bug_costs_the_story_not_the_poll(store: SqliteStore, server: TestServer) -> None:
+    server.add("/feed.xml", rss([{"title": "Quake", "link": server.url("/q"), "description": QUAKE}]))
+    feed = spec(server.url("/feed.xml"), full_text=False)
+    store.sync_feeds([feed])
+    with Fetcher(FetchSettings(allow_hosts=("127.0.0.1",), host_spacing=0.0)) as fetcher:
+        result = run_feed(
+            feed, store=store, fetcher=fetcher, scorer=_Matches(), now=lambda: NOW, stories=_BrokenTracker()
+        )
+    assert result.ok and result.new_entries == 1 and result.matches == 1
+    [item] = store.undelivered("t")
+    assert item.story is None and item.story_status == "new"
