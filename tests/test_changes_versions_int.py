@@ -209,3 +209,13 @@ def test_history_lists_every_version_with_its_verdict(store: SqliteStore, tmp_pa
     assert [v["material"] for v in data["versions"]] == [False, True]
     missing = run("--db", db, "history", "42")
     assert missing.exit_code == 2 and "no stored article '42'" in missing.output
+
+
+def test_an_article_from_feed_text_is_not_rechecked_by_its_page(store: SqliteStore, server: TestServer) -> None:
+    server.add("/story.html", page(LEAD + ARREST), content_type="text/html")
+    summary_only = build_article(entry("1", link=server.url("/story.html"), summary=LEAD), None, None)
+    aid = store.save_article(FEED, summary_only, "h1", HIT, NOW).article_id
+    store.set_recheck(aid, NOW + HOUR)
+    assert store.due_rechecks(NOW + HOUR) == []
+    assert _recheck(store, HOUR).checked == 0  # type: ignore[attr-defined]
+    assert server.requests_for("/story.html") == []

@@ -200,7 +200,13 @@ def _store_entries(
         saved = store.save_article(update.url, done.article, digest, done.score, now(), notify=changes.notify)
         if stories is not None and saved.new_article and saved.copy_of is None:
             _place(stories, store, saved.article_id, done.article, spec.name, now())
-        if saved.news and saved.reported is not None and saved.first_seen is not None:
+        # only a page that was read has versions worth re-reading (feed text changes with its entry)
+        if (
+            saved.news
+            and saved.reported is not None
+            and saved.first_seen is not None
+            and done.article.extraction == "page"
+        ):
             schedule_after_save(store, saved.reported, saved.first_seen, now(), changes)
         tally.changed += int(planned.known)
         tally.new += int(not planned.known)

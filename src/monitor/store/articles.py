@@ -112,11 +112,13 @@ def _stored(r: sqlite3.Row) -> StoredArticle:
 
 
 def due_rechecks(conn: sqlite3.Connection, now: datetime, limit: int) -> list[Recheck]:
-    """Articles whose re-check is due, most overdue first."""
+    """Articles read from their page whose re-check is due, most overdue first."""
     found = rows(
         conn,
         """SELECT a.*, f.url AS feed_url FROM articles a JOIN feeds f ON f.id = a.feed_id
            WHERE a.next_check_at IS NOT NULL AND a.next_check_at <= ? AND a.url IS NOT NULL
+           AND a.extraction = 'page' -- a feed-text article (full_text off, or a page that never
+                                     -- read) is re-read with its feed entry: its page is no version
            ORDER BY a.next_check_at, a.id LIMIT ?""",
         [iso(now), limit],
     )
