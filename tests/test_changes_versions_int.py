@@ -219,3 +219,12 @@ def test_an_article_from_feed_text_is_not_rechecked_by_its_page(store: SqliteSto
     assert store.due_rechecks(NOW + HOUR) == []
     assert _recheck(store, HOUR).checked == 0  # type: ignore[attr-defined]
     assert server.requests_for("/story.html") == []
+
+
+def test_the_first_read_of_a_page_after_feed_text_is_no_update(store: SqliteStore) -> None:
+    failed = build_article(entry("1", summary="Council approves dredging."), None, "HTTP 503 Service Unavailable")
+    aid = store.save_article(FEED, failed, "h1", HIT, NOW).article_id
+    store.reserve_digest("t", store.undelivered("t"), NOW)
+    read = store.save_article(FEED, _page_article(LEAD + ARREST), "h2", HIT, NOW + HOUR)  # type: ignore[arg-type]
+    assert (read.news, read.material, read.version) == (False, False, "first read of the page")
+    assert [v.extraction for v in store.versions(aid)] == ["feed: HTTP 503 Service Unavailable", "page"]

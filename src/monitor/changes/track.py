@@ -46,10 +46,17 @@ def degraded(new_extraction: str, previous_extraction: str | None) -> bool:
     return previous_extraction == PAGE and new_extraction != PAGE
 
 
-def verdict(latest: Version | None, history: Sequence[Version], title: str, text: str) -> Verdict:
+def verdict(
+    latest: Version | None, history: Sequence[Version], title: str, text: str, extraction: str = PAGE
+) -> Verdict:
     """Classify a new distinct text against the latest version (`history`: every earlier one)."""
     if latest is None:
         return Verdict(False, 0.0, "first version", "first version", None)
+    if latest.extraction != PAGE and extraction == PAGE:
+        # the page is read for the first time (it failed before, the feed's text stood in):
+        # a fuller text of the same article, not an edit of it
+        reason = "first read of the page"
+        return Verdict(False, 0.0, f"minor ({reason})", reason, None)
     diff = compare(
         latest.text,
         text,

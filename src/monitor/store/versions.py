@@ -36,7 +36,7 @@ def record(conn: sqlite3.Connection, article_id: int, article: Article, now: dat
     last = history[-1] if history else None
     if last is not None and last.content_hash == article.content_hash:
         return None
-    result = verdict(last, history, article.title, article.text)
+    result = verdict(last, history, article.title, article.text, article.extraction)
     diff = None if result.change is None else json.dumps([list(c) for c in result.change.changes])
     conn.execute(
         """INSERT INTO article_versions (article_id, number, seen_at, title, text, extraction,
