@@ -173,3 +173,15 @@ def test_a_story_engine_bug_costs_the_story_not_the_poll(store: SqliteStore, ser
     assert result.ok and result.new_entries == 1 and result.matches == 1
     [item] = store.undelivered("t")
     assert item.story is None and item.story_status == "new"
+
+
+def test_story_candidates_come_from_the_store_by_bm25_within_the_window(store: SqliteStore) -> None:
+    quake = _save(store, StoryTracker(), "1", "Earthquake in Amatrice kills 38", QUAKE, timedelta(0))
+    rates = _save(store, StoryTracker(), "2", "Central bank holds rates", RATES, timedelta(0))
+    tracker = StoryTracker()
+    tracker.warm(store, NOW)
+    assert store.story_candidates(["amatric", "earthquak"], NOW - timedelta(days=1), 5) == [quake]
+    assert store.story_candidates(["rate", "inflat"], NOW - timedelta(days=1), 5)[0] == rates
+    assert store.story_candidates(["amatric"], NOW + timedelta(days=1), 5) == []  # silent since
+    assert store.story_candidates(["\"; DROP TABLE stories; --"], NOW, 5) == []
+    assert tracker.index.candidates(["amatric"], NOW.timestamp(), 3) == [tracker.engine_ids[quake]]

@@ -187,6 +187,10 @@ def m004_changes(db: sqlite_utils.Database) -> None:
     db.table("copy_bands").create_index(["seen_at"])
     # Stories: articles about one event (changes.stories); an article's story is articles.story_id.
     db.table("stories").create({"id": int, "created_at": str, "last_at": str, "articles": int}, pk="id")
+    db.table("stories").create_index(["last_at"])
+    # A story's most distinctive recent terms (changes.stories query terms), rowid = story id:
+    # the candidate stories of a new article are found here by BM25, within a window of days.
+    db.execute("CREATE VIRTUAL TABLE story_terms USING fts5(terms, tokenize = 'unicode61')")
     # Versions for the articles stored before this migration: their current text is version 1.
     db.execute(
         """INSERT INTO article_versions (article_id, number, seen_at, title, text, extraction,

@@ -77,6 +77,13 @@ class ArticleStorage(Protocol):
         """Articles with a story first seen since `since`, in arrival order (copies excluded)."""
         ...
 
+    def index_story_terms(self, story_id: int, terms: Sequence[str], when: datetime) -> None:
+        """Add an article's distinctive terms to its story's candidate-index entry."""
+
+    def story_candidates(self, terms: Sequence[str], since: datetime, limit: int) -> list[int]:
+        """Stories grown since `since` that share terms with the query, best (BM25) first."""
+        ...
+
     def due_rechecks(self, now: datetime, limit: int = 100) -> list[Recheck]:
         """Reported articles whose page is due to be read again, most overdue first."""
         ...

@@ -149,6 +149,13 @@ class SqliteStore:
     def story_members(self, since: datetime) -> list[StoryMember]:
         return self._read(lambda conn: stories.members_since(conn, since))
 
+    def index_story_terms(self, story_id: int, terms: Sequence[str], when: datetime) -> None:
+        with self._tx() as conn:
+            stories.index_terms(conn, story_id, list(terms), when)
+
+    def story_candidates(self, terms: Sequence[str], since: datetime, limit: int) -> list[int]:
+        return self._read(lambda conn: stories.candidates(conn, list(terms), since, limit))
+
     def due_rechecks(self, now: datetime, limit: int = 100) -> list[Recheck]:
         return self._read(lambda conn: articles.due_rechecks(conn, now, limit))
 

@@ -72,3 +72,29 @@ def first_reported(
 def story_of(conn: sqlite3.Connection, article_id: int) -> int | None:
     row = conn.execute("SELECT story_id FROM articles WHERE id = ?", (article_id,)).fetchone()
     return int(row[0]) if row and row[0] is not None else None
+
+
+MAX_TERMS = 64  # terms kept per story: its most recent articles' distinctive terms
+
+
+def index_terms(conn: sqlite3.Connection, story_id: int, terms: list[str], when: datetime) -> None:
+    """Add an article's query terms to its story's entry (the newest first, bounded)."""
+    row = conn.execute("SELECT terms FROM story_terms WHERE rowid = ?", (story_id,)).fetchone()
+    kept = list(dict.fromkeys([*terms, *(row[0].split() if row else [])]))[:MAX_TERMS]
+    conn.execute("DELETE FROM story_terms WHERE rowid = ?", (story_id,))
+    conn.execute("INSERT INTO story_terms (rowid, terms) VALUES (?, ?)", (story_id, " ".join(kept)))
+    conn.execute("UPDATE stories SET last_at = max(last_at, ?) WHERE id = ?", (iso(when), story_id))
+
+
+def candidates(conn: sqlite3.Connection, terms: list[str], since: datetime, limit: int) -> list[int]:
+    """Stories active since `since` sharing terms with the query, best BM25 first."""
+    words = [t for t in terms if t.isalnum()]
+    if not words:
+        return []
+    query = " OR ".join(f'"{t}"' for t in words)
+    found = conn.execute(
+        """SELECT s.id FROM story_terms JOIN stories s ON s.id = story_terms.rowid
+           WHERE story_terms MATCH ? AND s.last_at >= ? ORDER BY bm25(story_terms) LIMIT ?""",
+        (query, iso(since), limit),
+    ).fetchall()
+    return [int(r[0]) for r in found]
