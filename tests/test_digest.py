@@ -77,7 +77,7 @@ def digest(*items: MatchItem, since: datetime | None = SINCE) -> Digest:
 def test_human_formats_list_every_field(fmt: str) -> None:
     out = render(digest(GOOD, CHANGED), fmt)
     assert "2026-11-22" in out
-    assert "2 new matches" in out
+    assert "1 new story, 0 more articles, 1 update" in out
     for item in (GOOD, CHANGED):
         assert item.feed in out
     assert "Port authority revises silt estimate" in out
@@ -201,7 +201,14 @@ def test_json_shape() -> None:
         "facets",
         "terms",
         "changed",
+        "story",
+        "story_status",
+        "also_in",
+        "revision",
+        "changes",
     }
+    assert (first["story_status"], first["also_in"], first["revision"], first["changes"]) == ("new", [], 1, None)
+    assert second["story_status"] == "updated"
     assert first["id"] == 1
     assert first["url"] == GOOD.url
     assert first["title"] == GOOD.title
@@ -253,7 +260,7 @@ def test_atom_is_well_formed_and_parses_with_feedparser() -> None:
     assert parsed.feed.title == "monitor digest"
     assert parsed.feed.updated == "2026-11-22T07:00:00+00:00"
     assert len(parsed.entries) == 4
-    good, changed, evil, data = parsed.entries
+    good, evil, data, changed = parsed.entries  # sections: new stories first, updates last
     assert good.title == GOOD.title
     assert good.link == GOOD.url
     assert good.id == atom_id(GOOD) and good.id.startswith("urn:uuid:")

@@ -26,7 +26,9 @@ from monitor.notify import Count, build_message, summary, target_name
 NOW = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
 
 
-def item(i: int, score: float, title: str = "", changed: bool = False, url: str = "") -> MatchItem:
+def item(
+    i: int, score: float, title: str = "", changed: bool = False, url: str = "", story_status: str = "new"
+) -> MatchItem:
     return MatchItem(
         article_id=i,
         url=url or f"https://news.example.org/{i}",
@@ -36,6 +38,7 @@ def item(i: int, score: float, title: str = "", changed: bool = False, url: str 
         first_seen=NOW,
         score=score,
         changed=changed,
+        story_status=story_status,
     )
 
 
@@ -45,12 +48,18 @@ def item(i: int, score: float, title: str = "", changed: bool = False, url: str 
 def test_message_counts_top_titles_and_links() -> None:
     digest = Digest(
         generated_at=NOW,
-        matches=(item(1, 0.5), item(2, 0.9, changed=True), item(3, 0.7), item(4, 0.6), item(5, 0.4)),
+        matches=(
+            item(1, 0.5),
+            item(2, 0.9, changed=True),
+            item(3, 0.7),
+            item(4, 0.6, story_status="more"),
+            item(5, 0.4),
+        ),
     )
     note = build_message(digest)
-    assert note.title == "monitor digest 2026-11-29: 4 new matches, 1 update"
+    assert note.title == "monitor digest 2026-11-29: 3 new stories, 1 more article, 1 update"
     assert note.body.splitlines() == [
-        "4 new matches, 1 update",
+        "3 new stories, 1 more article, 1 update",
         "- Story 2 (updated)",
         "  https://news.example.org/2",
         "- Story 3",
@@ -62,9 +71,9 @@ def test_message_counts_top_titles_and_links() -> None:
 
 
 def test_singular_and_empty() -> None:
-    assert build_message(Digest(generated_at=NOW, matches=(item(1, 0.5),))).body.splitlines()[0] == "1 new match"
+    assert build_message(Digest(generated_at=NOW, matches=(item(1, 0.5),))).body.splitlines()[0] == "1 new story"
     empty = build_message(Digest(generated_at=NOW, matches=()))
-    assert empty.title.endswith(": no new matches") and empty.body == "no new matches"
+    assert empty.title.endswith(": nothing new") and empty.body == "nothing new"
 
 
 def test_hostile_titles_and_links_are_tamed() -> None:
@@ -186,9 +195,9 @@ def test_delivers_the_message_as_json(hook: Hook) -> None:
     assert outcome == f"notified json://127.0.0.1:{hook.port}/hook"
     assert len(hook.bodies) == 1
     body = hook.bodies[0]
-    assert body["title"] == "monitor digest 2026-11-29: 2 new matches"
+    assert body["title"] == "monitor digest 2026-11-29: 2 new stories"
     assert body["message"] == (
-        "2 new matches\n- Harbour <dredging> & silt\n  https://news.example.org/1\n- Story 2\n  https://news.example.org/2"
+        "2 new stories\n- Harbour <dredging> & silt\n  https://news.example.org/1\n- Story 2\n  https://news.example.org/2"
     )
     assert body["type"] == "info"
 
@@ -257,7 +266,7 @@ def test_failing_endpoint_stays_pending_and_a_retry_sends_once(tmp_path: Path, s
     retried = deliver_cli(tmp_path)
     assert retried.exit_code == 0, retried.output
     assert len(hook.bodies) == 1
-    assert hook.bodies[0]["message"].startswith("1 new match\n- ") and links[0] in hook.bodies[0]["message"]
+    assert hook.bodies[0]["message"].startswith("1 new story\n- ") and links[0] in hook.bodies[0]["message"]
     assert apprise_digests(tmp_path) == [("delivered", 1)]
 
     again = deliver_cli(tmp_path)

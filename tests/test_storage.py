@@ -18,6 +18,13 @@ from monitor.models import Failure, FailureKind, FeedUpdate, FetchRecord, Move, 
 from monitor.store import SqliteStore, Storage
 from monitor.store.postgres import PostgresStore
 
+BRIDGE = (
+    "The mayor of Springfield opened the new bridge over the river on Monday. "
+    "About 300 people attended the ceremony, officials said."
+)
+# a material edit of BRIDGE: a new fact
+ARREST = BRIDGE + " Police arrested two protesters who blocked the entrance for an hour."
+
 # Each backend from the test's request: PostgreSQL gets a fresh database on the session's real
 # server (tests/pg.py; skipped, with the reason, only where no PostgreSQL binaries exist).
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Storage]] = {
@@ -49,13 +56,29 @@ def test_a_new_match_is_news_once_and_a_miss_stores_no_match(storage: Storage) -
     assert storage.feed_statuses()[0].entries == 2
 
 
-def test_changed_content_of_a_match_is_a_new_revision(storage: Storage) -> None:
-    storage.save_article(FEED, article("1"), "h1", HIT, NOW)
+def test_a_material_version_of_a_match_is_a_new_revision(storage: Storage) -> None:
+    storage.save_article(FEED, article("1", summary=BRIDGE), "h1", HIT, NOW)
     assert storage.undelivered("t")[0].changed is False
-    saved = storage.save_article(FEED, article("1", summary="corrected body"), "h1b", HIT, NOW)
-    assert saved.news is True
-    assert storage.undelivered("t")[0].changed is True
+    saved = storage.save_article(FEED, article("1", summary=ARREST), "h1b", HIT, NOW)
+    assert (saved.news, saved.material) == (True, True)
+    [item] = storage.undelivered("t")
+    assert item.changed is True and item.diff is not None
+    assert item.diff.changes == (("added", "", "Police arrested two protesters who blocked the entrance for an hour."),)
     assert storage.known_entries(FEED) == {"1": "h1b"}
+    assert [(v.number, v.material) for v in storage.versions(saved.article_id)] == [(1, False), (2, True)]
+
+
+def test_a_minor_version_is_stored_but_not_news_unless_notify_all(storage: Storage) -> None:
+    aid = storage.save_article(FEED, article("1", summary=BRIDGE + " 12 comments"), "h1", HIT, NOW).article_id
+    storage.reserve_digest("t", storage.undelivered("t"), NOW)
+    saved = storage.save_article(FEED, article("1", summary=BRIDGE + " 15 comments"), "h2", HIT, NOW)
+    assert (saved.news, saved.material, saved.version) == (False, False, "date line or counters only")
+    assert storage.undelivered("t") == []
+    assert len(storage.versions(aid)) == 2
+    again = storage.save_article(FEED, article("1", summary=BRIDGE + " 16 comments"), "h3", HIT, NOW, notify="all")
+    assert again.news is True
+    [item] = storage.undelivered("t")
+    assert item.diff is not None and item.diff.material is False
 
 
 def test_rescore_demotes_keeps_and_promotes(storage: Storage) -> None:
@@ -145,9 +168,9 @@ def test_digest_reservation_is_exactly_once_per_target(storage: Storage) -> None
 
 
 def test_a_new_revision_is_delivered_again(storage: Storage) -> None:
-    storage.save_article(FEED, article("1"), "h1", HIT, NOW)
+    storage.save_article(FEED, article("1", summary=BRIDGE), "h1", HIT, NOW)
     storage.reserve_digest("t", storage.undelivered("t"), NOW)
-    storage.save_article(FEED, article("1", summary="corrected"), "h2", HIT, NOW)
+    storage.save_article(FEED, article("1", summary=ARREST), "h2", HIT, NOW)
     [again] = storage.undelivered("t")
     assert again.changed is True
 

@@ -35,10 +35,12 @@ from .models import (
 from .pipeline import Analyser, process_entry, run_feed
 from .pipeline import Clock as Clock  # the injected clock's type, for the service
 from .plan import entry_hash
+from .recheck import RecheckResult, recheck_due
 from .score import Scorer, build_scorer
 from .score.semantic import INSTALL_HINT, SemanticScorer, semantic_available
 from .store import POSTGRES_HINT, Location, Storage, open_storage
 from .store import database_location as database_location  # --db's parser, for the CLI
+from .storyline import StoryTracker
 from .workers import WorkerPool
 
 log = logging.getLogger("monitor")
@@ -67,6 +69,8 @@ class App:
     now: Clock = utcnow
     _scorer: ProjectScorer | None = field(default=None, repr=False)
     _pool: WorkerPool | None = field(default=None, repr=False)
+    rechecked: RecheckResult = field(default_factory=RecheckResult)  # the last poll's re-checks
+    stories: StoryTracker = field(default_factory=StoryTracker)  # rebuilt from the store on first use
 
     @property
     def scorer(self) -> ProjectScorer:
@@ -235,12 +239,20 @@ def poll(
                 rng=rng,
                 should_stop=should_stop,
                 analyse=analyse,
+                changes=app.settings.changes,
+                stories=app.stories,
             )
 
         if len(feeds) <= 1:
-            return [one(f) for f in feeds]
-        with ThreadPoolExecutor(max_workers=min(threads, len(feeds)), thread_name_prefix="feed") as pool:
-            return list(pool.map(one, feeds))
+            results = [one(f) for f in feeds]
+        else:
+            with ThreadPoolExecutor(max_workers=min(threads, len(feeds)), thread_name_prefix="feed") as pool:
+                results = list(pool.map(one, feeds))
+        # after the feeds: an entry that changed was re-read with its feed, not twice
+        app.rechecked = recheck_due(app.store, fetcher, scorer, app.now, app.settings.changes, should_stop)
+        if app.rechecked.checked:
+            log.info("re-checked %s", app.rechecked)
+        return results
 
 
 # --- digests -----------------------------------------------------------------------------------
@@ -351,6 +363,17 @@ def _article_ref(app: App, ref: str) -> int:
     if found is None:
         raise ConfigError(f"no stored article {ref!r} (give an article id or URL)")
     return found.id
+
+
+def history(app: App, ref: str) -> dict[str, Any]:
+    """Every version of a stored article's text (minor ones too) with its verdict."""
+    article_id = _article_ref(app, ref)
+    found = app.store.find_article(str(article_id))
+    assert found is not None  # _article_ref found it
+    versions = [
+        {**asdict(v), "seen_at": v.seen_at.isoformat(timespec="seconds")} for v in app.store.versions(article_id)
+    ]
+    return {"id": article_id, "title": found.title, "url": found.url, "feed": found.feed, "versions": versions}
 
 
 def feedback(app: App, ref: str, relevant: bool) -> tuple[int, str]:
@@ -504,7 +527,11 @@ def _backfill_one(
         return "too_old"
     if not done.scored:
         return "failed"
-    saved = app.store.save_article(BACKFILL_FEED, article, entry_hash(entry), done.score, app.now())
+    saved = app.store.save_article(
+        BACKFILL_FEED, article, entry_hash(entry), done.score, app.now(), notify=app.settings.changes.notify
+    )
+    if saved.new_article and saved.copy_of is None:
+        app.stories.place(app.store, saved.article_id, article, "backfill", app.now())
     return "match" if saved.news else "stored"
 
 

@@ -148,6 +148,12 @@ def poll(ctx: click.Context) -> None:
     new = sum(r.new_entries for r in results)
     matches = sum(r.matches for r in results)
     click.echo(f"{len(results)} feeds, {failed} failed, {new} new entries, {matches} new matches")
+    checked = a.rechecked
+    if checked.checked:
+        click.echo(
+            f"{checked.checked} articles re-checked: {checked.not_modified} not modified, {checked.failed}"
+            f" unreadable, {checked.versions} new versions ({checked.updates} material)"
+        )
 
 
 @cli.command()
@@ -305,6 +311,27 @@ def explain(ctx: click.Context, ref: str, fmt: str) -> None:
         )
     if info["sentence"]:
         click.echo(f"best sentence: {info['sentence']}")
+
+
+@cli.command()
+@click.argument("ref", metavar="ID|URL")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Text or JSON."
+)
+@click.pass_context
+def history(ctx: click.Context, ref: str, fmt: str) -> None:
+    """List the versions of a stored article's text (minor ones too) with their verdicts."""
+    a = _open(ctx, need_seeds=False, need_feeds=False)
+    info = app.history(a, ref)
+    if fmt == "json":
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"#{info['id']} {info['title']}\n{info['url'] or '-'} ({info['feed']})")
+    for v in info["versions"]:
+        kind = "material" if v["material"] else "minor"
+        click.echo(
+            f"v{v['number']}  {v['seen_at']}  {kind:8}  {v['significance']:.2f}  {v['words']} words  {v['summary']}"
+        )
 
 
 class _Usage(click.UsageError):

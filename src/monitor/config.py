@@ -18,11 +18,13 @@ import yaml
 
 from .errors import ConfigError
 from .models import (
+    CHANGE_NOTIFY,
     DEFAULT_INTERVAL,
     DIGEST_FORMATS,
     MAX_WORKERS,
     SMTP_PORTS,
     AppriseTarget,
+    ChangeSettings,
     DigestSettings,
     DigestTarget,
     EmailTarget,
@@ -98,7 +100,9 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
             raise ConfigError(f"{path}: feed #{i} ({feed.url}): duplicate url")
         seen.add(feed.url)
     settings_raw = _section(
-        f"{path}: settings", doc.get("settings") or {}, ("digest", "fetch", "scoring", "web", "workers")
+        f"{path}: settings",
+        doc.get("settings") or {},
+        ("digest", "fetch", "scoring", "web", "workers", "changes"),
     )
     return Settings(
         feeds=feeds,
@@ -108,6 +112,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         scoring=_scoring(path, settings_raw.get("scoring") or {}),
         web=None if settings_raw.get("web") is None else _web(path, settings_raw["web"]),
         workers=_workers(f"{path}: settings.workers", settings_raw.get("workers", default_workers())),
+        changes=_changes(path, settings_raw.get("changes") or {}),
     )
 
 
@@ -304,6 +309,26 @@ def _workers(where: str, value: object) -> int:
             f"not {value!r}"
         )
     return value
+
+
+def _changes(path: Path, raw: object) -> ChangeSettings:
+    """settings.changes: {notify: material|all, recheck: [durations after first seen]}."""
+    where = f"{path}: settings.changes"
+    raw = _section(where, raw, ("notify", "recheck"))
+    default = ChangeSettings()
+    notify = raw.get("notify", default.notify)
+    if notify not in CHANGE_NOTIFY:
+        raise ConfigError(f"{where}.notify: must be one of {', '.join(CHANGE_NOTIFY)}")
+    recheck = raw.get("recheck", list(default.recheck))
+    if isinstance(recheck, str):
+        recheck = [part for part in recheck.split(",") if part.strip()]
+    if not isinstance(recheck, list):
+        raise ConfigError(f"{where}.recheck: must be a list of durations (e.g. 1h, 6h, 1d)")
+    try:
+        ages = tuple(sorted(parse_interval(v) for v in recheck))
+    except ValueError as exc:
+        raise ConfigError(f"{where}.recheck: {exc}") from None
+    return ChangeSettings(notify=notify, recheck=ages)
 
 
 def _scoring(path: Path, raw: object) -> ScoringSettings:

@@ -11,9 +11,16 @@ Templates see these variables:
 in an href), ``feed``, ``published`` / ``published_iso`` (may be None), ``first_seen`` /
 ``first_seen_iso``, ``updated_iso``, ``score`` ("0.87"), ``explanation`` (one line derived from
 ``nearest_seed``, ``facets`` and ``terms``, which are given separately too), ``sentence``,
-``changed``, ``atom_id`` and ``page`` (the entry's web page, ``<base_url>/article/<id>``, when
-``settings.web.base_url`` is set; else None). Markdown templates get a ``md`` filter (escape text) and an
-``md_url`` filter (encode a link destination).
+``changed``, ``atom_id``, ``page`` (the entry's web page, ``<base_url>/article/<id>``, when
+``settings.web.base_url`` is set; else None), and the story fields: ``story``, ``story_status`` (new | more |
+updated), ``story_first_reported`` (for "more"), ``story_articles``, ``coverage`` (the story's
+other articles in this digest, folded into this entry: ``url``/``link``/``feed``),
+``also_in`` (the copies of the article, same keys), ``revision`` and ``diff`` (for an update:
+``summary``, ``material``, ``lines`` of ``op``/``before``/``after``). ``sections`` holds the
+non-empty sections in order (``key``, ``heading``: "New stories", "More coverage", "Updated";
+``items``) and ``counts`` the number per key (stories, articles, updates). Markdown templates
+get a ``md`` filter (escape text), an ``md_url`` filter (encode a link destination) and an
+``md_code`` filter (a line inside a fenced code block).
 
 HTML and Atom templates are autoescaped. Naive datetimes are taken to be UTC.
 """
@@ -23,6 +30,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +41,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from monitor.errors import ConfigError
-from monitor.models import DIGEST_FORMATS, Digest, MatchItem
+from monitor.models import DIGEST_FORMATS, AlsoIn, Digest, MatchItem
 
 FORMATS = DIGEST_FORMATS
 
@@ -42,6 +51,8 @@ TEMPLATES = {
     "text": "digest.txt.j2",
     "atom": "digest.atom.j2",
 }
+
+SECTION_HEADINGS = {"new": "New stories", "more": "More coverage", "updated": "Updated"}
 
 PACKAGE_TEMPLATES = Path(__file__).parent / "templates"
 
@@ -91,11 +102,66 @@ def render_json(digest: Digest) -> str:
                 "facets": list(m.facets),
                 "terms": list(m.terms),
                 "changed": m.changed,
+                "story": m.story,
+                "story_status": story_status(m),
+                "also_in": [{"url": a.url, "feed": a.feed} for a in m.also_in],
+                "revision": m.revision,
+                "changes": _changes_json(m),
             }
             for m in digest.matches
         ],
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def story_status(m: MatchItem) -> str:
+    """new | more | updated: an update of a reported article wins, then the story's status."""
+    if m.changed:
+        return "updated"
+    return "more" if m.story_status == "more" else "new"
+
+
+def sections(items: Sequence[MatchItem]) -> dict[str, list[MatchItem]]:
+    """The digest's three sections, each in the order given (best first). In "New stories" and
+    "More coverage" a story is one entry: its best article, with the story's other articles in
+    this digest folded in (`coverage`, `story_articles`). An update is always its own entry."""
+    out: dict[str, list[MatchItem]] = {"new": [], "more": [], "updated": []}
+    lead: dict[tuple[str, str], int] = {}
+    for m in items:
+        status = story_status(m)
+        key = (status, m.story or f"article-{m.article_id}")
+        if status == "updated" or key not in lead:
+            lead[key] = len(out[status])
+            out[status].append(m)
+            continue
+        first = out[status][lead[key]]
+        out[status][lead[key]] = replace(
+            first,
+            story_articles=first.story_articles + 1,
+            coverage=(*first.coverage, AlsoIn(url=m.url, feed=m.feed)),
+        )
+    return out
+
+
+def section_counts(items: Sequence[MatchItem]) -> dict[str, int]:
+    """New stories (entries), more articles (articles, not entries), updates."""
+    parts = sections(items)
+    return {
+        "new": len(parts["new"]),
+        "more": sum(m.story_articles for m in parts["more"]),
+        "updated": len(parts["updated"]),
+    }
+
+
+def _changes_json(m: MatchItem) -> dict[str, Any] | None:
+    if m.diff is None:
+        return None
+    return {
+        "material": m.diff.material,
+        "significance": m.diff.significance,
+        "summary": m.diff.summary,
+        "changes": [{"op": op, "before": b, "after": a} for op, b, a in m.diff.changes],
+    }
 
 
 # --- helpers (public: the deliver module and templates use them) -----------------------------
@@ -133,6 +199,11 @@ def human(value: datetime) -> str:
 def md_escape(text: object) -> str:
     """Escape Markdown syntax (link brackets, emphasis, raw HTML) in running text."""
     return _MD_SPECIAL.sub(r"\\\1", _SPACE.sub(" ", str(text)).strip())
+
+
+def md_code(text: object) -> str:
+    """A line inside a fenced code block: a run of backticks must not close the fence."""
+    return re.sub(r"`{3,}", lambda m: "` " * len(m.group(0)), _SPACE.sub(" ", str(text)).strip())
 
 
 def md_url(url: str) -> str:
@@ -185,6 +256,7 @@ def _environment(templates_dir: str | None) -> jinja2.Environment:
     )
     env.filters["md"] = md_escape
     env.filters["md_url"] = md_url
+    env.filters["md_code"] = md_code
     return env
 
 
@@ -215,12 +287,45 @@ def _item(m: MatchItem, generated_at: datetime, base_url: str | None = None) -> 
         "changed": m.changed,
         "atom_id": atom_id(m),
         "page": f"{base_url.rstrip('/')}/article/{m.article_id}" if base_url else None,
+        "story": m.story,
+        "story_status": story_status(m),
+        "story_first_reported": human(m.story_first_reported) if m.story_first_reported else None,
+        "story_articles": m.story_articles,
+        "coverage": [
+            {"url": _one_line(_clean(a.url)), "link": safe_link(a.url), "feed": _one_line(_clean(a.feed))}
+            for a in m.coverage
+        ],
+        "also_in": [
+            {"url": _one_line(_clean(a.url)), "link": safe_link(a.url), "feed": _one_line(_clean(a.feed))}
+            for a in m.also_in
+        ],
+        "revision": m.revision,
+        "diff": _diff_view(m),
     }
+
+
+def _diff_view(m: MatchItem) -> dict[str, Any] | None:
+    """The change shown under an updated entry: summary, and removed/added text per change."""
+    if m.diff is None:
+        return None
+    lines = [{"op": op, "before": _one_line(_clean(b)), "after": _one_line(_clean(a))} for op, b, a in m.diff.changes]
+    return {"summary": _one_line(_clean(m.diff.summary)), "material": m.diff.material, "lines": lines}
 
 
 def _context(digest: Digest) -> dict[str, Any]:
     title = _one_line(_clean(digest.title)) or "monitor digest"
+    parts = sections(digest.matches)
     return {
+        "sections": [
+            {
+                "key": key,
+                "heading": SECTION_HEADINGS[key],
+                "items": [_item(m, digest.generated_at, digest.base_url) for m in found],
+            }
+            for key, found in parts.items()
+            if found
+        ],
+        "counts": section_counts(digest.matches),
         "title": title,
         "count": len(digest.matches),
         "day": digest.generated_at.date().isoformat(),

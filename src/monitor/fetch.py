@@ -519,9 +519,15 @@ class Fetcher:
             )
         return result
 
-    def fetch_page(self, url: str) -> FetchResult:
-        """GET of an article page; the SSRF guard checks the URL and every redirect hop."""
-        return self._fetch(url, {"Accept": PAGE_ACCEPT}, cap=self.settings.max_page_bytes, guard=True)
+    def fetch_page(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+        """GET of an article page; the SSRF guard checks the URL and every redirect hop. With
+        validators (a re-check of a stored article) it is conditional: 304 -> ``status=304``."""
+        headers = {"Accept": PAGE_ACCEPT}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        return self._fetch(url, headers, cap=self.settings.max_page_bytes, guard=True)
 
     def close(self) -> None:
         if self._owns_client:

@@ -17,6 +17,8 @@ DEFAULT_FORMATS = ("md", "html", "json", "atom")  # what a file target writes un
 DEFAULT_SEMANTIC_WEIGHT = 0.1
 SMTP_PORTS = {"none": 25, "starttls": 25, "ssl": 465}  # default port per security mode
 MAX_WORKERS = 64  # settings.workers: more processes than this only cost memory
+CHANGE_NOTIFY = ("material", "all")  # which new versions of a reported article are reported again
+DEFAULT_RECHECK = (3600.0, 21600.0, 86400.0, 259200.0, 604800.0)  # 1h, 6h, 1d, 3d, 7d after first seen
 
 
 def default_workers() -> int:
@@ -130,6 +132,14 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class ChangeSettings:
+    """Versions of reported articles (docs/changes.md): what is reported again, when to re-fetch."""
+
+    notify: str = "material"  # material | all
+    recheck: tuple[float, ...] = DEFAULT_RECHECK  # seconds after first seen, ascending
+
+
+@dataclass(frozen=True)
 class Settings:
     feeds: tuple[FeedSpec, ...]
     digest: DigestSettings = field(default_factory=DigestSettings)
@@ -139,6 +149,7 @@ class Settings:
     web: WebSettings | None = None  # None: no web page unless `monitor serve`
     # processes that extract and score pages (src/monitor/workers.py); 0 or 1: in this process
     workers: int = field(default_factory=default_workers)
+    changes: ChangeSettings = field(default_factory=ChangeSettings)
 
 
 # --- fetch -----------------------------------------------------------------------------------
@@ -380,10 +391,34 @@ class MatchItem:
     facets: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()
     changed: bool = False  # an already-reported article whose content changed
+    revision: int = 1  # the match's revision: 2 and up are reported updates
+    also_in: tuple[AlsoIn, ...] = ()  # copies of the article in other feeds (never their own entry)
+    diff: VersionChange | None = None  # what changed, for an update
+    story: str | None = None  # the story the article belongs to
+    story_status: str = "new"  # new | more | updated
+    story_first_reported: datetime | None = None  # for "more": when the story was first reported
+    story_articles: int = 1  # articles of the story in this digest (this one included)
+    coverage: tuple[AlsoIn, ...] = ()  # the story's other articles in this digest (folded into this entry)
 
     @property
     def explanation(self) -> str:
         return explanation_text(self.nearest_seed, self.facets, self.terms)
+
+
+@dataclass(frozen=True)
+class AlsoIn:
+    url: str
+    feed: str
+
+
+@dataclass(frozen=True)
+class VersionChange:
+    """A version's diff as the digest shows it (changes.versions.VersionDiff, flattened)."""
+
+    material: bool
+    significance: float
+    summary: str
+    changes: tuple[tuple[str, str, str], ...]  # (op, before, after); op: added | removed | changed
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from .digest import section_counts
 from .errors import ConfigError, DeliveryError
 from .models import AppriseTarget, Digest, MatchItem
 
@@ -41,18 +42,19 @@ class Notification:
 
 
 def counts(digest: Digest) -> tuple[Count, ...]:
-    """What the digest holds, in the order the message names it. When the digest gets story
-    sections, their counts go here ("3 new stories, 5 more articles, 1 update")."""
-    updated = sum(1 for m in digest.matches if m.changed)
+    """What the digest holds, by section, in the order the message names it ("3 new stories,
+    5 more articles, 1 update")."""
+    n = section_counts(digest.matches)
     return (
-        Count(len(digest.matches) - updated, "new match", "new matches"),
-        Count(updated, "update", "updates"),
+        Count(n["new"], "new story", "new stories"),
+        Count(n["more"], "more article", "more articles"),
+        Count(n["updated"], "update", "updates"),
     )
 
 
 def summary(parts: tuple[Count, ...]) -> str:
     named = [str(c) for c in parts if c.n]
-    return ", ".join(named) if named else "no new matches"
+    return ", ".join(named) if named else "nothing new"
 
 
 def build_message(digest: Digest, *, top: int = TOP_TITLES) -> Notification:

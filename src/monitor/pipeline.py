@@ -18,6 +18,7 @@ from .errors import ExtractError, FetchError, MonitorError, StorageError
 from .extract import build_article, extract_page
 from .models import (
     Article,
+    ChangeSettings,
     Document,
     Entry,
     Failure,
@@ -32,6 +33,8 @@ from .models import (
 )
 from .parse import parse_feed
 from .plan import UNSCORED, entries_lost, failed, interrupted, plan, with_unscored
+from .recheck import schedule_after_save
+from .storyline import StoryTracker
 
 if TYPE_CHECKING:  # the pipeline knows the storage only by its protocol
     from .store.protocol import Storage
@@ -39,6 +42,7 @@ if TYPE_CHECKING:  # the pipeline knows the storage only by its protocol
 log = logging.getLogger("monitor.pipeline")
 
 Clock = Callable[[], datetime]
+DEFAULT_CHANGES = ChangeSettings()
 
 
 class FetcherLike(Protocol):
@@ -180,6 +184,8 @@ def run_feed(
     rng: random.Random | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     analyse: Analyser | None = None,
+    changes: ChangeSettings = DEFAULT_CHANGES,
+    stories: StoryTracker | None = None,
 ) -> FeedResult:
     started = now()
     try:
@@ -195,7 +201,7 @@ def run_feed(
     if update.record is not None and update.record.error is not None:
         return _result(spec, update, tally, store)  # fetching or parsing failed
     try:
-        tally = _store_entries(update, spec, store, fetcher, scorer, now, should_stop, analyse)
+        tally = _store_entries(update, spec, store, fetcher, scorer, now, should_stop, analyse, changes, stories)
         if tally.stopped:
             update = interrupted(update)
         elif tally.lost:
@@ -221,6 +227,8 @@ def _store_entries(
     now: Clock,
     should_stop: Callable[[], bool],
     analyse: Analyser | None,
+    changes: ChangeSettings,
+    stories: StoryTracker | None = None,
 ) -> _Tally:
     """Each entry is stored in its own transaction as soon as it is processed."""
     tally = _Tally()
@@ -233,12 +241,32 @@ def _store_entries(
             tally.lost.append(done)
             continue
         digest = planned.entry_hash if done.scored else UNSCORED
-        saved = store.save_article(update.url, done.article, digest, done.score, now())
+        saved = store.save_article(update.url, done.article, digest, done.score, now(), notify=changes.notify)
+        if stories is not None and saved.new_article and saved.copy_of is None:
+            _place(stories, store, saved.article_id, done.article, spec.name, now())
+        # only a page that was read has versions worth re-reading (feed text changes with its entry)
+        if (
+            saved.news
+            and saved.reported is not None
+            and saved.first_seen is not None
+            and done.article.extraction == "page"
+        ):
+            schedule_after_save(store, saved.reported, saved.first_seen, now(), changes)
         tally.changed += int(planned.known)
         tally.new += int(not planned.known)
         tally.matches += int(saved.news)
         tally.unscored += int(not done.scored)
     return tally
+
+
+def _place(stories: StoryTracker, store: Storage, article_id: int, article: Article, feed: str, when: datetime) -> None:
+    """The article is stored already: a bug in the story engine costs its story, not the poll."""
+    try:
+        stories.place(store, article_id, article, feed, when)
+    except StorageError:
+        raise
+    except Exception:
+        log.exception("internal error placing article %d in a story", article_id)
 
 
 def _result(spec: FeedSpec, update: FeedUpdate, tally: _Tally, store: Storage | None = None) -> FeedResult:

@@ -8,7 +8,7 @@ from datetime import datetime
 from ..errors import StorageError
 from ..models import Article
 from .common import from_iso, iso, one, required_time, rows
-from .records import StoredArticle
+from .records import Recheck, StoredArticle
 
 _SELECT = "SELECT a.*, coalesce(f.name, f.url) AS feed FROM articles a JOIN feeds f ON f.id = a.feed_id"
 
@@ -59,6 +59,16 @@ def save(conn: sqlite3.Connection, feed_url: str, article: Article, entry_hash: 
     return int(row[0]), row[1] != article.content_hash
 
 
+def previous(conn: sqlite3.Connection, feed_url: str, entry_id: str) -> sqlite3.Row | None:
+    """The stored row of a feed's entry (id, feed_id, title, text, extraction, content_hash)."""
+    return one(
+        conn,
+        """SELECT a.id, a.feed_id, a.title, a.text, a.extraction, a.content_hash, a.copy_of FROM articles a
+           JOIN feeds f ON f.id = a.feed_id WHERE f.url = ? AND a.entry_id = ?""",
+        [feed_url, entry_id],
+    )
+
+
 def listed(conn: sqlite3.Connection, since: datetime | None, after_id: int) -> list[StoredArticle]:
     found = rows(
         conn,
@@ -98,4 +108,44 @@ def _stored(r: sqlite3.Row) -> StoredArticle:
         published=from_iso(r["published"]),
         first_seen=required_time(r["first_seen"]),
         language=r["language"],
+    )
+
+
+def due_rechecks(conn: sqlite3.Connection, now: datetime, limit: int) -> list[Recheck]:
+    """Articles read from their page whose re-check is due, most overdue first."""
+    found = rows(
+        conn,
+        """SELECT a.*, f.url AS feed_url FROM articles a JOIN feeds f ON f.id = a.feed_id
+           WHERE a.next_check_at IS NOT NULL AND a.next_check_at <= ? AND a.url IS NOT NULL
+           AND a.extraction = 'page' -- a feed-text article (full_text off, or a page that never
+                                     -- read) is re-read with its feed entry: its page is no version
+           ORDER BY a.next_check_at, a.id LIMIT ?""",
+        [iso(now), limit],
+    )
+    return [
+        Recheck(
+            article_id=r["id"],
+            feed_url=r["feed_url"],
+            entry_id=r["entry_id"],
+            entry_hash=r["entry_hash"] or "",
+            url=r["url"],
+            title=r["title"] or "",
+            summary=r["summary"] or "",
+            published=from_iso(r["published"]),
+            first_seen=required_time(r["first_seen"]),
+            etag=r["page_etag"],
+            last_modified=r["page_last_modified"],
+        )
+        for r in found
+    ]
+
+
+def set_recheck(
+    conn: sqlite3.Connection, article_id: int, next_at: datetime | None, etag: str | None, last_modified: str | None
+) -> None:
+    """The next re-check (None: no more), and the page's validators when the server sent any."""
+    conn.execute(
+        """UPDATE articles SET next_check_at = ?, page_etag = coalesce(?, page_etag),
+           page_last_modified = coalesce(?, page_last_modified) WHERE id = ?""",
+        (iso(next_at), etag, last_modified, article_id),
     )

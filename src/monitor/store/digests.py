@@ -43,8 +43,9 @@ def pending(conn: sqlite3.Connection, target: str) -> list[PendingDigest]:
     out = []
     query = "SELECT id, created_at FROM digests WHERE target = ? AND status = 'pending' ORDER BY id"
     for d in rows(conn, query, [target]):
-        items_ = items(conn, int(d["id"]))
-        out.append(PendingDigest(id=int(d["id"]), created_at=required_time(d["created_at"]), items=items_))
+        did = int(d["id"])
+        items_ = tuple(matches.enrich(conn, list(items(conn, did)), target, did))
+        out.append(PendingDigest(id=did, created_at=required_time(d["created_at"]), items=items_))
     return out
 
 

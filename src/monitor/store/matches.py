@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from datetime import datetime
 
-from ..models import MatchItem, Score
+from ..models import AlsoIn, MatchItem, Score
+from . import copies, stories, versions
 from .common import from_iso, iso, one, required_time, rows
 from .lifecycle import MatchChange, match_change
 from .records import MatchStatus, StoredMatch
@@ -84,7 +86,7 @@ def top(conn: sqlite3.Connection, limit: int | None) -> list[MatchItem]:
         f"{SELECT} WHERE m.status = 'active' ORDER BY m.score DESC, m.id LIMIT ?",
         [limit if limit is not None else -1],
     )
-    return [item(r) for r in found]
+    return enrich(conn, [item(r) for r in found])
 
 
 def since(conn: sqlite3.Connection, when: datetime | None) -> list[MatchItem]:
@@ -94,7 +96,7 @@ def since(conn: sqlite3.Connection, when: datetime | None) -> list[MatchItem]:
             ORDER BY m.score DESC, m.id""",
         [iso(when), iso(when)],
     )
-    return [item(r) for r in found]
+    return enrich(conn, [item(r) for r in found])
 
 
 def undelivered(conn: sqlite3.Connection, target: str) -> list[MatchItem]:
@@ -106,7 +108,32 @@ def undelivered(conn: sqlite3.Connection, target: str) -> list[MatchItem]:
             ORDER BY m.score DESC, m.id""",
         [target],
     )
-    return [item(r) for r in found]
+    return enrich(conn, [item(r) for r in found], target)
+
+
+def enrich(
+    conn: sqlite3.Connection, found: list[MatchItem], target: str | None = None, digest_id: int | None = None
+) -> list[MatchItem]:
+    """Add the copies ("also in"), the story (more coverage when another of its articles was in
+    an earlier digest for `target`) and, for an update, the reported change."""
+    out = []
+    for m in found:
+        story = stories.story_of(conn, m.article_id)
+        if story is not None:
+            reported = stories.first_reported(conn, story, m.article_id, target, digest_id)
+            m = replace(
+                m,
+                story=f"story-{story}",
+                story_status="more" if reported is not None else "new",
+                story_first_reported=reported,
+            )
+        also = tuple(AlsoIn(url=u, feed=f) for u, f in copies.also_in(conn, m.article_id))
+        diff = None
+        if m.changed:
+            ids = copies.members(conn, m.article_id)
+            diff = versions.reported_change(conn, ids, True) or versions.reported_change(conn, ids, False)
+        out.append(replace(m, also_in=also, diff=diff))
+    return out
 
 
 def item(r: sqlite3.Row) -> MatchItem:
@@ -123,4 +150,5 @@ def item(r: sqlite3.Row) -> MatchItem:
         facets=tuple(json.loads(r["facets"] or "[]")),
         terms=tuple(json.loads(r["terms"] or "[]")),
         changed=int(r["revision"] or 1) > 1,
+        revision=int(r["revision"] or 1),
     )

@@ -138,6 +138,68 @@ def m003_explanation_from_parts(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE matches DROP COLUMN explanation")
 
 
+@MIGRATIONS()
+def m004_changes(db: sqlite_utils.Database) -> None:
+    """Versions of each article's text, its identity across feeds (url key, copy of), its page
+    validators and re-check time, and the MinHash band keys of recent articles (docs/changes.md)."""
+    for column in (
+        "url_key TEXT",
+        "title_key TEXT",
+        "copy_of INTEGER REFERENCES articles(id)",
+        "page_etag TEXT",
+        "page_last_modified TEXT",
+        "next_check_at TEXT",
+        "story_id INTEGER",
+    ):
+        db.execute(f"ALTER TABLE articles ADD COLUMN {column}")
+    db.execute("CREATE INDEX idx_articles_url_key ON articles (url_key)")
+    db.execute("CREATE INDEX idx_articles_title_key ON articles (title_key)")
+    db.execute("CREATE INDEX idx_articles_copy_of ON articles (copy_of)")
+    db.execute("CREATE INDEX idx_articles_next_check_at ON articles (next_check_at)")
+    db.execute("CREATE INDEX idx_articles_story_id ON articles (story_id)")
+    db.table("article_versions").create(
+        {
+            "id": int,
+            "article_id": int,
+            "number": int,
+            "seen_at": str,
+            "title": str,
+            "text": str,
+            "extraction": str,
+            "content_hash": str,
+            "material": int,
+            "significance": float,
+            "summary": str,
+            "reason": str,
+            "diff": str,  # JSON list of [op, before, after]; NULL for the first version
+        },
+        pk="id",
+        foreign_keys=[("article_id", "articles", "id")],
+    )
+    db.table("article_versions").create_index(["article_id", "number"], unique=True)
+    # LSH band keys of recent articles: a copy candidate shares a key; rows older than the copy
+    # window are deleted as new ones come in, so the table stays small and look-ups O(1).
+    db.table("copy_bands").create(
+        {"band": str, "article_id": int, "seen_at": str},
+        foreign_keys=[("article_id", "articles", "id")],
+    )
+    db.table("copy_bands").create_index(["band"])
+    db.table("copy_bands").create_index(["seen_at"])
+    # Stories: articles about one event (changes.stories); an article's story is articles.story_id.
+    db.table("stories").create({"id": int, "created_at": str, "last_at": str, "articles": int}, pk="id")
+    db.table("stories").create_index(["last_at"])
+    # A story's most distinctive recent terms (changes.stories query terms), rowid = story id:
+    # the candidate stories of a new article are found here by BM25, within a window of days.
+    db.execute("CREATE VIRTUAL TABLE story_terms USING fts5(terms, tokenize = 'unicode61')")
+    # Versions for the articles stored before this migration: their current text is version 1.
+    db.execute(
+        """INSERT INTO article_versions (article_id, number, seen_at, title, text, extraction,
+           content_hash, material, significance, summary, reason)
+           SELECT id, 1, updated_at, title, text, extraction, content_hash, 0, 0.0,
+           'first version', 'first version' FROM articles"""
+    )
+
+
 # The hand-rolled table's version N is migration N here.
 LEGACY_NAMES = ("m001_initial", "m002_fetch_url")
 

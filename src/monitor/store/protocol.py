@@ -17,10 +17,13 @@ from .records import (
     DigestRecord,
     FeedStatus,
     PendingDigest,
+    Recheck,
     RescoreOutcome,
     SavedArticle,
     StoredArticle,
     StoredMatch,
+    StoredVersion,
+    StoryMember,
 )
 
 
@@ -55,10 +58,40 @@ class ArticleStorage(Protocol):
     """Articles and their matches (pipeline, backfill, feedback, explain)."""
 
     def save_article(
-        self, feed_url: str, article: Article, entry_hash: str, score: Score, now: datetime
+        self, feed_url: str, article: Article, entry_hash: str, score: Score, now: datetime, *, notify: str = "material"
     ) -> SavedArticle:
-        """Insert or update an article and apply the match lifecycle to its score."""
+        """Insert or update an article, keep a new text as a version, find the article it is a
+        copy of, and apply the match lifecycle (a material version, or any with notify="all",
+        is a new revision)."""
         ...
+
+    def versions(self, article_id: int) -> list[StoredVersion]:
+        """Every version of an article's text with its verdict, oldest first."""
+        ...
+
+    def assign_story(self, article_id: int, story_id: int | None, now: datetime) -> int:
+        """Put a new article (and its copies) in a story (None: a new one); returns the story."""
+        ...
+
+    def story_members(self, since: datetime) -> list[StoryMember]:
+        """Articles with a story first seen since `since`, in arrival order (copies excluded)."""
+        ...
+
+    def index_story_terms(self, story_id: int, terms: Sequence[str], when: datetime) -> None:
+        """Add an article's distinctive terms to its story's candidate-index entry."""
+
+    def story_candidates(self, terms: Sequence[str], since: datetime, limit: int) -> list[int]:
+        """Stories grown since `since` that share terms with the query, best (BM25) first."""
+        ...
+
+    def due_rechecks(self, now: datetime, limit: int = 100) -> list[Recheck]:
+        """Reported articles whose page is due to be read again, most overdue first."""
+        ...
+
+    def set_recheck(
+        self, article_id: int, next_at: datetime | None, etag: str | None = None, last_modified: str | None = None
+    ) -> None:
+        """When to read the page again (None: not on a schedule), and its validators."""
 
     def rescore_article(self, article_id: int, score: Score, now: datetime) -> RescoreOutcome: ...
 

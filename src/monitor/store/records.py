@@ -59,6 +59,44 @@ class SavedArticle:
 
     article_id: int
     news: bool  # a new match, or a reported one whose content changed or that qualifies again
+    copy_of: int | None = None  # the article this one is a copy of (its digest entry)
+    version: str = ""  # the new version's verdict ("" when the text did not change)
+    material: bool = False  # the new version is material
+    reported: int | None = None  # the article whose match is active (itself or its original)
+    first_seen: datetime | None = None  # of the reported article: its re-check schedule starts here
+    new_article: bool = False  # a first sighting (not an update of a stored entry)
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """One version of an article's text as `monitor history` lists it."""
+
+    number: int
+    seen_at: datetime
+    title: str
+    words: int
+    extraction: str
+    material: bool
+    significance: float
+    summary: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """A reported article whose page is due to be read again (conditional GET)."""
+
+    article_id: int
+    feed_url: str
+    entry_id: str
+    entry_hash: str
+    url: str
+    title: str
+    summary: str
+    published: datetime | None
+    first_seen: datetime
+    etag: str | None
+    last_modified: str | None
 
 
 @dataclass(frozen=True)
@@ -108,3 +146,16 @@ class Counts:
     articles: int
     matches: int  # active
     feeds: int
+
+
+@dataclass(frozen=True)
+class StoryMember:
+    """A stored article with its story, replayed to rebuild the in-memory clusterer."""
+
+    article_id: int
+    story_id: int
+    title: str
+    text: str
+    url: str | None
+    published: datetime | None
+    first_seen: datetime

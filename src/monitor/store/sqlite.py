@@ -19,7 +19,7 @@ import sqlite_utils
 
 from ..errors import StorageError
 from ..models import Article, FeedSpec, FeedState, FeedUpdate, Judgment, MatchItem, Score
-from . import articles, digests, feeds, judgments, matches
+from . import articles, digests, feeds, judgments, matches, saving, stories, versions
 from .common import one
 from .lifecycle import rescore_outcome
 from .migrations import migrate, schema_version
@@ -28,10 +28,13 @@ from .records import (
     DigestRecord,
     FeedStatus,
     PendingDigest,
+    Recheck,
     RescoreOutcome,
     SavedArticle,
     StoredArticle,
     StoredMatch,
+    StoredVersion,
+    StoryMember,
 )
 
 T = TypeVar("T")
@@ -131,17 +134,47 @@ class SqliteStore:
     # --- articles and matches ----------------------------------------------------------------
 
     def save_article(
-        self, feed_url: str, article: Article, entry_hash: str, score: Score, now: datetime
+        self, feed_url: str, article: Article, entry_hash: str, score: Score, now: datetime, *, notify: str = "material"
     ) -> SavedArticle:
         with self._tx() as conn:
-            article_id, changed = articles.save(conn, feed_url, article, entry_hash, now)
-            change = matches.save_score(conn, article_id, score, now, changed)
-        return SavedArticle(article_id=article_id, news=change is not None and change.news)
+            return saving.save(conn, feed_url, article, entry_hash, score, now, notify)
+
+    def versions(self, article_id: int) -> list[StoredVersion]:
+        return self._read(lambda conn: versions.listed(conn, article_id))
+
+    def assign_story(self, article_id: int, story_id: int | None, now: datetime) -> int:
+        with self._tx() as conn:
+            return stories.assign(conn, article_id, story_id, now)
+
+    def story_members(self, since: datetime) -> list[StoryMember]:
+        return self._read(lambda conn: stories.members_since(conn, since))
+
+    def index_story_terms(self, story_id: int, terms: Sequence[str], when: datetime) -> None:
+        with self._tx() as conn:
+            stories.index_terms(conn, story_id, list(terms), when)
+
+    def story_candidates(self, terms: Sequence[str], since: datetime, limit: int) -> list[int]:
+        return self._read(lambda conn: stories.candidates(conn, list(terms), since, limit))
+
+    def due_rechecks(self, now: datetime, limit: int = 100) -> list[Recheck]:
+        return self._read(lambda conn: articles.due_rechecks(conn, now, limit))
+
+    def set_recheck(
+        self, article_id: int, next_at: datetime | None, etag: str | None = None, last_modified: str | None = None
+    ) -> None:
+        with self._tx() as conn:
+            articles.set_recheck(conn, article_id, next_at, etag, last_modified)
 
     def rescore_article(self, article_id: int, score: Score, now: datetime) -> RescoreOutcome:
         with self._tx() as conn:
-            before = matches.status(conn, article_id)
-            change = matches.save_score(conn, article_id, score, now, content_changed=False)
+            original = conn.execute("SELECT copy_of FROM articles WHERE id = ?", (article_id,)).fetchone()
+            if original is not None and original[0] is not None:
+                # a copy has no match of its own: it can only make its original a match
+                before = matches.status(conn, int(original[0]))
+                change = saving.copy_match(conn, int(original[0]), score, now, changed=False)
+            else:
+                before = matches.status(conn, article_id)
+                change = matches.save_score(conn, article_id, score, now, content_changed=False)
         return rescore_outcome(before, change.status if change is not None else before)
 
     def articles(self, *, since: datetime | None = None, after_id: int = 0) -> list[StoredArticle]:

@@ -1,0 +1,86 @@
+"""Saving one processed entry in one transaction: the article row, its version, its identity
+across feeds, and the match lifecycle applied to the article it is reported under.
+
+* A degraded read (the page failed and the feed's text stood in for an article read from its
+  page before) keeps the stored text: a 500, a fetch error or a blank page is never a version.
+* A new distinct text is a version; it re-reports the article (a new match revision) only when
+  material, or with `notify="all"` for any new version.
+* A copy (changes.copies) never gets its own match: its original is reported, and a copy that
+  matches makes an unreported original a match; a copy that does not match demotes nothing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import datetime
+
+from ..changes.track import degraded
+from ..models import Article, Score
+from . import articles, copies, matches, stories, versions
+from .common import from_iso
+from .lifecycle import MatchChange
+from .records import SavedArticle
+
+
+def save(
+    conn: sqlite3.Connection,
+    feed_url: str,
+    article: Article,
+    entry_hash: str,
+    score: Score,
+    now: datetime,
+    notify: str = "material",
+) -> SavedArticle:
+    before = articles.previous(conn, feed_url, article.entry.id)
+    if before is not None and degraded(article.extraction, before["extraction"]):
+        article = replace(
+            article,
+            title=before["title"] or article.title,
+            text=before["text"] or "",
+            extraction=before["extraction"],
+            content_hash=before["content_hash"],
+        )
+    article_id, _ = articles.save(conn, feed_url, article, entry_hash, now)
+    verdict = versions.record(conn, article_id, article, now)
+    if before is None:
+        feed_id = conn.execute("SELECT feed_id FROM articles WHERE id = ?", (article_id,)).fetchone()[0]
+        original = copies.find_original(conn, article_id, int(feed_id), article, now)
+        if original is not None:
+            stories.inherit(conn, article_id, original)
+    else:
+        original = before["copy_of"]
+    changed = verdict is not None and verdict.change is not None and (verdict.material or notify == "all")
+    change = _match(conn, article_id, original, score, now, changed)
+    target = original if original is not None else article_id
+    active = matches.status(conn, target) == "active"
+    first = conn.execute("SELECT first_seen FROM articles WHERE id = ?", (target,)).fetchone()
+    return SavedArticle(
+        article_id=article_id,
+        news=change is not None and change.news,
+        copy_of=original,
+        version="" if verdict is None else (verdict.reason or "material"),
+        material=verdict is not None and verdict.material,
+        reported=target if active else None,
+        first_seen=from_iso(first[0]) if active and first else None,
+        new_article=before is None,
+    )
+
+
+def _match(
+    conn: sqlite3.Connection, article_id: int, original: int | None, score: Score, now: datetime, changed: bool
+) -> MatchChange | None:
+    if original is None:
+        return matches.save_score(conn, article_id, score, now, changed)
+    return copy_match(conn, original, score, now, changed)
+
+
+def copy_match(
+    conn: sqlite3.Connection, original: int, score: Score, now: datetime, changed: bool
+) -> MatchChange | None:
+    """A copy's score: only a matching copy may speak for its original, and only to add news."""
+    if not score.match:
+        return None
+    if matches.status(conn, original) == "active" and not changed:
+        return None
+    return matches.save_score(conn, original, score, now, changed)
