@@ -130,6 +130,74 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE feeds ADD COLUMN version bigint NOT NULL DEFAULT 0;
         """,
     ),
+    Migration(
+        "m003_changes",
+        """
+        -- Mirrors SQLite's m004_changes (docs/changes.md): each article's identity across feeds
+        -- (url key, copy of), its page validators and re-check time, and its story.
+        ALTER TABLE articles
+            ADD COLUMN url_key text,
+            ADD COLUMN title_key text,
+            ADD COLUMN copy_of bigint REFERENCES articles (id),
+            ADD COLUMN page_etag text,
+            ADD COLUMN page_last_modified text,
+            ADD COLUMN next_check_at timestamptz,
+            ADD COLUMN story_id bigint;
+        CREATE INDEX articles_url_key ON articles (url_key);
+        CREATE INDEX articles_title_key ON articles (title_key, feed_id);
+        CREATE INDEX articles_copy_of ON articles (copy_of);
+        CREATE INDEX articles_next_check_at ON articles (next_check_at) WHERE next_check_at IS NOT NULL;
+        CREATE INDEX articles_story_id ON articles (story_id);
+
+        CREATE TABLE article_versions (
+            id bigserial PRIMARY KEY,
+            article_id bigint NOT NULL REFERENCES articles (id),
+            number integer NOT NULL,
+            seen_at timestamptz NOT NULL,
+            title text,
+            text text,
+            extraction text,
+            content_hash text,
+            material boolean NOT NULL DEFAULT false,
+            significance double precision NOT NULL DEFAULT 0,
+            summary text,
+            reason text,
+            diff text,  -- JSON list of [op, before, after]; NULL for the first version
+            UNIQUE (article_id, number)
+        );
+
+        -- LSH band keys of recent articles (rows older than the copy window are deleted).
+        CREATE TABLE copy_bands (
+            band text NOT NULL,
+            article_id bigint NOT NULL REFERENCES articles (id),
+            seen_at timestamptz NOT NULL
+        );
+        CREATE INDEX copy_bands_band ON copy_bands (band);
+        CREATE INDEX copy_bands_seen_at ON copy_bands (seen_at);
+
+        CREATE TABLE stories (
+            id bigserial PRIMARY KEY,
+            created_at timestamptz NOT NULL,
+            last_at timestamptz NOT NULL,
+            articles integer NOT NULL DEFAULT 0
+        );
+        CREATE INDEX stories_last_at ON stories (last_at);
+
+        -- A story's distinctive recent terms; a tsvector with a GIN index where SQLite has FTS5.
+        CREATE TABLE story_terms (
+            story_id bigint PRIMARY KEY REFERENCES stories (id),
+            terms text NOT NULL,
+            search tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, terms)) STORED
+        );
+        CREATE INDEX story_terms_search ON story_terms USING gin (search);
+
+        -- Articles stored before this migration: their current text is version 1.
+        INSERT INTO article_versions (article_id, number, seen_at, title, text, extraction,
+            content_hash, material, significance, summary, reason)
+        SELECT id, 1, updated_at, title, text, extraction, content_hash, false, 0,
+            'first version', 'first version' FROM articles;
+        """,
+    ),
 )
 
 # Any constant shared by every process of this project: serialises concurrent migrations.

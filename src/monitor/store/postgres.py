@@ -20,20 +20,22 @@ from psycopg.rows import dict_row
 
 from ..errors import StorageError
 from ..models import Article, Document, FeedSpec, FeedState, FeedUpdate, Judgment, MatchItem, Score
-from . import describe_location, pg_feeds
+from . import describe_location, pg_changes, pg_feeds, pg_saving
 from .common import EPOCH
-from .lifecycle import MatchChange, match_change, rescore_outcome
+from .lifecycle import rescore_outcome
 from .pg_migrations import lock_migrations, migrate, schema_version
 from .records import (
     Counts,
     DigestRecord,
     FeedStatus,
-    MatchStatus,
     PendingDigest,
+    Recheck,
     RescoreOutcome,
     SavedArticle,
     StoredArticle,
     StoredMatch,
+    StoredVersion,
+    StoryMember,
 )
 
 T = TypeVar("T")
@@ -157,18 +159,49 @@ class PostgresStore:
     # --- articles and matches ----------------------------------------------------------------
 
     def save_article(
-        self, feed_url: str, article: Article, entry_hash: str, score: Score, now: datetime
+        self, feed_url: str, article: Article, entry_hash: str, score: Score, now: datetime, *, notify: str = "material"
     ) -> SavedArticle:
         with self._tx() as conn:
-            article_id, changed = _save_article(conn, feed_url, article, entry_hash, now)
-            change = _save_score(conn, article_id, score, now, changed)
-        return SavedArticle(article_id=article_id, news=change is not None and change.news)
+            return pg_saving.save(conn, feed_url, article, entry_hash, score, now, notify)
+
+    def versions(self, article_id: int) -> list[StoredVersion]:
+        return self._read(lambda conn: pg_changes.versions(conn, article_id))
+
+    def assign_story(self, article_id: int, story_id: int | None, now: datetime) -> int:
+        with self._tx() as conn:
+            return pg_changes.assign_story(conn, article_id, story_id, now)
+
+    def story_members(self, since: datetime) -> list[StoryMember]:
+        return self._read(lambda conn: pg_changes.story_members(conn, since))
+
+    def index_story_terms(self, story_id: int, terms: Sequence[str], when: datetime) -> None:
+        with self._tx() as conn:
+            pg_changes.index_story_terms(conn, story_id, list(terms), when)
+
+    def story_candidates(self, terms: Sequence[str], since: datetime, limit: int) -> list[int]:
+        return self._read(lambda conn: pg_changes.story_candidates(conn, list(terms), since, limit))
+
+    def due_rechecks(self, now: datetime, limit: int = 100) -> list[Recheck]:
+        return self._read(lambda conn: pg_changes.due_rechecks(conn, now, limit))
+
+    def set_recheck(
+        self, article_id: int, next_at: datetime | None, etag: str | None = None, last_modified: str | None = None
+    ) -> None:
+        with self._tx() as conn:
+            pg_changes.set_recheck(conn, article_id, next_at, etag, last_modified)
 
     def rescore_article(self, article_id: int, score: Score, now: datetime) -> RescoreOutcome:
         with self._tx() as conn:
-            conn.execute("SELECT id FROM articles WHERE id = %s FOR UPDATE", [article_id])
-            before = _match_status(conn, article_id)
-            change = _save_score(conn, article_id, score, now, content_changed=False)
+            row = conn.execute("SELECT copy_of FROM articles WHERE id = %s FOR UPDATE", [article_id]).fetchone()
+            original = row["copy_of"] if row is not None else None
+            if original is not None:
+                # a copy has no match of its own: it can only make its original a match
+                conn.execute("SELECT id FROM articles WHERE id = %s FOR UPDATE", [original])
+                before = pg_saving.match_status(conn, int(original))
+                change = pg_saving.copy_match(conn, int(original), score, now, changed=False)
+            else:
+                before = pg_saving.match_status(conn, article_id)
+                change = pg_saving.save_score(conn, article_id, score, now, content_changed=False)
         return rescore_outcome(before, change.status if change is not None else before)
 
     def articles(self, *, since: datetime | None = None, after_id: int = 0) -> list[StoredArticle]:
@@ -219,7 +252,7 @@ class PostgresStore:
 
     def top_matches(self, limit: int | None = None) -> list[MatchItem]:
         found = self._rows(f"{_MATCH} WHERE m.status = 'active' ORDER BY m.score DESC, m.id LIMIT %s", [limit])
-        return [_match_item(r) for r in found]
+        return self._enrich([_match_item(r) for r in found])
 
     def matches_since(self, since: datetime | None) -> list[MatchItem]:
         found = self._rows(
@@ -227,7 +260,7 @@ class PostgresStore:
                 ORDER BY m.score DESC, m.id""",
             {"since": since},
         )
-        return [_match_item(r) for r in found]
+        return self._enrich([_match_item(r) for r in found])
 
     def undelivered(self, target: str) -> list[MatchItem]:
         found = self._rows(
@@ -237,7 +270,10 @@ class PostgresStore:
                 ORDER BY m.score DESC, m.id""",
             [target],
         )
-        return [_match_item(r) for r in found]
+        return self._enrich([_match_item(r) for r in found], target)
+
+    def _enrich(self, found: list[MatchItem], target: str | None = None, digest: int | None = None) -> list[MatchItem]:
+        return self._read(lambda conn: pg_changes.enrich(conn, found, target, digest))
 
     def reserve_digest(self, target: str, items: Sequence[MatchItem], now: datetime) -> int:
         with self._tx() as conn:
@@ -258,7 +294,11 @@ class PostgresStore:
     def pending_digests(self, target: str) -> list[PendingDigest]:
         query = "SELECT id, created_at FROM digests WHERE target = %s AND status = 'pending' ORDER BY id"
         return [
-            PendingDigest(id=int(d["id"]), created_at=d["created_at"], items=self.digest_items(int(d["id"])))
+            PendingDigest(
+                id=int(d["id"]),
+                created_at=d["created_at"],
+                items=tuple(self._enrich(list(self.digest_items(int(d["id"]))), target, int(d["id"]))),
+            )
             for d in self._rows(query, [target])
         ]
 
@@ -345,98 +385,6 @@ class PostgresStore:
         return Counts(articles=int(r["articles"]), matches=int(r["matches"]), feeds=int(r["feeds"]))
 
 
-# --- the SQL of one write, shared by save_article and rescore_article ----------------------------
-
-
-def _save_article(conn: Conn, feed_url: str, article: Article, entry_hash: str, now: datetime) -> tuple[int, bool]:
-    """Insert or update, the row locked; returns (article id, its content changed)."""
-    feed = conn.execute("SELECT id FROM feeds WHERE url = %s", [feed_url]).fetchone()
-    if feed is None:
-        raise StorageError(f"unknown feed {feed_url}")
-    e = article.entry
-    values = {
-        "feed_id": feed["id"],
-        "entry_id": e.id,
-        "entry_hash": entry_hash,
-        "url": article.url,
-        "canonical_url": article.canonical_url,
-        "title": article.title,
-        "published": article.published,
-        "now": now,
-        "summary": e.summary,
-        "text": article.text,
-        "content_hash": article.content_hash,
-        "extraction": article.extraction,
-        "author": article.author,
-        "language": article.language,
-    }
-    inserted = conn.execute(
-        """INSERT INTO articles (feed_id, entry_id, entry_hash, url, canonical_url, title, published,
-           first_seen, updated_at, summary, text, content_hash, extraction, author, language)
-           VALUES (%(feed_id)s, %(entry_id)s, %(entry_hash)s, %(url)s, %(canonical_url)s, %(title)s,
-           %(published)s, %(now)s, %(now)s, %(summary)s, %(text)s, %(content_hash)s, %(extraction)s,
-           %(author)s, %(language)s)
-           ON CONFLICT (feed_id, entry_id) DO NOTHING RETURNING id""",
-        values,
-    ).fetchone()
-    if inserted is not None:
-        conn.execute("UPDATE feeds SET entries = entries + 1 WHERE id = %s", [feed["id"]])
-        return int(inserted["id"]), False
-    # Stored already (perhaps by another worker a moment ago): lock it, then update.
-    row = conn.execute(
-        "SELECT id, content_hash FROM articles WHERE feed_id = %(feed_id)s AND entry_id = %(entry_id)s FOR UPDATE",
-        values,
-    ).fetchone()
-    assert row is not None  # the conflicting row exists and rows are never deleted
-    conn.execute(
-        """UPDATE articles SET entry_hash = %(entry_hash)s, url = %(url)s, canonical_url = %(canonical_url)s,
-           title = %(title)s, published = %(published)s, updated_at = %(now)s, summary = %(summary)s,
-           text = %(text)s, content_hash = %(content_hash)s, extraction = %(extraction)s WHERE id = %(id)s""",
-        {**values, "id": row["id"]},
-    )
-    return int(row["id"]), row["content_hash"] != article.content_hash
-
-
-def _match_status(conn: Conn, article_id: int) -> MatchStatus | None:
-    row = conn.execute("SELECT status FROM matches WHERE article_id = %s", [article_id]).fetchone()
-    if row is None:
-        return None
-    return "active" if row["status"] == "active" else "demoted"
-
-
-def _save_score(conn: Conn, article_id: int, score: Score, now: datetime, content_changed: bool) -> MatchChange | None:
-    """Apply the lifecycle rule to a new score; the caller holds the article's row lock."""
-    change = match_change(_match_status(conn, article_id), score.match, content_changed)
-    if change is None:
-        return None
-    fields = {
-        "article_id": article_id,
-        "score": score.value,
-        "nearest_seed": score.nearest_seed,
-        "facets": list(score.facets),
-        "terms": list(score.terms),
-        "sentence": score.sentence,
-        "now": now,
-        "status": change.status,
-        "bump": int(change.new_revision),
-    }
-    if change.insert:
-        conn.execute(
-            """INSERT INTO matches (article_id, score, nearest_seed, facets, terms, sentence, matched_at,
-               updated_at, status) VALUES (%(article_id)s, %(score)s, %(nearest_seed)s, %(facets)s, %(terms)s,
-               %(sentence)s, %(now)s, %(now)s, %(status)s)""",
-            fields,
-        )
-    else:
-        conn.execute(
-            """UPDATE matches SET score = %(score)s, nearest_seed = %(nearest_seed)s, facets = %(facets)s,
-               terms = %(terms)s, sentence = %(sentence)s, updated_at = %(now)s, status = %(status)s,
-               revision = revision + %(bump)s WHERE article_id = %(article_id)s""",
-            fields,
-        )
-    return change
-
-
 def _stored_article(r: Row) -> StoredArticle:
     return StoredArticle(
         id=r["id"],
@@ -464,6 +412,7 @@ def _match_item(r: Row) -> MatchItem:
         facets=tuple(r["facets"]),
         terms=tuple(r["terms"]),
         changed=int(r["revision"]) > 1,
+        revision=int(r["revision"]),
     )
 
 

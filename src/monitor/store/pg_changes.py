@@ -1,0 +1,337 @@
+"""PostgreSQL SQL for article versions, copies across feeds, stories and re-checks: the same
+rules as the SQLite modules (store.versions, store.copies, store.stories, store.articles), with
+native types and a tsvector/GIN story index where SQLite has FTS5."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from ..changes.copies import band_keys, confirm, same_article, shingles, signature
+from ..changes.track import Verdict, Version, verdict
+from ..models import AlsoIn, Article, MatchItem, VersionChange
+from .copies import MAX_CANDIDATES, WINDOW, key_of, title_key
+from .records import Recheck, StoredVersion, StoryMember
+from .stories import MAX_TERMS
+
+Conn = psycopg.Connection[dict[str, Any]]
+
+# --- versions ----------------------------------------------------------------------------------
+
+
+def _versions(conn: Conn, article_id: int) -> list[Version]:
+    found = conn.execute(
+        """SELECT number, title, text, extraction, content_hash FROM article_versions
+           WHERE article_id = %s ORDER BY number""",
+        [article_id],
+    ).fetchall()
+    return [
+        Version(r["number"], r["title"] or "", r["text"] or "", r["extraction"] or "", r["content_hash"] or "")
+        for r in found
+    ]
+
+
+def record_version(conn: Conn, article_id: int, article: Article, now: datetime) -> Verdict | None:
+    """Store the article's text as a new version unless it is the latest one already."""
+    history = _versions(conn, article_id)
+    last = history[-1] if history else None
+    if last is not None and last.content_hash == article.content_hash:
+        return None
+    result = verdict(last, history, article.title, article.text, article.extraction)
+    diff = None if result.change is None else json.dumps([list(c) for c in result.change.changes])
+    conn.execute(
+        """INSERT INTO article_versions (article_id, number, seen_at, title, text, extraction,
+           content_hash, material, significance, summary, reason, diff)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        [
+            article_id,
+            (last.number if last else 0) + 1,
+            now,
+            article.title,
+            article.text,
+            article.extraction,
+            article.content_hash,
+            result.material,
+            result.significance,
+            result.summary,
+            result.reason,
+            diff,
+        ],
+    )
+    return result
+
+
+def versions(conn: Conn, article_id: int) -> list[StoredVersion]:
+    found = conn.execute("SELECT * FROM article_versions WHERE article_id = %s ORDER BY number", [article_id])
+    return [
+        StoredVersion(
+            number=int(r["number"]),
+            seen_at=r["seen_at"],
+            title=r["title"] or "",
+            words=len((r["text"] or "").split()),
+            extraction=r["extraction"] or "",
+            material=bool(r["material"]),
+            significance=float(r["significance"] or 0.0),
+            summary=r["summary"] or "",
+            reason=r["reason"] or "",
+        )
+        for r in found.fetchall()
+    ]
+
+
+def reported_change(conn: Conn, article_ids: list[int], material_only: bool) -> VersionChange | None:
+    """The latest reportable change among an article and its copies (for an "Updated" entry)."""
+    r = conn.execute(
+        """SELECT material, significance, summary, diff FROM article_versions
+           WHERE article_id = ANY(%s) AND diff IS NOT NULL AND (material OR NOT %s)
+           ORDER BY seen_at DESC, id DESC LIMIT 1""",
+        [article_ids, material_only],
+    ).fetchone()
+    if r is None:
+        return None
+    changes = tuple((str(op), str(b), str(a)) for op, b, a in json.loads(r["diff"]))
+    return VersionChange(bool(r["material"]), float(r["significance"] or 0.0), r["summary"] or "", changes)
+
+
+# --- copies ------------------------------------------------------------------------------------
+
+
+def find_original(conn: Conn, article_id: int, feed_id: int, article: Article, now: datetime) -> int | None:
+    """The original this new article is a copy of, or None; records its band keys either way."""
+    key = key_of(article)
+    found = None
+    if key:
+        row = conn.execute(
+            "SELECT coalesce(copy_of, id) AS root FROM articles WHERE url_key = %s AND id != %s ORDER BY id LIMIT 1",
+            [key, article_id],
+        ).fetchone()
+        found = int(row["root"]) if row else None
+    if found is None:
+        found = _repaired(conn, article_id, feed_id, article, now)
+    sh = shingles(article.text)
+    bands = band_keys(signature(sh))
+    if found is None and bands:
+        found = _near_duplicate(conn, article_id, sh, bands, now)
+    conn.execute("DELETE FROM copy_bands WHERE seen_at < %s", [now - WINDOW])
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO copy_bands (band, article_id, seen_at) VALUES (%s, %s, %s)",
+            [(b, article_id, now) for b in bands],
+        )
+    conn.execute(
+        "UPDATE articles SET url_key = %s, title_key = %s, copy_of = %s WHERE id = %s",
+        [key, title_key(article.title), found, article_id],
+    )
+    return found
+
+
+def _root(conn: Conn, article_id: int) -> int:
+    row = conn.execute("SELECT coalesce(copy_of, id) AS root FROM articles WHERE id = %s", [article_id]).fetchone()
+    return int(row["root"]) if row else article_id
+
+
+def _repaired(conn: Conn, article_id: int, feed_id: int, article: Article, now: datetime) -> int | None:
+    """A feed that changed an entry's guid or URL: same title and text within a day."""
+    found = conn.execute(
+        """SELECT id, title, text, published, first_seen FROM articles
+           WHERE title_key = %s AND feed_id = %s AND first_seen >= %s AND id != %s ORDER BY id DESC LIMIT 20""",
+        [title_key(article.title), feed_id, now - timedelta(days=1), article_id],
+    ).fetchall()
+    for r in found:
+        when = r["published"] or r["first_seen"]
+        if same_article(r["title"] or "", r["text"] or "", when, article.title, article.text, article.published or now):
+            return _root(conn, int(r["id"]))
+    return None
+
+
+def _near_duplicate(
+    conn: Conn, article_id: int, sh: frozenset[int], bands: tuple[str, ...], now: datetime
+) -> int | None:
+    candidates = conn.execute(
+        """SELECT b.article_id, count(*) AS shared FROM copy_bands b
+           WHERE b.band = ANY(%s) AND b.seen_at >= %s AND b.article_id != %s
+           GROUP BY b.article_id ORDER BY shared DESC, b.article_id LIMIT %s""",
+        [list(bands), now - WINDOW, article_id, MAX_CANDIDATES],
+    ).fetchall()
+    for c in candidates:
+        other = conn.execute("SELECT text FROM articles WHERE id = %s", [c["article_id"]]).fetchone()
+        if other is not None and confirm(sh, shingles(other["text"] or "")).is_copy:
+            return _root(conn, int(c["article_id"]))
+    return None
+
+
+def _also_in(conn: Conn, root: int) -> list[AlsoIn]:
+    """The copies of an article, oldest first, one per feed (not the original's own feed)."""
+    found = conn.execute(
+        """SELECT a.url, a.canonical_url, coalesce(f.name, f.url) AS feed FROM articles a
+           JOIN feeds f ON f.id = a.feed_id
+           WHERE a.copy_of = %s AND a.feed_id != (SELECT feed_id FROM articles WHERE id = %s)
+           ORDER BY a.id""",
+        [root, root],
+    ).fetchall()
+    out: dict[str, str] = {}
+    for r in found:
+        out.setdefault(r["feed"], r["url"] or r["canonical_url"] or "")
+    return [AlsoIn(url=url, feed=feed) for feed, url in out.items()]
+
+
+def _members(conn: Conn, root: int) -> list[int]:
+    found = conn.execute("SELECT id FROM articles WHERE copy_of = %s", [root]).fetchall()
+    return [root] + [int(r["id"]) for r in found]
+
+
+# --- stories -----------------------------------------------------------------------------------
+
+
+def assign_story(conn: Conn, article_id: int, story_id: int | None, now: datetime) -> int:
+    """Put an article (and its copies) in a story; None starts a new story. Returns the story."""
+    exists = story_id is not None and conn.execute("SELECT 1 FROM stories WHERE id = %s", [story_id]).fetchone()
+    if story_id is None or not exists:
+        row = conn.execute(
+            "INSERT INTO stories (created_at, last_at, articles) VALUES (%s, %s, 0) RETURNING id", [now, now]
+        ).fetchone()
+        assert row is not None  # INSERT … RETURNING always returns the row
+        story_id = int(row["id"])
+    conn.execute(
+        "UPDATE stories SET last_at = greatest(last_at, %s), articles = articles + 1 WHERE id = %s", [now, story_id]
+    )
+    conn.execute(
+        "UPDATE articles SET story_id = %s WHERE id = %s OR copy_of = %s", [story_id, article_id, article_id]
+    )
+    return story_id
+
+
+def inherit_story(conn: Conn, article_id: int, original: int) -> None:
+    """A copy is in its original's story."""
+    conn.execute(
+        "UPDATE articles SET story_id = (SELECT story_id FROM articles WHERE id = %s) WHERE id = %s",
+        [original, article_id],
+    )
+
+
+def story_members(conn: Conn, since: datetime) -> list[StoryMember]:
+    found = conn.execute(
+        """SELECT id, story_id, title, text, url, published, first_seen FROM articles
+           WHERE story_id IS NOT NULL AND copy_of IS NULL AND first_seen >= %s ORDER BY id""",
+        [since],
+    ).fetchall()
+    return [
+        StoryMember(
+            article_id=r["id"],
+            story_id=r["story_id"],
+            title=r["title"] or "",
+            text=r["text"] or "",
+            url=r["url"],
+            published=r["published"],
+            first_seen=r["first_seen"],
+        )
+        for r in found
+    ]
+
+
+def index_story_terms(conn: Conn, story_id: int, terms: list[str], when: datetime) -> None:
+    """Add an article's query terms to its story's entry (the newest first, bounded)."""
+    row = conn.execute("SELECT terms FROM story_terms WHERE story_id = %s FOR UPDATE", [story_id]).fetchone()
+    kept = list(dict.fromkeys([*terms, *(row["terms"].split() if row else [])]))[:MAX_TERMS]
+    conn.execute(
+        """INSERT INTO story_terms (story_id, terms) VALUES (%s, %s)
+           ON CONFLICT (story_id) DO UPDATE SET terms = excluded.terms""",
+        [story_id, " ".join(kept)],
+    )
+    conn.execute("UPDATE stories SET last_at = greatest(last_at, %s) WHERE id = %s", [when, story_id])
+
+
+def story_candidates(conn: Conn, terms: list[str], since: datetime, limit: int) -> list[int]:
+    """Stories active since `since` sharing terms with the query, best (ts_rank) first."""
+    words = [t for t in terms if t.isalnum()]  # letters and digits only: safe in a tsquery
+    if not words:
+        return []
+    found = conn.execute(
+        """SELECT s.id FROM story_terms t JOIN stories s ON s.id = t.story_id,
+           to_tsquery('simple', %s) AS q
+           WHERE t.search @@ q AND s.last_at >= %s ORDER BY ts_rank(t.search, q) DESC, s.id LIMIT %s""",
+        [" | ".join(words), since, limit],
+    ).fetchall()
+    return [int(r["id"]) for r in found]
+
+
+def _first_reported(
+    conn: Conn, story_id: int, article_id: int, target: str | None, digest_id: int | None
+) -> datetime | None:
+    row = conn.execute(
+        """SELECT min(d.created_at) AS first FROM digest_items di JOIN digests d ON d.id = di.digest_id
+           JOIN matches m ON m.id = di.match_id JOIN articles a ON a.id = m.article_id
+           WHERE a.story_id = %(story)s AND a.id != %(article)s
+           AND (%(target)s::text IS NULL OR di.target = %(target)s)
+           AND (%(digest)s::bigint IS NULL OR di.digest_id != %(digest)s)""",
+        {"story": story_id, "article": article_id, "target": target, "digest": digest_id},
+    ).fetchone()
+    return row["first"] if row else None
+
+
+def enrich(
+    conn: Conn, found: list[MatchItem], target: str | None = None, digest_id: int | None = None
+) -> list[MatchItem]:
+    """Add the copies ("also in"), the story (more coverage when another of its articles was in
+    an earlier digest for `target`) and, for an update, the reported change (store.matches.enrich)."""
+    out = []
+    for m in found:
+        row = conn.execute("SELECT story_id FROM articles WHERE id = %s", [m.article_id]).fetchone()
+        story = row["story_id"] if row else None
+        if story is not None:
+            reported = _first_reported(conn, int(story), m.article_id, target, digest_id)
+            m = replace(
+                m,
+                story=f"story-{story}",
+                story_status="more" if reported is not None else "new",
+                story_first_reported=reported,
+            )
+        diff = None
+        if m.changed:
+            ids = _members(conn, m.article_id)
+            diff = reported_change(conn, ids, True) or reported_change(conn, ids, False)
+        out.append(replace(m, also_in=tuple(_also_in(conn, m.article_id)), diff=diff))
+    return out
+
+
+# --- re-checks ---------------------------------------------------------------------------------
+
+
+def due_rechecks(conn: Conn, now: datetime, limit: int) -> list[Recheck]:
+    """Articles read from their page whose re-check is due, most overdue first."""
+    found = conn.execute(
+        """SELECT a.*, f.url AS feed_url FROM articles a JOIN feeds f ON f.id = a.feed_id
+           WHERE a.next_check_at IS NOT NULL AND a.next_check_at <= %s AND a.url IS NOT NULL
+           AND a.extraction = 'page' ORDER BY a.next_check_at, a.id LIMIT %s""",
+        [now, limit],
+    ).fetchall()
+    return [
+        Recheck(
+            article_id=r["id"],
+            feed_url=r["feed_url"],
+            entry_id=r["entry_id"],
+            entry_hash=r["entry_hash"] or "",
+            url=r["url"],
+            title=r["title"] or "",
+            summary=r["summary"] or "",
+            published=r["published"],
+            first_seen=r["first_seen"],
+            etag=r["page_etag"],
+            last_modified=r["page_last_modified"],
+        )
+        for r in found
+    ]
+
+
+def set_recheck(
+    conn: Conn, article_id: int, next_at: datetime | None, etag: str | None, last_modified: str | None
+) -> None:
+    conn.execute(
+        """UPDATE articles SET next_check_at = %s, page_etag = coalesce(%s, page_etag),
+           page_last_modified = coalesce(%s, page_last_modified) WHERE id = %s""",
+        [next_at, etag, last_modified, article_id],
+    )
