@@ -7,6 +7,7 @@ parameter of the `storage` fixture and runs every test here unchanged.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -79,6 +80,52 @@ def test_a_minor_version_is_stored_but_not_news_unless_notify_all(storage: Stora
     assert again.news is True
     [item] = storage.undelivered("t")
     assert item.diff is not None and item.diff.material is False
+OTHER = "http://127.0.0.1/other.xml"
+
+
+def test_the_same_url_in_another_feed_is_a_copy_listed_under_its_original(storage: Storage) -> None:
+    storage.ensure_feed(OTHER, "other", "active")
+    first = storage.save_article(FEED, article("1", summary=BRIDGE), "h1", HIT, NOW)
+    copy = storage.save_article(OTHER, article("9", summary=BRIDGE), "h9", HIT, NOW)
+    assert (copy.copy_of, copy.news, copy.reported) == (first.article_id, False, first.article_id)
+    [item] = storage.undelivered("t")
+    assert item.article_id == first.article_id
+    assert [(a.feed, a.url) for a in item.also_in] == [("other", "http://127.0.0.1/9")]
+
+
+def test_stories_group_articles_and_find_candidates_by_their_terms(storage: Storage) -> None:
+    a = storage.save_article(FEED, article("1", summary=BRIDGE), "h1", HIT, NOW).article_id
+    flood = "Flood waters closed three schools in Shelbyville on Tuesday, the council said in a statement."
+    b = storage.save_article(FEED, article("2", summary=flood), "h2", HIT, NOW).article_id
+    story = storage.assign_story(a, None, NOW)
+    assert storage.assign_story(b, story, NOW) == story
+    assert [(m.article_id, m.story_id) for m in storage.story_members(NOW - timedelta(days=1))] == [
+        (a, story),
+        (b, story),
+    ]
+    storage.index_story_terms(story, ["springfield", "bridge"], NOW)
+    assert storage.story_candidates(["bridge", "flood"], NOW - timedelta(days=1), 5) == [story]
+    assert storage.story_candidates(["flood"], NOW - timedelta(days=1), 5) == []
+    assert storage.story_candidates(["bridge"], NOW + timedelta(days=1), 5) == []  # not grown since
+    storage.reserve_digest("t", [i for i in storage.undelivered("t") if i.article_id == a], NOW)
+    [later] = storage.undelivered("t")
+    assert (later.article_id, later.story, later.story_status) == (b, f"story-{story}", "more")
+    assert later.story_first_reported == NOW
+
+
+def test_a_recheck_is_due_at_its_time_with_the_pages_validators(storage: Storage) -> None:
+    page = replace(article("1", summary=BRIDGE), extraction="page")
+    aid = storage.save_article(FEED, page, "h1", HIT, NOW).article_id
+    assert storage.due_rechecks(NOW) == []
+    storage.set_recheck(aid, NOW + timedelta(hours=1), etag='"v1"')
+    assert storage.due_rechecks(NOW) == []
+    [due] = storage.due_rechecks(NOW + timedelta(hours=2))
+    assert (due.article_id, due.feed_url, due.etag, due.last_modified) == (aid, FEED, '"v1"', None)
+    storage.set_recheck(aid, None)
+    assert storage.due_rechecks(NOW + timedelta(days=30)) == []
+
+
+
 
 
 def test_rescore_demotes_keeps_and_promotes(storage: Storage) -> None:
