@@ -91,7 +91,7 @@ class World:
 
     def poll_and_digest(self, after: timedelta) -> dict[str, Any]:
         self.now = T0 + after
-        application.poll(self.app, workers=1)  # feeds in order: Outlet A is the first to carry it
+        application.poll(self.app, threads=1)  # feeds in order: Outlet A is the first to carry it
         out: list[str] = []
         application.new_digest(self.app, "json", out.append)
         return json.loads(out[0])

@@ -140,7 +140,15 @@ def poll_one(worker: WorkerContext, url: str) -> str:
     if state.next_due_at is not None and state.next_due_at > a.now():
         return "skipped: polled since this job was queued"
     fenced = cast(Storage, _Fenced(store, store.feed_version(url)))
-    result = run_feed(spec, store=fenced, fetcher=worker.fetcher, scorer=a.scorer, now=a.now)
+    result = run_feed(
+        spec,
+        store=fenced,
+        fetcher=worker.fetcher,
+        scorer=a.scorer,
+        now=a.now,
+        changes=a.settings.changes,
+        stories=a.stories,  # candidates come from the shared store; the clusterer is this worker's
+    )
     if result.error is not None:
         return f"error: {result.error}"
     return "not modified" if result.not_modified else f"{result.new_entries} new, {result.matches} matches"
