@@ -15,6 +15,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import chain
 
 from monitor.score.relation import idf
 from monitor.score.text import fold, quick_tokens, stem
@@ -22,7 +23,8 @@ from monitor.score.text import fold, quick_tokens, stem
 Vector = Mapping[str, float]
 
 # a capitalised word inside a sentence: after a word, a number or a comma and one space
-_NAME = re.compile(r"(?<=[a-z0-9,;)\]] )[A-Z][a-z]+(?:['’-][A-Za-z]+)*")
+# (the capital first, then the look-behind over it: the scan stops only at capitals)
+_NAME = re.compile(r"[A-Z](?<=[a-z0-9,;)\]] [A-Z])[a-z]+(?:['’-][A-Za-z]+)*")
 
 
 @dataclass(frozen=True)
@@ -43,10 +45,11 @@ def names_in(text: str) -> set[str]:
     return out
 
 
-# token -> (stem, weight) for informative words, (number key, 0.0) for numbers, None for others;
+# token -> (stem, weight) for informative words, (number key, _NUMBER) for numbers, None for others;
 # bounded like relation.py's caches
 _TERMS: dict[str, tuple[str, float] | None] = {}
-_UNSEEN = ("", -1.0)
+_UNSEEN = ("", -2.0)
+_NUMBER = -1.0  # the weight slot of a number: number_weight applies
 
 
 def _term(t: str) -> tuple[str, float] | None:
@@ -55,7 +58,7 @@ def _term(t: str) -> tuple[str, float] | None:
         st = stem(t)
         info: tuple[str, float] | None = (st, idf(st))
     elif len(t) >= 2 and t.isdigit():
-        info = ("#" + t, 0.0)
+        info = ("#" + t, _NUMBER)
     else:
         info = None
     if len(_TERMS) < 500_000:
@@ -63,18 +66,25 @@ def _term(t: str) -> tuple[str, float] | None:
     return info
 
 
-def _counts(text: str) -> tuple[Counter[str], Counter[str]]:
-    """Stemmed informative words, and numbers (as ``#1234``); each distinct token looked at once."""
+def _counts(tokens: Iterable[str]) -> tuple[Counter[str], Counter[str], dict[str, float]]:
+    """Stemmed informative words, numbers (as ``#1234``), and each stem's weight; each
+    distinct token looked at once."""
     words: Counter[str] = Counter()
     numbers: Counter[str] = Counter()
+    weight: dict[str, float] = {}
     get = _TERMS.get
-    for t, c in Counter(quick_tokens(text)).items():
+    for t, c in Counter(tokens).items():
         info = get(t, _UNSEEN)
         if info is _UNSEEN:
             info = _term(t)
         if info is not None:
-            (words if info[1] > 0 else numbers)[info[0]] += c
-    return words, numbers
+            key, w = info
+            if w == _NUMBER:
+                numbers[key] += c
+            else:
+                words[key] += c
+                weight[key] = w
+    return words, numbers, weight
 
 
 def unit(weights: Mapping[str, float]) -> dict[str, float]:
@@ -82,14 +92,16 @@ def unit(weights: Mapping[str, float]) -> dict[str, float]:
     return {t: x / norm for t, x in weights.items()} if norm > 0 else {}
 
 
-def weigh(text: str, name_boost: float, number_weight: float) -> tuple[dict[str, float], dict[str, float]]:
-    """(terms vector, names vector) of a text."""
-    words, numbers = _counts(text)
+def weigh(
+    text: str, name_boost: float, number_weight: float, tokens: Iterable[str] | None = None
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(terms vector, names vector) of a text (``tokens``: its folded tokens, when already read)."""
+    words, numbers, weight = _counts(quick_tokens(text) if tokens is None else tokens)
     names = names_in(text)
     terms: dict[str, float] = {}
     name_vec: dict[str, float] = {}
     for t, c in words.items():
-        w = (1.0 + math.log(c)) * idf(t)
+        w = weight[t] if c == 1 else (1.0 + math.log(c)) * weight[t]
         if t in names:
             name_vec[t] = w
             w *= name_boost
@@ -99,9 +111,23 @@ def weigh(text: str, name_boost: float, number_weight: float) -> tuple[dict[str,
     return unit(terms), unit(name_vec)
 
 
-def read(title: str, text: str, name_boost: float, number_weight: float) -> Reading:
-    terms, names = weigh(f"{title}\n{text}" if title else text, name_boost, number_weight)
-    head = weigh(title, name_boost, number_weight)[0] if title.strip() else {}
+def read(
+    title: str,
+    text: str,
+    name_boost: float,
+    number_weight: float,
+    sentence_tokens: list[list[str]] | None = None,
+    has_title: bool = False,
+) -> Reading:
+    """``sentence_tokens``: the folded tokens of the title (first, when ``has_title``) and of every
+    sentence, when the relation model has read them already."""
+    full = f"{title}\n{text}" if title else text
+    tokens = None if sentence_tokens is None else chain.from_iterable(sentence_tokens)
+    terms, names = weigh(full, name_boost, number_weight, tokens)
+    head: dict[str, float] = {}
+    if title.strip():
+        title_tokens = sentence_tokens[0] if sentence_tokens and has_title else None
+        head = weigh(title, name_boost, number_weight, title_tokens)[0]
     return Reading(terms=terms, names=names, title=head)
 
 

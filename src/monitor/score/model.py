@@ -10,6 +10,7 @@ the seeds' lexical centroid (Rocchio), teach the relation model, and move the th
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from monitor.score.features import Feature, LexicalProfile, features, nearest
 from monitor.score.lexical import Reading, Vector, cosine, read, unit
 from monitor.score.relation import RelationScorer, build_relation
 from monitor.score.weights import Weights, default_weights
+
+_WORD = re.compile(r"[^\W_]")  # a letter or digit: something to read
 
 # how a feature is named in an explanation
 _LABELS = {
@@ -64,8 +67,11 @@ class Scorer:
         return read(doc.title or "", doc.text or "", self.weights.name_boost, self.weights.number_weight)
 
     def evaluate(self, doc: Document) -> Evaluation:
-        reading = self.read(doc)
-        rel = self.relation.score(doc)
+        rel_eval, rel_doc = self.relation.read(doc)
+        w = self.weights
+        title, text = doc.title or "", doc.text or ""
+        reading = read(title, text, w.name_boost, w.number_weight, rel_doc.tokens, rel_doc.has_title)
+        rel = self.relation.explain(rel_eval, rel_doc)
         margin = rel.value - self.relation.base_threshold
         feats = features(self.profile, reading, margin, self.breadth, self._centroid)
         if self._judged_vectors:
@@ -86,7 +92,7 @@ class Scorer:
         return best - gamma * worst
 
     def score(self, doc: Document) -> Score:
-        if not any(map(str.isalnum, (doc.title or "") + (doc.text or ""))):
+        if not (_WORD.search(doc.title or "") or _WORD.search(doc.text or "")):
             return Score(value=0.0, match=False)  # nothing to read: no evidence either way
         ev = self.evaluate(doc)
         value = round(ev.value, 6)

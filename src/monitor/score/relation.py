@@ -164,6 +164,7 @@ class _Doc:
     ntok: list[int]
     has_title: bool
     info: dict[int, _Sent]  # by sentence index, in order
+    tokens: list[list[str]] = field(default_factory=list)  # every sentence's folded tokens
 
 
 def _names_part(hit: AbstractSet[str], tset: frozenset[str], place_words: frozenset[str]) -> bool:
@@ -254,7 +255,7 @@ def _read_fast(text: str, title: str, lex: _Lexicon) -> _Doc:
         if codes or hit:
             is_title = has_title and i == 0
             info[i] = _Sent(s, ntok[i], codes, [vocab[f] for f in sorted(hit)], raw, folded, is_title)
-    return _Doc(texts, ntok, has_title, info)
+    return _Doc(texts, ntok, has_title, info, toks)
 
 
 # ---- the seed profile ---------------------------------------------------------------------
@@ -873,7 +874,14 @@ class RelationScorer:
 
     # -- public --
     def score(self, doc: Document) -> Score:
-        ev, d = self._evaluate(doc)
+        return self.explain(*self._evaluate(doc))
+
+    def read(self, doc: Document) -> tuple[_Eval, _Doc]:
+        """The value and the reading of a document (its sentences' tokens serve the lexical
+        features too, so a document is tokenised once)."""
+        return self._evaluate(doc)
+
+    def explain(self, ev: _Eval, d: _Doc) -> Score:
         value = round(ev.value, 6)
         if not d.texts:
             return Score(value=0.0, match=False)
