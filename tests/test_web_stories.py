@@ -68,9 +68,7 @@ def test_digest_page_has_the_emailed_digests_sections_with_stories_copies_and_di
     assert_safe(html)
 
 
-def test_article_page_lists_every_version_with_its_verdict_and_the_material_diff(
-    client: TestClient, data: App
-) -> None:
+def test_article_page_lists_every_version_with_its_verdict_and_the_material_diff(client: TestClient, data: App) -> None:
     story, first, second = add_story(data)
     html = client.get(f"/article/{second}").text
     versions = html.split('<section id="versions">')[1].split("</section>")[0]

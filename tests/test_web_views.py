@@ -118,7 +118,9 @@ def test_story_articles_are_in_time_order_and_the_chart_counts_each_day() -> Non
     assert stories.story_of(members, 3) == 6 and stories.story_of(members, 9) is None
     chart = stories.coverage_chart(mine)
     assert [(b.day, b.count) for b in chart.bars] == [
-        (NOW.date(), 1), ((NOW + day).date(), 0), ((NOW + 2 * day).date(), 2)
+        (NOW.date(), 1),
+        ((NOW + day).date(), 0),
+        ((NOW + 2 * day).date(), 2),
     ]
     assert chart.peak == 2 and [b.height for b in chart.bars] == [stories.HEIGHT // 2, 0, stories.HEIGHT]
     assert chart.width == 3 * (stories.BAR + stories.GAP) - stories.GAP

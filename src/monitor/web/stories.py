@@ -27,7 +27,7 @@ def digest_sections(items: Sequence[MatchItem]) -> list[tuple[str, list[MatchIte
 
 
 def story_number(story: str | None) -> int | None:
-    """"story-12" (MatchItem.story) → 12."""
+    """ "story-12" (MatchItem.story) → 12."""
     if not story or not story.startswith("story-") or not story[6:].isdigit():
         return None
     return int(story[6:])
