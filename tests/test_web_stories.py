@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from factories import NOW, article
 from monitor.app import App
+from monitor.models import Score
 from monitor.web import create_app
-from webdata import HOSTILE, add_story, fill
+from webdata import GOOD, HOSTILE, add_story, fill
 
 ESCAPED = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
 
@@ -84,10 +86,6 @@ def test_article_page_lists_every_version_with_its_verdict_and_the_material_diff
 
 
 def test_article_page_shows_a_minor_version_with_its_verdict_and_no_diff(client: TestClient, data: App) -> None:
-    from factories import NOW, article
-    from monitor.models import Score
-    from webdata import GOOD
-
     score = Score(0.8, True, nearest_seed="s", facets=(), terms=(), sentence="")
     text = "The junta closed the borders on Thursday. Flights were cancelled."
     saved = data.store.save_article(GOOD, article("m", title="T", summary=text), "h-m", score, NOW)
