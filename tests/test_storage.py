@@ -182,6 +182,20 @@ def test_digest_items_are_the_matches_a_digest_holds(storage: Storage) -> None:
     assert storage.digest_items(digest_id + 1) == ()
 
 
+def test_digest_items_are_as_sent_with_the_revision_story_and_change(storage: Storage) -> None:
+    """The web page's digest view: an update since is the later digest's, not the earlier's."""
+    first = storage.save_article(FEED, article("1", summary=BRIDGE), "h1", HIT, NOW).article_id
+    story = storage.assign_story(first, None, NOW)
+    sent = storage.reserve_digest("t", storage.undelivered("t"), NOW)
+    storage.save_article(FEED, article("1", summary=ARREST), "h2", HIT, NOW + timedelta(hours=1))
+    update = storage.reserve_digest("t", storage.undelivered("t"), NOW + timedelta(hours=1))
+    [before] = storage.digest_items(sent)
+    assert (before.revision, before.changed, before.diff, before.story) == (1, False, None, f"story-{story}")
+    assert before.story_status == "new" and [v.text for v in storage.versions(first)] == [BRIDGE, ARREST]
+    [after] = storage.digest_items(update)
+    assert (after.revision, after.changed) == (2, True) and after.diff is not None and after.diff.material
+
+
 def test_unknown_feed_is_a_storage_error(storage: Storage) -> None:
     with pytest.raises(StorageError, match="unknown feed"):
         storage.save_article("http://127.0.0.1/nope", article("1"), "h", HIT, NOW)

@@ -55,7 +55,7 @@ def test_digest_page_shows_the_latest_digest_in_sections_and_lists_earlier_ones(
     r = client.get("/")
     assert r.status_code == 200 and r.url.path == "/digest"
     digest_id = data.store.digests()[-1].id
-    assert f"Digest #{digest_id}" in r.text and "New (28)" in r.text
+    assert f"Digest #{digest_id}" in r.text and "New stories (28)" in r.text
     assert f'href="/digest/{digest_id}"' in r.text
     assert ids_of(r.text)[0] == article_id(data, "Burkina")  # best first
     assert client.get(f"/digest/{digest_id}").text.count('class="match"') == 28

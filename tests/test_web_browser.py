@@ -103,7 +103,10 @@ def test_read_search_open_judge_and_see_feed_health(browser: Any, site: tuple[st
     d.get(base + "/")
     assert d.find_element(By.TAG_NAME, "h1").text.startswith("Digest #")
     assert title in d.find_element(By.CSS_SELECTOR, "main").text
-    assert len(d.find_elements(By.CSS_SELECTOR, ".match")) == 3
+    # the three seeds are one story: one "New stories" entry, the other two folded into it
+    [entry] = d.find_elements(By.CSS_SELECTOR, ".match")
+    assert "New stories (1)" in d.find_element(By.CSS_SELECTOR, "main").text
+    assert "3 articles in this digest" in entry.text
     shot(d, "digest")
 
     box = d.find_element(By.CSS_SELECTOR, "header input[name=q]")
@@ -121,6 +124,7 @@ def test_read_search_open_judge_and_see_feed_health(browser: Any, site: tuple[st
     assert d.find_element(By.CSS_SELECTOR, "mark.best").text.strip()
     assert "Not judged yet." in d.find_element(By.ID, "judgment").text
     article_url = d.current_url
+    assert "Versions (1)" in d.find_element(By.ID, "versions").text
     shot(d, "article")
 
     d.find_element(By.CSS_SELECTOR, "#judgment button[value=irrelevant]").click()
@@ -131,6 +135,13 @@ def test_read_search_open_judge_and_see_feed_health(browser: Any, site: tuple[st
     assert "judged irrelevant" in d.find_element(By.ID, "judgment").text
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT relevant FROM judgments").fetchall() == [(0,)]
+
+    d.find_element(By.CSS_SELECTOR, "#story a").click()
+    assert d.find_element(By.TAG_NAME, "h1").text.startswith("Story #")
+    assert len(d.find_elements(By.CSS_SELECTOR, ".story-articles li")) == 3
+    bars = d.find_elements(By.CSS_SELECTOR, "#coverage svg rect")
+    assert bars and bars[-1].get_attribute("height") == "60"  # the busiest day is full height
+    shot(d, "story")
 
     d.find_element(By.LINK_TEXT, "Feeds").click()
     row = d.find_element(By.CSS_SELECTOR, "tr.feed.failing")

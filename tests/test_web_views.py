@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from factories import match_item
+from factories import NOW, match_item
 from monitor.errors import ConfigError
-from monitor.web import security, views
+from monitor.store.records import StoredVersion, StoryMember
+from monitor.web import security, stories, views
 
 
 def test_fts_query_quotes_every_word_so_no_input_is_a_syntax_error() -> None:
@@ -70,10 +71,66 @@ def test_highlight_marks_the_first_occurrence_of_the_best_sentence() -> None:
     assert views.highlight("", "x") == []
 
 
-def test_sections_split_new_and_updated_as_the_emailed_digest_does() -> None:
-    items = [match_item(1), match_item(2, changed=True), match_item(3)]
-    assert [(t, [m.article_id for m in g]) for t, g in views.sections(items)] == [("New", [1, 3]), ("Updated", [2])]
-    assert views.sections([]) == []
+def test_digest_sections_are_the_emailed_digests_three_with_its_headings() -> None:
+    items = [
+        match_item(1, story="story-7"),
+        match_item(2, changed=True, story="story-7"),
+        match_item(3, story="story-7"),
+        match_item(4, story="story-8", story_status="more"),
+    ]
+    got = [(t, [(m.article_id, m.story_articles) for m in g]) for t, g in stories.digest_sections(items)]
+    # article 3 folds into story 7's entry (article 1), as the emailed digest folds it
+    assert got == [("New stories", [(1, 2)]), ("More coverage", [(4, 1)]), ("Updated", [(2, 1)])]
+    assert stories.digest_sections([]) == []
+
+
+def test_story_number_reads_the_match_items_story_key() -> None:
+    assert stories.story_number("story-12") == 12
+    assert [stories.story_number(x) for x in (None, "", "story-", "story-x1", "12")] == [None] * 5
+
+
+def version(number: int, text: str, material: bool = False, title: str = "T") -> StoredVersion:
+    return StoredVersion(number, NOW, title, len(text.split()), "feed", material, 0.5, "s", "", text=text)
+
+
+def test_version_views_diff_material_versions_only_and_escape_the_text() -> None:
+    rows = stories.version_views(
+        [
+            version(1, "The army closed the border."),
+            version(2, "The army closed the border ."),  # minor: no diff shown
+            version(3, "The army closed the border and the <script>x</script> airport.", material=True),
+        ]
+    )
+    assert [r.diff is None for r in rows] == [True, True, False]
+    html = str(rows[2].diff)
+    assert "<ins>" in html and "&lt;script&gt;" in html and "<script>" not in html
+
+
+def member(article_id: int, story_id: int, when: datetime) -> StoryMember:
+    return StoryMember(article_id, story_id, f"A{article_id}", "", None, when, when)
+
+
+def test_story_articles_are_in_time_order_and_the_chart_counts_each_day() -> None:
+    day = timedelta(days=1)
+    members = [member(1, 5, NOW + 2 * day), member(2, 5, NOW), member(3, 6, NOW), member(4, 5, NOW + 2 * day)]
+    mine = stories.story_articles(members, 5)
+    assert [m.article_id for m in mine] == [2, 1, 4]
+    assert stories.story_of(members, 3) == 6 and stories.story_of(members, 9) is None
+    chart = stories.coverage_chart(mine)
+    assert [(b.day, b.count) for b in chart.bars] == [
+        (NOW.date(), 1),
+        ((NOW + day).date(), 0),
+        ((NOW + 2 * day).date(), 2),
+    ]
+    assert chart.peak == 2 and [b.height for b in chart.bars] == [stories.HEIGHT // 2, 0, stories.HEIGHT]
+    assert chart.width == 3 * (stories.BAR + stories.GAP) - stories.GAP
+    assert stories.coverage_chart([]).bars == ()
+
+
+def test_the_chart_shows_at_most_its_last_days() -> None:
+    members = [member(1, 1, NOW), member(2, 1, NOW + timedelta(days=400))]
+    chart = stories.coverage_chart(members)
+    assert len(chart.bars) == stories.CHART_DAYS and chart.bars[-1].count == 1 and chart.peak == 1
 
 
 @pytest.mark.parametrize(

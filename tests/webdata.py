@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from factories import NOW, article
 from helpers import SEEDS
@@ -48,3 +49,30 @@ def fill(db: Path, extra: int = 0) -> App:
     store.finish_digest(digest_id, NOW)
     paths = Paths(feeds=db.parent / "feeds.yaml", seeds=SEEDS, db=db)
     return App(paths=paths, settings=Settings(feeds=()), store=store, now=lambda: NOW)
+
+
+def add_story(a: App) -> tuple[int, int, int]:
+    """A story of two articles two days apart (the second with a hostile title), a copy of the
+    first in the other feed ("also in"), a digest reporting them, then a material second version
+    of the second article and a digest reporting the update. Returns (story, first, second)."""
+    store = a.store
+    score = Score(0.8, True, nearest_seed="s", facets=(), terms=(), sentence="")
+    first = article("story-a", title="Coup in Niamey", summary=STORY_TEXT, link="http://127.0.0.1:1/story-a")
+    a_id = store.save_article(GOOD, first, "h-story-a", score, NOW).article_id
+    copy = article("story-a-copy", title="Coup in Niamey", summary=STORY_TEXT, link="http://127.0.0.1:1/story-a")
+    store.save_article(BAD, copy, "h-story-a-copy", score, NOW)
+    later = NOW + timedelta(days=2)
+    b_fields: dict[str, Any] = {"title": HOSTILE, "link": "http://127.0.0.1:1/story-b", "published": later}
+    b_id = store.save_article(GOOD, article("story-b", **b_fields, summary=B_TEXT), "h-b", score, later)
+    story = store.assign_story(a_id, None, NOW)
+    store.assign_story(b_id.article_id, story, later)
+    store.finish_digest(store.reserve_digest("cli", store.undelivered("cli"), later), later)
+    changed = article("story-b", **b_fields, summary=B_CHANGED)
+    store.save_article(GOOD, changed, "h-b2", score, later + timedelta(hours=1))
+    store.finish_digest(store.reserve_digest("cli", store.undelivered("cli"), later), later + timedelta(hours=2))
+    return story, a_id, b_id.article_id
+
+
+STORY_TEXT = "Soldiers detained the president in Niamey on Wednesday. The borders were closed."
+B_TEXT = "Soldiers closed the borders of Niger on Thursday."
+B_CHANGED = "Soldiers closed the borders of Niger and the <b>airport</b> for 40 days on Friday, the junta said."

@@ -373,6 +373,8 @@ def history(app: App, ref: str) -> dict[str, Any]:
     versions = [
         {**asdict(v), "seen_at": v.seen_at.isoformat(timespec="seconds")} for v in app.store.versions(article_id)
     ]
+    for v in versions:  # the texts are for the web page's diffs, not `monitor history`
+        v.pop("text", None)
     return {"id": article_id, "title": found.title, "url": found.url, "feed": found.feed, "versions": versions}
 
 

@@ -11,6 +11,9 @@ from . import matches
 from .common import from_iso, iso, required_time, rows
 from .records import DigestRecord, PendingDigest
 
+# A digest's items with the revision it held (an update since is a later digest's news).
+AS_SENT = matches.SELECT.replace("m.revision", "d.revision", 1)
+
 
 def reserve(conn: sqlite3.Connection, target: str, items: Sequence[MatchItem], now: datetime) -> int:
     cur = conn.execute(
@@ -32,11 +35,19 @@ def items(conn: sqlite3.Connection, digest_id: int) -> tuple[MatchItem, ...]:
     """The matches a digest holds, best first (as they are now: the web page's digest view)."""
     found = rows(
         conn,
-        f"""{matches.SELECT} JOIN digest_items d ON d.match_id = m.id
+        f"""{AS_SENT} JOIN digest_items d ON d.match_id = m.id
             WHERE d.digest_id = ? ORDER BY m.score DESC, m.id""",
         [digest_id],
     )
     return tuple(matches.item(r) for r in found)
+
+
+def enriched(conn: sqlite3.Connection, digest_id: int) -> tuple[MatchItem, ...]:
+    """A digest's items with their copies, story and reported change, as `pending` gives them."""
+    row = conn.execute("SELECT target FROM digests WHERE id = ?", (digest_id,)).fetchone()
+    if row is None:
+        return ()
+    return tuple(matches.enrich(conn, list(items(conn, digest_id)), str(row[0]), digest_id))
 
 
 def pending(conn: sqlite3.Connection, target: str) -> list[PendingDigest]:

@@ -78,6 +78,7 @@ def versions(conn: Conn, article_id: int) -> list[StoredVersion]:
             significance=float(r["significance"] or 0.0),
             summary=r["summary"] or "",
             reason=r["reason"] or "",
+            text=r["text"] or "",
         )
         for r in found.fetchall()
     ]
@@ -267,7 +268,7 @@ def _first_reported(
            JOIN matches m ON m.id = di.match_id JOIN articles a ON a.id = m.article_id
            WHERE a.story_id = %(story)s AND a.id != %(article)s
            AND (%(target)s::text IS NULL OR di.target = %(target)s)
-           AND (%(digest)s::bigint IS NULL OR di.digest_id != %(digest)s)""",
+           AND (%(digest)s::bigint IS NULL OR di.digest_id < %(digest)s)""",
         {"story": story_id, "article": article_id, "target": target, "digest": digest_id},
     ).fetchone()
     return row["first"] if row else None

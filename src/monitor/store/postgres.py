@@ -47,6 +47,8 @@ _MATCH = """SELECT m.id AS match_id, m.revision, m.score, m.nearest_seed, m.face
     m.sentence, m.matched_at, a.id AS article_id, a.url, a.title, a.published, a.first_seen,
     coalesce(f.name, f.url) AS feed
     FROM matches m JOIN articles a ON a.id = m.article_id JOIN feeds f ON f.id = a.feed_id"""
+# A digest's items with the revision it held (an update since is a later digest's news).
+_AS_SENT = _MATCH.replace("m.revision", "d.revision", 1)
 
 
 class PostgresStore:
@@ -297,18 +299,24 @@ class PostgresStore:
             PendingDigest(
                 id=int(d["id"]),
                 created_at=d["created_at"],
-                items=tuple(self._enrich(list(self.digest_items(int(d["id"]))), target, int(d["id"]))),
+                items=tuple(self._enrich(self._digest_rows(int(d["id"])), target, int(d["id"]))),
             )
             for d in self._rows(query, [target])
         ]
 
     def digest_items(self, digest_id: int) -> tuple[MatchItem, ...]:
+        target = self._rows("SELECT target FROM digests WHERE id = %s", [digest_id])
+        if not target:
+            return ()
+        return tuple(self._enrich(self._digest_rows(digest_id), str(target[0]["target"]), digest_id))
+
+    def _digest_rows(self, digest_id: int) -> list[MatchItem]:
         found = self._rows(
-            f"""{_MATCH} JOIN digest_items d ON d.match_id = m.id WHERE d.digest_id = %s
+            f"""{_AS_SENT} JOIN digest_items d ON d.match_id = m.id WHERE d.digest_id = %s
                 ORDER BY m.score DESC, m.id""",
             [digest_id],
         )
-        return tuple(map(_match_item, found))
+        return list(map(_match_item, found))
 
     def finish_digest(self, digest_id: int, now: datetime, error: str | None = None) -> None:
         with self._tx() as conn:

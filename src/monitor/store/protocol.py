@@ -135,7 +135,8 @@ class DigestStorage(Protocol):
     def digests(self) -> list[DigestRecord]: ...
 
     def digest_items(self, digest_id: int) -> tuple[MatchItem, ...]:
-        """The matches a recorded digest holds, best first (empty for an unknown id)."""
+        """The matches a recorded digest holds, best first, with their copies, story and reported
+        change as the digest showed them (empty for an unknown id)."""
         ...
 
 

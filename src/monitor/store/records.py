@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -80,6 +80,7 @@ class StoredVersion:
     significance: float
     summary: str
     reason: str
+    text: str = field(default="", repr=False)  # the version's text: the web page diffs consecutive ones
 
 
 @dataclass(frozen=True)

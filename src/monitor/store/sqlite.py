@@ -215,7 +215,7 @@ class SqliteStore:
         return self._read(digests.listed)
 
     def digest_items(self, digest_id: int) -> tuple[MatchItem, ...]:
-        return self._read(lambda conn: digests.items(conn, digest_id))
+        return self._read(lambda conn: digests.enriched(conn, digest_id))
 
     # --- judgments and bookkeeping -------------------------------------------------------------
 

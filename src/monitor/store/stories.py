@@ -58,12 +58,12 @@ def first_reported(
     conn: sqlite3.Connection, story_id: int, article_id: int, target: str | None, digest_id: int | None
 ) -> datetime | None:
     """When another article of the story was first put in a digest (for `target`, or any),
-    not counting digest `digest_id` (the one being sent)."""
+    before digest `digest_id` (the one being sent, or shown on the web page)."""
     found = conn.execute(
         """SELECT min(d.created_at) FROM digest_items di JOIN digests d ON d.id = di.digest_id
            JOIN matches m ON m.id = di.match_id JOIN articles a ON a.id = m.article_id
            WHERE a.story_id = ? AND a.id != ? AND (? IS NULL OR di.target = ?)
-           AND (? IS NULL OR di.digest_id != ?)""",
+           AND (? IS NULL OR di.digest_id < ?)""",
         (story_id, article_id, target, target, digest_id, digest_id),
     ).fetchone()
     return from_iso(found[0]) if found and found[0] else None

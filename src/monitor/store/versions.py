@@ -72,6 +72,7 @@ def listed(conn: sqlite3.Connection, article_id: int) -> list[StoredVersion]:
             significance=float(r["significance"] or 0.0),
             summary=r["summary"] or "",
             reason=r["reason"] or "",
+            text=r["text"] or "",
         )
         for r in rows(conn, "SELECT * FROM article_versions WHERE article_id = ? ORDER BY number", [article_id])
     ]

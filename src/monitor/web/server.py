@@ -33,7 +33,7 @@ from starlette.routing import Route
 from .. import app as application
 from ..errors import ConfigError
 from ..models import MatchItem
-from . import security, views
+from . import security, stories, views
 
 log = logging.getLogger("monitor.web")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -147,7 +147,7 @@ def digest_page(request: Request) -> Response:
         title="Digest",
         digest=chosen,
         earlier=records,
-        sections=views.sections(items),
+        sections=stories.digest_sections(items),
         verdicts=_verdicts(state),
     )
 
@@ -200,8 +200,13 @@ def _article(state: WebState, article_id: int) -> dict[str, Any] | None:
         return None
     with state.lock:
         info = application.explain(state.app, str(article_id))
+    members = state.app.store.story_members(stories.EPOCH)
+    listed = next((m for m in state.app.store.matches_since(None) if m.article_id == article_id), None)
     return {
         "article": found,
+        "versions": stories.version_views(state.app.store.versions(article_id)),
+        "also_in": listed.also_in if listed else (),
+        "story": stories.story_of(members, article_id),
         "info": info,
         "match": state.app.store.match_for(article_id),
         "paragraphs": views.highlight(found.text, str(info["sentence"] or "")),
@@ -229,6 +234,23 @@ def article_page(request: Request) -> Response:
         moved=moved,
         outcome=outcome,
         **data,
+    )
+
+
+def story_page(request: Request) -> Response:
+    state = _state(request)
+    story_id = int(request.path_params["story_id"])
+    members = stories.story_articles(state.app.store.story_members(stories.EPOCH), story_id)
+    if not members:
+        return render(request, "error.html.j2", 404, title="Not found", message=f"No story #{story_id}.")
+    return render(
+        request,
+        "story.html.j2",
+        title=f"Story #{story_id}",
+        story_id=story_id,
+        members=members,
+        chart=stories.coverage_chart(members),
+        verdicts=_verdicts(state),
     )
 
 
@@ -292,6 +314,7 @@ def create_app(app: application.App, *, token: str | None = None) -> Starlette:
         Route("/matches", matches_page),
         Route("/article/{article_id:int}", article_page),
         Route("/article/{article_id:int}/feedback", feedback_post, methods=["POST"]),
+        Route("/story/{story_id:int}", story_page),
         Route("/feeds", feeds_page),
         Route("/login", login, methods=["GET", "POST"]),
     ]

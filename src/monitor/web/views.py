@@ -132,15 +132,6 @@ def highlight(text: str, sentence: str) -> list[list[tuple[str, bool]]]:
     return out
 
 
-def sections(items: Sequence[MatchItem]) -> list[tuple[str, list[MatchItem]]]:
-    """The emailed digest's sections: new matches, then updated ones (a changed article).
-
-    Story tracking (#11) replaces this with new stories / more coverage / updated."""
-    new = [m for m in items if not m.changed]
-    updated = [m for m in items if m.changed]
-    return [(title, group) for title, group in (("New", new), ("Updated", updated)) if group]
-
-
 def as_item(article: StoredArticle, match: StoredMatch) -> MatchItem:
     """A stored (e.g. demoted) match as the list entry the templates show."""
     return MatchItem(
