@@ -70,6 +70,13 @@ def test_message_counts_top_titles_and_links() -> None:
     ]
 
 
+def test_message_links_the_web_page_when_configured() -> None:
+    plain = build_message(Digest(generated_at=NOW, matches=(item(1, 0.5),)))
+    assert "/digest" not in plain.body
+    linked = build_message(Digest(generated_at=NOW, matches=(item(1, 0.5),), base_url="http://127.0.0.1:8080/"))
+    assert linked.body.splitlines()[-1] == "Read and judge: http://127.0.0.1:8080/digest"
+
+
 def test_singular_and_empty() -> None:
     assert build_message(Digest(generated_at=NOW, matches=(item(1, 0.5),))).body.splitlines()[0] == "1 new story"
     empty = build_message(Digest(generated_at=NOW, matches=()))

@@ -72,6 +72,8 @@ def build_message(digest: Digest, *, top: int = TOP_TITLES) -> Notification:
     more = len(digest.matches) - len(best)
     if more > 0:
         body.append(f"and {more} more in the digest")
+    if digest.base_url:  # settings.web.base_url: the digest page, to read and judge
+        body.append(f"Read and judge: {digest.base_url.rstrip('/')}/digest")
     return Notification(title=title, body="\n".join(body))
 
 
