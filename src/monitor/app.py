@@ -2,39 +2,39 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import logging
 import random
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from . import deliver as delivery
+from .app_backfill import BACKFILL_FEED as BACKFILL_FEED
+from .app_backfill import PREPARE_BATCH as PREPARE_BATCH
+from .app_backfill import _profile_key as _profile_key
+from .app_backfill import backfill_urls as backfill_urls
+from .app_backfill import rescore as rescore
+from .app_digest import deliver_all as deliver_all
+from .app_digest import deliver_target as deliver_target
+from .app_digest import new_digest as new_digest
+from .app_digest import render_digest as render_digest
 from .config import load_seeds, load_settings
-from .digest import render
-from .errors import ConfigError, DeliveryError, MonitorError
-from .extract import content_hash
+from .errors import ConfigError
 from .fetch import Fetcher
 from .models import (
-    Digest,
-    DigestTarget,
     Document,
-    Entry,
-    Failure,
     FeedResult,
     Judgment,
     Seed,
     SemanticSettings,
     Settings,
 )
-from .pipeline import Analyser, process_entry, run_feed
+from .pipeline import Analyser, run_feed
 from .pipeline import Clock as Clock  # the injected clock's type, for the service
-from .plan import entry_hash
 from .recheck import RecheckResult, recheck_due
 from .score import Scorer, build_scorer
 from .score.semantic import INSTALL_HINT, SemanticScorer, semantic_available
@@ -45,7 +45,6 @@ from .workers import WorkerPool
 
 log = logging.getLogger("monitor")
 ProjectScorer = Scorer | SemanticScorer  # the lexical scorer, or it fused with the semantic backend
-PREPARE_BATCH = 256  # documents embedded at a time ahead of scoring (semantic backend)
 FEED_THREADS = 8  # feeds polled at once (fetching); extraction runs in settings.workers processes
 
 
@@ -199,12 +198,6 @@ def offline_scorer(paths: Paths) -> ProjectScorer:
     )
 
 
-def _prepare(scorer: ProjectScorer, docs: Sequence[Document]) -> None:
-    """Batch-embed ahead of scoring when the scorer can (the semantic backend)."""
-    if isinstance(scorer, SemanticScorer) and docs:
-        scorer.prepare(docs)
-
-
 # --- poll --------------------------------------------------------------------------------------
 
 
@@ -253,87 +246,6 @@ def poll(
         if app.rechecked.checked:
             log.info("re-checked %s", app.rechecked)
         return results
-
-
-# --- digests -----------------------------------------------------------------------------------
-
-
-def render_digest(app: App, *, since: datetime | None, everything: bool, fmt: str) -> str:
-    """Render stored matches without recording anything (--since / --all)."""
-    items = app.store.matches_since(None if everything else since)
-    digest = Digest(generated_at=app.now(), matches=tuple(items), since=since, base_url=_base_url(app))
-    return render(digest, fmt, templates_dir=_templates(app))
-
-
-def _base_url(app: App) -> str | None:
-    """Digest entries link to their web page when settings.web.base_url is set."""
-    return app.settings.web.base_url if app.settings.web else None
-
-
-def _templates(app: App) -> Path | None:
-    tdir = app.settings.digest.templates_dir
-    if not tdir:
-        return None
-    path = Path(tdir)
-    return path if path.is_absolute() else app.paths.feeds.parent / path
-
-
-def deliver_target(app: App, target: str, send: Callable[[Digest], str], *, send_empty: bool = False) -> list[str]:
-    """Exactly once per target: matches are reserved in a pending digest before sending and
-    the digest is marked delivered only after `send` succeeds; pending digests go first."""
-    done = []
-
-    def deliver(digest_id: int, digest: Digest) -> None:
-        try:
-            done.append(send(digest))
-        except MonitorError as exc:
-            app.store.finish_digest(digest_id, app.now(), error=str(exc))
-            raise
-        app.store.finish_digest(digest_id, app.now())
-
-    for pending in app.store.pending_digests(target):
-        deliver(pending.id, Digest(generated_at=pending.created_at, matches=pending.items, base_url=_base_url(app)))
-    items = app.store.undelivered(target)
-    if not items and not send_empty:
-        return done
-    now = app.now()
-    digest = Digest(generated_at=now, matches=tuple(items), base_url=_base_url(app))
-    deliver(app.store.reserve_digest(target, items, now), digest)
-    return done
-
-
-def new_digest(app: App, fmt: str, write: Callable[[str], None], target: str = "cli") -> int:
-    """The matches not yet in an earlier digest for `target`, recorded once written."""
-    count = 0
-
-    def send(digest: Digest) -> str:
-        nonlocal count
-        count += len(digest.matches)
-        write(render(digest, fmt, templates_dir=_templates(app)))
-        return "written"
-
-    deliver_target(app, target, send, send_empty=True)
-    return count
-
-
-def deliver_all(app: App) -> list[tuple[str, str]]:
-    """Deliver to every configured target; one failing target does not stop the others."""
-    targets = app.settings.digest.targets
-    if not targets:
-        raise ConfigError(f"{app.paths.feeds}: settings.digest.targets is empty: nothing to deliver to")
-    results: list[tuple[str, str]] = []
-    for target in targets:  # a relative file-target dir is relative to the working directory
-
-        def send(digest: Digest, target: DigestTarget = target) -> str:
-            return delivery.deliver(digest, target, templates_dir=_templates(app))
-
-        try:
-            sent = deliver_target(app, target.name, send, send_empty=app.settings.digest.empty == "send")
-            results.append((target.name, "; ".join(sent) if sent else "nothing new"))
-        except DeliveryError as exc:
-            log.error("%s: %s", target.name, exc)
-            results.append((target.name, f"FAILED: {exc}"))
-    return results
 
 
 # --- offline scoring, feedback, explanations ---------------------------------------------------
@@ -421,7 +333,7 @@ def explain(app: App, ref: str) -> dict[str, Any]:
     return info
 
 
-# --- status and backfill -------------------------------------------------------------------------
+# --- status (digests: app_digest.py; rescore, backfill --urls: app_backfill.py) ----------------
 
 
 def _plain(record: Any) -> dict[str, Any]:
@@ -447,96 +359,6 @@ def status(app: App) -> dict[str, Any]:
     }
 
 
-BACKFILL_FEED = "backfill:urls"
-
-
-def _profile_key(app: App) -> str:
-    """Identifies the scoring profile; a rescore is resumable only under the same profile."""
-    h = hashlib.sha256()
-    for seed in app.seeds or load_seeds(app.paths.seeds):
-        h.update(seed.name.encode() + b"\0" + seed.text.encode() + b"\0")
-    for j in app.store.judgments():
-        h.update(f"{j.document.id}:{j.relevant};".encode())
-    semantic = app.settings.scoring.semantic
-    if semantic is not None:  # absent: the key stays what it was before the semantic backend existed
-        h.update(b"semantic:" + json.dumps(asdict(semantic), sort_keys=True).encode())
-    return "rescore:" + h.hexdigest()[:16]
-
-
-def rescore(app: App, *, since: datetime | None, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
-    """Re-score stored articles against the current seeds and judgments; resumable."""
-    key = _profile_key(app) + (f":{since.isoformat()}" if since else "")
-    done_up_to = int(app.store.get_value(key) or 0)
-    articles = app.store.articles(since=since, after_id=done_up_to)
-    counts = {"articles": len(articles), "new": 0, "demoted": 0, "kept": 0, "none": 0, "failed": 0}
-    scorer = app.scorer
-    for i, article in enumerate(articles, start=1):
-        if (i - 1) % PREPARE_BATCH == 0:
-            _prepare(scorer, [a.document() for a in articles[i - 1 : i - 1 + PREPARE_BATCH]])
-        try:
-            score = scorer.score(article.document())
-        except Exception:  # a scorer bug on one odd article must not end the run (as in the pipeline)
-            log.exception("article %s could not be re-scored", article.id)
-            counts["failed"] += 1
-        else:
-            counts[app.store.rescore_article(article.id, score, app.now())] += 1
-        if i % 50 == 0 or i == len(articles):
-            app.store.set_value(key, str(article.id))  # resume point
-        if progress:
-            progress(i, len(articles))
-    return counts
-
-
-def backfill_urls(
-    app: App, urls: list[str], *, since: datetime | None, progress: Callable[[int, int], None] | None = None
-) -> dict[str, int]:
-    """Fetch, extract, score and store article URLs; URLs already stored are skipped (resumable)."""
-    app.store.ensure_feed(BACKFILL_FEED, "backfill", "manual")
-    known = app.store.known_entries(BACKFILL_FEED)
-    counts = {"urls": len(urls), "stored": 0, "matches": 0, "skipped": 0, "failed": 0, "too_old": 0}
-    scorer = app.scorer
-    analyse = app.analyser()
-    with Fetcher(app.settings.fetch) as fetcher:
-        for i, url in enumerate(urls, start=1):
-            if url in known:
-                counts["skipped"] += 1
-            else:
-                outcome = _backfill_one(app, url, since, fetcher, scorer, analyse)
-                counts["stored" if outcome == "match" else outcome] += 1
-                counts["matches"] += int(outcome == "match")
-            if progress:
-                progress(i, len(urls))
-    return counts
-
-
-def _backfill_one(
-    app: App, url: str, since: datetime | None, fetcher: Fetcher, scorer: ProjectScorer, analyse: Analyser | None
-) -> str:
-    """One URL through the poll's per-entry step; returns the counter it adds to."""
-    # no feed item: the title comes from the page (build_article), else the URL stands in
-    entry = Entry(id=url, feed_url=BACKFILL_FEED, title="", link=url, published=None, summary="", content="")
-    done = process_entry(entry, fetcher=fetcher, scorer=scorer, analyse=analyse)
-    if isinstance(done, Failure):
-        log.warning("%s: %s", url, done)
-        return "failed"
-    article = done.article
-    if article.extraction != "page":  # only the page's own text is worth storing: there is no feed text
-        log.warning("%s: %s", url, article.extraction.removeprefix("feed: "))
-        return "failed"
-    if not article.title:
-        article = replace(article, title=url, content_hash=content_hash(url, article.text))
-    if since and article.published and article.published < since:
-        return "too_old"
-    if not done.scored:
-        return "failed"
-    saved = app.store.save_article(
-        BACKFILL_FEED, article, entry_hash(entry), done.score, app.now(), notify=app.settings.changes.notify
-    )
-    if saved.new_article and saved.copy_of is None:
-        app.stories.place(app.store, saved.article_id, article, "backfill", app.now())
-    return "match" if saved.news else "stored"
-
-
 # --- many machines: PostgreSQL and the job queue (jobs.py) -----------------------------------
 
 
@@ -555,4 +377,3 @@ def run_worker(app: App, *, concurrency: int) -> None:
     from . import jobs  # procrastinate is part of the optional postgres extra
 
     jobs.run_worker(app, url, concurrency=concurrency)
-

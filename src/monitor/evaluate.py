@@ -253,36 +253,52 @@ def _date_key(item: dict[str, Any]) -> str:
     return str(item.get("date") or "")
 
 
-def run_eval(
-    items_path: Path,
-    labels_path: Path,
-    seeds: Sequence[Seed],
-    *,
-    feedback: bool = False,
-    lang: str | None = None,
-    decisions_path: Path | None = None,
-    scorer_factory: Callable[[Sequence[Seed]], EvalScorer] | None = None,
-) -> dict[str, Any]:
-    items = load_items(Path(items_path))
-    labels = load_labels(Path(labels_path))
+def _load_ordered(items_path: Path, lang: str | None) -> list[dict[str, Any]]:
+    """The items (of one language, if given) in date order."""
+    items = load_items(items_path)
     if lang:
         want = lang.strip().lower()
         items = [it for it in items if lang_of(it) == want]
     # date order (stable): the order a live monitor would have seen the items in
-    items = [it for _k, _i, it in sorted((_date_key(it), i, it) for i, it in enumerate(items))]
-    docs = [to_document(it) for it in items]
+    return [it for _k, _i, it in sorted((_date_key(it), i, it) for i, it in enumerate(items))]
 
-    scorer: EvalScorer = scorer_factory(seeds) if scorer_factory is not None else build_scorer(seeds)
-    default_threshold = scorer.threshold
-    semantic_info = scorer.describe() if isinstance(scorer, SemanticScorer) else None
+
+def _label_groups(items: Sequence[dict[str, Any]], labels: dict[str, int]) -> dict[str, list[int]]:
+    """Indices of the labelled items: all of them, and per language."""
+    groups: dict[str, list[int]] = {"all": []}
+    for i, it in enumerate(items):
+        if str(it["id"]) not in labels:
+            continue
+        groups["all"].append(i)
+        groups.setdefault(lang_of(it), []).append(i)
+    return groups
+
+
+def _system_metrics(
+    results: Sequence[tuple[float, bool]],
+    groups: dict[str, list[int]],
+    items: Sequence[dict[str, Any]],
+    labels: dict[str, int],
+) -> dict[str, Any]:
+    """One system's metrics per group, "all" first."""
+    per: dict[str, Any] = {}
+    for g in ["all"] + sorted(k for k in groups if k != "all"):
+        rows = [(results[i][0], results[i][1], labels[str(items[i]["id"])]) for i in groups[g]]
+        per[g] = metrics(rows)
+    return per
+
+
+def _score_all(
+    docs: Sequence[Document],
+    scorer: EvalScorer,
+    baselines: dict[str, tuple[Callable[[Document], float], float]],
+    labels: dict[str, int],
+    feedback: bool,
+    decisions_path: Path | None,
+) -> tuple[dict[str, list[tuple[float, bool]]], int, int]:
+    """Every system's (score, match) per document in order, learning from the labels as a user
+    would with feedback; returns the results, how many labels were revealed and how many relevant."""
     prepare = getattr(scorer, "prepare", None)
-    keyword = KeywordBaseline(seeds)
-    tfidf = TfidfBaseline(seeds, docs)
-    baselines: dict[str, tuple[Callable[[Document], float], float]] = {
-        "keyword": (keyword.score, keyword.threshold),
-        "tfidf": (tfidf.score, tfidf.threshold),
-    }
-
     results: dict[str, list[tuple[float, bool]]] = {name: [] for name in SYSTEMS}
     revealed = learned_rel = 0
     out = open(decisions_path, "w", encoding="utf-8") if decisions_path else None
@@ -305,14 +321,36 @@ def run_eval(
     finally:
         if out is not None:
             out.close()
+    return results, revealed, learned_rel
 
-    groups: dict[str, list[int]] = {"all": []}
-    for i, it in enumerate(items):
-        if str(it["id"]) not in labels:
-            continue
-        groups["all"].append(i)
-        groups.setdefault(lang_of(it), []).append(i)
 
+def run_eval(
+    items_path: Path,
+    labels_path: Path,
+    seeds: Sequence[Seed],
+    *,
+    feedback: bool = False,
+    lang: str | None = None,
+    decisions_path: Path | None = None,
+    scorer_factory: Callable[[Sequence[Seed]], EvalScorer] | None = None,
+) -> dict[str, Any]:
+    items = _load_ordered(Path(items_path), lang)
+    labels = load_labels(Path(labels_path))
+    docs = [to_document(it) for it in items]
+
+    scorer: EvalScorer = scorer_factory(seeds) if scorer_factory is not None else build_scorer(seeds)
+    default_threshold = scorer.threshold
+    semantic_info = scorer.describe() if isinstance(scorer, SemanticScorer) else None
+    keyword = KeywordBaseline(seeds)
+    tfidf = TfidfBaseline(seeds, docs)
+    baselines: dict[str, tuple[Callable[[Document], float], float]] = {
+        "keyword": (keyword.score, keyword.threshold),
+        "tfidf": (tfidf.score, tfidf.threshold),
+    }
+
+    results, revealed, learned_rel = _score_all(docs, scorer, baselines, labels, feedback, decisions_path)
+
+    groups = _label_groups(items, labels)
     report: dict[str, Any] = {
         "mode": "feedback" if feedback else "seeds",
         "lang": lang or "all",
@@ -328,14 +366,8 @@ def run_eval(
         "semantic": semantic_info,
         "systems": {},
     }
-    order = ["all"] + sorted(k for k in groups if k != "all")
     for name in SYSTEMS:
-        per: dict[str, Any] = {}
-        for g in order:
-            idx = groups[g]
-            rows = [(results[name][i][0], results[name][i][1], labels[str(items[i]["id"])]) for i in idx]
-            per[g] = metrics(rows)
-        report["systems"][name] = per
+        report["systems"][name] = _system_metrics(results[name], groups, items, labels)
     return report
 
 

@@ -1,0 +1,116 @@
+"""The address guard for article links (SSRF): refuse loopback, private, link-local and reserved
+addresses, unless allowed by host, address or CIDR. Pure apart from the injected resolver."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
+
+from monitor.errors import BlockedAddressError, FetchError
+from monitor.fetch_errors import _oneline
+
+Resolver = Callable[[str], list[str]]
+"""host name -> IP address strings."""
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+# --- SSRF guard ------------------------------------------------------------------------------
+
+
+def default_resolver(host: str) -> list[str]:
+    """All addresses `host` resolves to (system resolver)."""
+    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    seen: list[str] = []
+    for info in infos:
+        addr = str(info[4][0])
+        if addr not in seen:
+            seen.append(addr)
+    return seen
+
+
+def _parse_allow(allow_hosts: Sequence[str]) -> tuple[set[str], list[IPNetwork]]:
+    names: set[str] = set()
+    nets: list[IPNetwork] = []
+    for raw in allow_hosts:
+        entry = raw.strip()
+        if not entry:
+            continue
+        try:
+            nets.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+        except ValueError:
+            names.add(entry.lower().rstrip("."))
+    return names, nets
+
+
+def _non_public_reason(ip: IPAddress) -> str | None:
+    """Why `ip` is not a public unicast address, or None when it is."""
+    if ip.is_unspecified:
+        return "unspecified"
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_multicast:
+        return "multicast"
+    if ip.is_reserved:
+        return "reserved"
+    if ip.is_private:
+        return "private"
+    if not ip.is_global:
+        return "non-public"
+    return None
+
+
+def check_address(url: str, allow_hosts: Sequence[str], resolver: Resolver) -> None:
+    """Refuse (BlockedAddressError) URLs the monitor must not fetch on a third party's behalf.
+
+    Refused: a scheme other than http/https, a URL without a host, and a host with ANY address
+    that is loopback, private, link-local, reserved, multicast, unspecified or otherwise not
+    global -- unless the host name, the IP, or a CIDR containing the IP is in `allow_hosts`.
+    A host that cannot be resolved gives a (non-permanent) FetchError.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:
+        raise BlockedAddressError(f"refused invalid URL {url!r}: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        shown = scheme or "(none)"
+        raise BlockedAddressError(f"refused URL scheme {shown!r} (only http and https): {url}")
+    if not host:
+        raise BlockedAddressError(f"refused URL without a host: {url}")
+    host = host.lower().rstrip(".")
+    names, nets = _parse_allow(allow_hosts)
+    if host in names:
+        return
+    literal: IPAddress | None
+    try:
+        literal = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses = [str(literal)]
+    else:
+        try:
+            addresses = list(resolver(host))
+        except (OSError, UnicodeError) as exc:
+            raise FetchError(f"DNS lookup failed for {host}: {_oneline(exc)}") from None
+        if not addresses:
+            raise FetchError(f"DNS lookup failed for {host}: no addresses")
+    for addr in addresses:
+        try:
+            ip: IPAddress = ipaddress.ip_address(addr.split("%", 1)[0])
+        except ValueError:
+            raise BlockedAddressError(f"refused {host}: resolver returned {addr!r}") from None
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if str(ip) in names or any(ip.version == n.version and ip in n for n in nets):
+            continue
+        reason = _non_public_reason(ip)
+        if reason is not None:
+            what = f"{ip} is" if literal is not None else f"{host} resolves to {ip},"
+            raise BlockedAddressError(f"refused {url}: {what} a {reason} address (not in allow_hosts)")
