@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from monitor.cli import cli
@@ -92,6 +93,7 @@ def test_diff_minor_and_missing_file(tmp_path: Path) -> None:
     assert code == 2 and "nope.txt" in err
 
 
+@pytest.mark.slow
 def test_eval_stories_on_fixture_slice() -> None:
     code, out, err = _run("eval", "--stories", str(FIXTURES / "ecbplus_slice.jsonl"), "--format", "json")
     assert code == 0, err

@@ -90,6 +90,7 @@ def _small_feed(server: TestServer, tmp_path: Path) -> list[str]:
     return [i["link"] for i in items]
 
 
+@pytest.mark.slow
 def test_poll_then_digest_records_and_then_reports_nothing_new(tmp_path: Path, server: TestServer) -> None:
     links = _small_feed(server, tmp_path)
     feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": server.url("/feed.xml"), "name": "local"}])

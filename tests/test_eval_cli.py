@@ -49,6 +49,7 @@ def test_one_mode_or_a_one_line_error(files: dict[str, str], args: list[str], me
     assert message in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_stories_and_revisions_together() -> None:
     res = CliRunner().invoke(cli, ["eval", "--stories", STORIES, "--revisions", REVISIONS])
     assert res.exit_code == 0, res.stderr

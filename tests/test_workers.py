@@ -60,6 +60,7 @@ def stored(db: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     return articles, matches
 
 
+@pytest.mark.slow
 def test_worker_processes_store_the_same_articles_and_scores_as_in_process(tmp_path: Path, server: TestServer) -> None:
     items = seed_and_other(server, sorted(SEEDS.glob("*.txt"))[4], other=3)
     pages = corpus_pages()[10:16]
@@ -134,6 +135,7 @@ def test_a_scorer_that_is_not_shipped_scores_in_the_parent() -> None:
         pool.close()
 
 
+@pytest.mark.slow
 def test_a_killed_worker_loses_no_entry(tmp_path: Path, server: TestServer) -> None:
     pages = corpus_pages()
     feeds = serve_feeds(server, pages, 4)
@@ -252,6 +254,7 @@ sys.stdin.read()  # until killed
 """
 
 
+@pytest.mark.slow
 def test_workers_exit_when_the_polling_process_is_killed() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", ORPHAN, str(SEEDS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
