@@ -4,7 +4,7 @@ Every feature is a similarity the seeds define, with no topic named anywhere:
 
 * lexical: cosine of the document's term vector with the seeds' mean direction and with the
   nearest single seed; of its capitalised names with the seeds' names; of its title alone;
-* relation: the relation model's value (``relation.py``: the two sides the seeds relate, found
+* relation: the relation model's value (``relation/``: the two sides the seeds relate, found
   in the seeds) as a margin over that model's own seed-derived threshold;
 * breadth: how much the seeds are about a relation between many parties rather than one event
   (``RelationScorer.breadth``: 0 when they show no relation or relate one pair), alone and times

@@ -46,7 +46,7 @@ def names_in(text: str) -> set[str]:
 
 
 # token -> (stem, weight) for informative words, (number key, _NUMBER) for numbers, None for others;
-# bounded like relation.py's caches
+# bounded like relation/reading.py's caches
 _TERMS: dict[str, tuple[str, float] | None] = {}
 _UNSEEN = ("", -2.0)
 _NUMBER = -1.0  # the weight slot of a number: number_weight applies
