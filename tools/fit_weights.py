@@ -12,7 +12,8 @@ Data (all dev data; kept-back sets judge the result):
 A row is one document against one task's seeds, with the features of ``score/features.py``;
 the target is grade 2.  Logistic regression (Newton's method, a small L2 penalty, weights kept
 non-negative), each task
-weighted equally and its positives and negatives balanced.  Cross-validation by topic (tasks of
+weighted equally with its natural class ratio (``--balanced``: its classes balanced), the shipped
+topic counting as ``--shipped-weight`` tasks.  Cross-validation by topic (tasks of
 one ECB+ topic, or the shipped topic, are held out together) gives the figures recorded in the
 weights file; the threshold is the one that maximises, over the training tasks, the mean F1 of
 grade-2 recall and grade>=1 precision; the final weights are fitted on everything.
@@ -29,6 +30,7 @@ import multiprocessing
 import re
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +49,11 @@ from monitor.score.weights import WEIGHTS_FILE, Weights  # noqa: E402
 FEATURES = list(Feature)
 L2 = 1e-3
 SHIPPED = "shipped"
-SHIPPED_WEIGHT = [10.0]
-BALANCE = [True]
+
+@dataclass(frozen=True)
+class Fit:
+    shipped_weight: float = 5.0  # the shipped topic counts as this many tasks
+    balanced: bool = False  # balance each task's classes (else its natural class ratio)
 _STATE: dict[str, Any] = {}
 
 
@@ -112,7 +117,7 @@ def topic_of(task: str) -> str:
     return m.group(1) if m and task != SHIPPED else task
 
 
-def fit(rows: list[dict[str, Any]], shipped_weight: float) -> tuple[np.ndarray, float]:
+def fit(rows: list[dict[str, Any]], how: Fit) -> tuple[np.ndarray, float]:
     """Logistic regression with non-negative feature weights: every feature is a similarity or
     a margin, and more of it must never lower a score (an active set: the most negative weight
     is fixed at zero and the rest refitted, until none is negative)."""
@@ -120,11 +125,11 @@ def fit(rows: list[dict[str, Any]], shipped_weight: float) -> tuple[np.ndarray, 
     for r in rows:
         y = (r["grades"] >= 2).astype(float)
         npos, nneg = max(1.0, y.sum()), max(1.0, len(y) - y.sum())
-        if BALANCE[0]:
+        if how.balanced:
             w = np.where(y > 0, 0.5 / npos, 0.5 / nneg)
         else:
             w = np.full(len(y), 1.0 / len(y))
-        w = w * (shipped_weight if r["task"] == SHIPPED else 1.0)
+        w = w * (how.shipped_weight if r["task"] == SHIPPED else 1.0)
         xs.append(r["X"])
         ys.append(y)
         ws.append(w * 100.0)
@@ -164,7 +169,7 @@ def task_metrics(r: dict[str, Any], p: np.ndarray, threshold: float) -> dict[str
     return metrics([(float(v), bool(v >= threshold), int(g)) for v, g in zip(p, r["grades"], strict=True)])
 
 
-def best_threshold(rows: list[dict[str, Any]], coef: np.ndarray, intercept: float) -> float:
+def best_threshold(rows: list[dict[str, Any]], coef: np.ndarray, intercept: float, how: Fit) -> float:
     """The probability cut with the best mean over tasks of the F1 of R2 and P1."""
     grid = 1.0 / (1.0 + np.exp(-np.arange(-6.0, 8.0, 0.05)))
     f1 = np.zeros(len(grid))
@@ -175,17 +180,17 @@ def best_threshold(rows: list[dict[str, Any]], coef: np.ndarray, intercept: floa
         matched = above.sum(axis=1)
         r2 = (above & (g >= 2)).sum(axis=1) / max(1, int((g >= 2).sum()))
         p1 = np.where(matched > 0, (above & (g >= 1)).sum(axis=1) / np.maximum(matched, 1), 0.0)
-        weight = SHIPPED_WEIGHT[0] if r["task"] == SHIPPED else 1.0
+        weight = how.shipped_weight if r["task"] == SHIPPED else 1.0
         f1 += weight * np.where(r2 + p1 > 0, 2 * r2 * p1 / np.maximum(r2 + p1, 1e-12), 0.0)
     return round(float(grid[int(np.argmax(f1))]), 4)
 
 
-def cross_validate(rows: list[dict[str, Any]], shipped_weight: float) -> dict[str, dict[str, Any]]:
+def cross_validate(rows: list[dict[str, Any]], how: Fit) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for topic in sorted({topic_of(r["task"]) for r in rows}):
         train = [r for r in rows if topic_of(r["task"]) != topic]
-        coef, intercept = fit(train, shipped_weight)
-        th = best_threshold(train, coef, intercept)
+        coef, intercept = fit(train, how)
+        th = best_threshold(train, coef, intercept, how)
         for r in rows:
             if topic_of(r["task"]) == topic:
                 out[r["task"]] = task_metrics(r, probabilities(r, coef, intercept), th)
@@ -211,8 +216,10 @@ def main() -> None:
     ap.add_argument("--labels", type=Path, default=None)
     ap.add_argument("--pages", type=Path, default=None)
     ap.add_argument("--seeds", type=Path, default=Path("seeds"))
-    ap.add_argument("--shipped-weight", type=float, default=10.0, help="the shipped topic counts as this many tasks")
-    ap.add_argument("--natural", action="store_true", help="keep each task's class ratio (else balanced)")
+    ap.add_argument(
+        "--shipped-weight", type=float, default=Fit.shipped_weight, help="the shipped topic counts as this many tasks"
+    )
+    ap.add_argument("--balanced", action="store_true", help="balance each task's classes (default: natural ratio)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=WEIGHTS_FILE)
     ap.add_argument("--rows", type=Path, default=None, help="cache of the feature rows (npz-like pickle)")
@@ -232,11 +239,10 @@ def main() -> None:
             import pickle
 
             args.rows.write_bytes(pickle.dumps(rows))
-    SHIPPED_WEIGHT[0] = args.shipped_weight
-    BALANCE[0] = not args.natural
-    cv = cross_validate(rows, args.shipped_weight)
-    coef, intercept = fit(rows, args.shipped_weight)
-    th = best_threshold(rows, coef, intercept)
+    how = Fit(shipped_weight=args.shipped_weight, balanced=args.balanced)
+    cv = cross_validate(rows, how)
+    coef, intercept = fit(rows, how)
+    th = best_threshold(rows, coef, intercept, how)
     weights = Weights(
         coef={f: round(float(c), 6) for f, c in zip(FEATURES, coef, strict=True)},
         intercept=round(intercept, 6),
@@ -249,7 +255,8 @@ def main() -> None:
             "by": "tools/fit_weights.py",
             "tasks": str(args.tasks.name),
             "n_tasks": len(rows),
-            "shipped_weight": args.shipped_weight,
+            "shipped_weight": how.shipped_weight,
+            "balanced": how.balanced,
             "l2": L2,
             "cross_validated_by_topic": summary(cv),
             "in_sample": summary({r["task"]: task_metrics(r, probabilities(r, coef, intercept), th) for r in rows}),
