@@ -54,3 +54,14 @@ class _Usage(click.UsageError):
     def show(self, file: Any = None) -> None:
         where = self.ctx.command_path if self.ctx else "monitor"
         click.echo(f"{where}: error: {self.format_message()}", err=True)
+
+
+# the --format option of the commands that print either a table for people or JSON for programs
+text_or_json = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Human-readable text or JSON.",
+)

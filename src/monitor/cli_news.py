@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from . import app
-from .cli_common import _date, _open, _paths
+from .cli_common import _date, _open, _paths, text_or_json
 
 
 @click.command()
@@ -122,14 +122,7 @@ def score(ctx: click.Context, input_: Any, output: Any) -> None:
 
 @click.command()
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many matches.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Human-readable text or JSON.",
-)
+@text_or_json
 @click.pass_context
 def matches(ctx: click.Context, limit: int, fmt: str) -> None:
     """List stored matches, best first."""
@@ -170,14 +163,7 @@ def feedback(ctx: click.Context, ref: str, verdict: str) -> None:
 
 @click.command()
 @click.argument("ref", metavar="ID|URL")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Human-readable text or JSON.",
-)
+@text_or_json
 @click.pass_context
 def explain(ctx: click.Context, ref: str, fmt: str) -> None:
     """Show why a stored article scores as it does: seed, facets, terms, best sentence."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from . import app
-from .cli_common import _Group, _open, _paths
+from .cli_common import _Group, _open, _paths, text_or_json
 
 
 @click.command()
@@ -43,14 +43,7 @@ def run(ctx: click.Context, tick: float) -> None:
 
 
 @click.command()
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Human-readable text or JSON.",
-)
+@text_or_json
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
     """Per feed: last fetch, next due, last error, entries, matches; and the service heartbeat."""
