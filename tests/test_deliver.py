@@ -263,7 +263,7 @@ def test_build_email() -> None:
     html = render(DIGEST, "html")
     text = render(DIGEST, "text")
     msg = build_email(DIGEST, html, text, email_target(25))
-    assert msg["Subject"] == "monitor digest 2026-11-22: 2 new matches"
+    assert msg["Subject"] == "monitor digest 2026-11-22: 1 new story, 1 update"
     assert msg["From"] == "monitor@example.org"
     assert msg["To"] == "analyst@example.org, editor@example.org"
     assert msg["Date"] and msg["Message-ID"].endswith("@example.org>")
@@ -287,8 +287,9 @@ def test_subject_counts() -> None:
     one = Digest(generated_at=DIGEST.generated_at, matches=ITEMS[:1])
     none = Digest(generated_at=DIGEST.generated_at, matches=())
     text = render(one, "text")
-    assert build_email(one, "<p/>", text, email_target(25))["Subject"].endswith(": 1 new match")
-    assert build_email(none, "<p/>", "x", email_target(25))["Subject"].endswith(": no new matches")
+    # the subject counts what the digest's sections hold, as the notification title does
+    assert build_email(one, "<p/>", text, email_target(25))["Subject"].endswith(": 1 new story")
+    assert build_email(none, "<p/>", "x", email_target(25))["Subject"].endswith(": nothing new")
 
 
 def test_build_email_needs_sender() -> None:
@@ -371,7 +372,7 @@ def test_email_arrives_multipart_with_the_matches(smtp_server: Smtp) -> None:
     assert envelope.mail_from == "monitor@example.org"
     assert sorted(envelope.rcpt_tos) == ["analyst@example.org", "editor@example.org"]
     msg = received(envelope)
-    assert msg["Subject"] == "monitor digest 2026-11-22: 2 new matches"
+    assert msg["Subject"] == "monitor digest 2026-11-22: 1 new story, 1 update"
     assert msg.get_content_type() == "multipart/alternative"
     text_part = msg.get_body(preferencelist=("plain",))
     html_part = msg.get_body(preferencelist=("html",))

@@ -19,9 +19,10 @@ from helpers import SEEDS, rss, run, seed_and_other, write_feeds
 from httpserver import TestServer
 from monitor.config import load_settings
 from monitor.deliver import deliver
+from monitor.digest import Count, summary
 from monitor.errors import ConfigError, DeliveryError
 from monitor.models import AppriseTarget, Digest, MatchItem
-from monitor.notify import Count, build_message, summary, target_name
+from monitor.notify import build_message, target_name
 
 NOW = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
 

@@ -170,13 +170,6 @@ def _os_error(exc: OSError) -> str:
 # --- email -----------------------------------------------------------------------------------
 
 
-def subject(digest: Digest) -> str:
-    n = len(digest.matches)
-    count = "no new matches" if n == 0 else f"{n} new match" + ("" if n == 1 else "es")
-    title = _one_line(digest.title) or "monitor digest"
-    return f"{title} {digest.generated_at.date().isoformat()}: {count}"
-
-
 def message_id(digest: Digest, target: EmailTarget) -> str:
     """Stable per digest and target: a retry of the same digest (after a crash between sending
     and recording it) carries the same Message-ID, so mail stores can recognise the duplicate."""
@@ -198,7 +191,7 @@ def build_email(digest: Digest, rendered_html: str, rendered_text: str, target: 
         raise DeliveryError(f"digest target {target.name}: no sender (from)")
     try:
         msg = EmailMessage()
-        msg["Subject"] = subject(digest)
+        msg["Subject"] = digest_mod.headline(digest)
         msg["From"] = _one_line(target.sender)
         msg["To"] = ", ".join(_one_line(a) for a in target.to)
         msg["Date"] = format_datetime(_aware(digest.generated_at))  # the injected clock's time

@@ -31,7 +31,7 @@ import json
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -151,6 +151,38 @@ def section_counts(items: Sequence[MatchItem]) -> dict[str, int]:
         "more": sum(m.story_articles for m in parts["more"]),
         "updated": len(parts["updated"]),
     }
+
+
+@dataclass(frozen=True)
+class Count:
+    n: int
+    one: str  # "new story"
+    many: str  # "new stories"
+
+    def __str__(self) -> str:
+        return f"{self.n} {self.one if self.n == 1 else self.many}"
+
+
+def counts(digest: Digest) -> tuple[Count, ...]:
+    """What the digest holds, by section, in the order a message names it ("3 new stories,
+    5 more articles, 1 update")."""
+    n = section_counts(digest.matches)
+    return (
+        Count(n["new"], "new story", "new stories"),
+        Count(n["more"], "more article", "more articles"),
+        Count(n["updated"], "update", "updates"),
+    )
+
+
+def summary(parts: tuple[Count, ...]) -> str:
+    named = [str(c) for c in parts if c.n]
+    return ", ".join(named) if named else "nothing new"
+
+
+def headline(digest: Digest) -> str:
+    """One line for an email subject or a notification title: name, date and the counts."""
+    title = _one_line(_clean(digest.title)) or "monitor digest"
+    return f"{title} {digest.generated_at.date().isoformat()}: {summary(counts(digest))}"
 
 
 def _changes_json(m: MatchItem) -> dict[str, Any] | None:

@@ -1,6 +1,6 @@
 """Short digest notifications through Apprise (chat, push and webhook services by URL).
 
-The message is built by pure functions (counts, summary, top titles); only `send` talks to
+The message is built by pure functions (digest.headline and counts, top titles); only `send` talks to
 Apprise. The exactly-once bookkeeping is the caller's (app.deliver_target), as for the file
 and email targets: a failure raises DeliveryError and the digest stays pending.
 """
@@ -13,23 +13,13 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from .digest import section_counts
+from .digest import counts, headline, summary
 from .errors import ConfigError, DeliveryError
 from .models import AppriseTarget, Digest, MatchItem
 
 TOP_TITLES = 3
 MAX_TITLE_CHARS = 160
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-
-
-@dataclass(frozen=True)
-class Count:
-    n: int
-    one: str  # "new match"
-    many: str  # "new matches"
-
-    def __str__(self) -> str:
-        return f"{self.n} {self.one if self.n == 1 else self.many}"
 
 
 @dataclass(frozen=True)
@@ -41,27 +31,11 @@ class Notification:
 # --- the message (pure) ------------------------------------------------------------------------
 
 
-def counts(digest: Digest) -> tuple[Count, ...]:
-    """What the digest holds, by section, in the order the message names it ("3 new stories,
-    5 more articles, 1 update")."""
-    n = section_counts(digest.matches)
-    return (
-        Count(n["new"], "new story", "new stories"),
-        Count(n["more"], "more article", "more articles"),
-        Count(n["updated"], "update", "updates"),
-    )
-
-
-def summary(parts: tuple[Count, ...]) -> str:
-    named = [str(c) for c in parts if c.n]
-    return ", ".join(named) if named else "nothing new"
-
-
 def build_message(digest: Digest, *, top: int = TOP_TITLES) -> Notification:
     """Title: digest name, date and counts. Body: the counts, then the best `top` matches'
     titles and links, and how many more the full digest holds."""
     line = summary(counts(digest))
-    title = f"{_clean(digest.title) or 'monitor digest'} {digest.generated_at.date().isoformat()}: {line}"
+    title = headline(digest)
     best = sorted(digest.matches, key=lambda m: -m.score)[:top]
     body = [line]
     for m in best:
