@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from .story_state import ClustererState, FrequencyState, StoryState
 from .text import STOPWORDS, WORD_RE, doc_probability, fold, headline, sentences, stem, text_date
 
 # Defaults; each is a documented, principled choice (docs/changes.md), the threshold fitted by
@@ -121,6 +122,14 @@ class DocFrequency:
         self.n += 1
         self.df.update(terms)
 
+    def state(self) -> FrequencyState:
+        return FrequencyState(self.n, dict(self.df), dict(self._prior))
+
+    def restore(self, state: FrequencyState) -> None:
+        self.n = state.n
+        self.df = Counter(state.df)
+        self._prior = dict(state.prior)
+
 
 def term_counts(title: str, text: str, df: DocFrequency | None = None) -> dict[str, float]:
     """Stemmed content-word counts; headline words weighted by TITLE_WEIGHT, and names and
@@ -179,6 +188,17 @@ class _Story:
         self.size += 1
         if when is not None and (self.last is None or when > self.last):
             self.last = when
+
+    def state(self) -> StoryState:
+        members = tuple(dict(m) for m in self.members)
+        return StoryState(self.id, dict(self.centroid), members, self.size, self.last, frozenset(self.years))
+
+    @classmethod
+    def from_state(cls, state: StoryState) -> _Story:
+        story = cls(state.id, dict(state.centroid), size=state.size, last=state.last, years=set(state.years))
+        story.norm = math.sqrt(sum(v * v for v in story.centroid.values()))
+        story.members.extend(dict(m) for m in state.members[-MAX_MEMBERS:])
+        return story
 
     def similarity(self, vec: dict[str, float], centroid_share: float) -> float:
         cen = dot(vec, self.centroid) / (self.norm or 1.0)
@@ -260,6 +280,32 @@ class StoryClusterer:
             story.years.add(year)
         self.index.add(best_id, query, when)
         return Assignment(article.id, best_id, new, round(best, 4))
+
+    def story_state(self, story: str) -> StoryState | None:
+        """One story's state (e.g. to store after each placement); None once it is evicted."""
+        found = self._stories.get(story)
+        return found.state() if found is not None else None
+
+    def state(self) -> ClustererState:
+        """Everything but the index: `restore` continues from it exactly."""
+        return ClustererState(tuple(s.state() for s in self._stories.values()), self.df.state(), self._next)
+
+    def restore(self, state: ClustererState) -> None:
+        """Continue from `state` (replacing this clusterer's stories and frequencies). The index
+        is not touched: it is expected to know the stories already (a store's persists itself)."""
+        self.df.restore(state.df)
+        self._stories = OrderedDict((s.id, _Story.from_state(s)) for s in state.stories)
+        self._next = state.next_id
+        self._evict()
+
+    def restore_story(self, state: StoryState) -> None:
+        """Add or replace one story (restoring story by story, least recently grown first)."""
+        self._stories[state.id] = _Story.from_state(state)
+        self._stories.move_to_end(state.id)
+        number = state.id[1:]
+        if state.id.startswith("s") and number.isdigit():
+            self._next = max(self._next, int(number) + 1)  # a new story never takes a restored id
+        self._evict()
 
     def _best(
         self, vec: dict[str, float], query: list[str], when: float | None, hint: str | None, year: int | None = None
