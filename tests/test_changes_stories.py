@@ -13,6 +13,7 @@ from monitor.changes.stories import (
     DocFrequency,
     MemoryStoryIndex,
     StoryClusterer,
+    article_numbers,
     term_counts,
 )
 from monitor.changes.story_state import (
@@ -257,3 +258,28 @@ def test_unreadable_states_are_refused_in_one_line() -> None:
         with pytest.raises(StateError, match=message) as err:
             state_from_json(bad)
         assert "\n" not in str(err.value)
+
+
+def test_article_numbers_are_the_stated_numbers_but_not_years() -> None:
+    counts = term_counts(
+        "Magnitude 6.1 quake kills 14",
+        "The 43-year-old mayor said 1,200 homes were damaged on May 3 at 06:00, as in 2004.",
+    )
+    assert article_numbers(counts) == {"6.1", "14", "43-year-old", "1,200", "3", "06:00"}
+    assert article_numbers(term_counts("Central bank holds rates", "No figures in 2013.")) == frozenset()
+
+
+def test_an_article_sharing_no_number_with_a_story_is_penalised() -> None:
+    on, off = StoryClusterer(), StoryClusterer(number_penalty=1.0)
+    for c in (on, off):
+        c.assign(QUAKE_A1)  # 6.1, 14, 230
+    same_on, same_off = on.assign(QUAKE_A2), off.assign(QUAKE_A2)  # repeats 6.1: no penalty
+    assert same_on.similarity == same_off.similarity > 0.25
+    other = Article("b9", QUAKE_B.title, QUAKE_B.text, published=QUAKE_A2.published)  # 5.8 only
+    other_on, other_off = on.assign(other), off.assign(other)
+    assert other_off.similarity > 0
+    assert abs(other_on.similarity - 0.8 * other_off.similarity) < 1e-3
+    # a text without numbers is not evidence either way
+    bare = Article("a9", "Rescuers search Tanah Merah rubble in Kelantan", "Rescuers searched the rubble.")
+    bare_on, bare_off = on.assign(bare), off.assign(bare)
+    assert bare_on.similarity == bare_off.similarity > 0

@@ -27,7 +27,8 @@ class StateError(ValueError):
 @dataclass(frozen=True)
 class StoryState:
     """One story: the sum of its members' unit vectors, its latest members (compared one by one),
-    how many articles it has, when it last grew (epoch seconds) and the years of its articles."""
+    how many articles it has, when it last grew (epoch seconds), the years of its articles and the
+    numbers they state (oldest first)."""
 
     id: str
     centroid: Mapping[str, float]
@@ -35,6 +36,7 @@ class StoryState:
     size: int
     last: float | None = None
     years: frozenset[int] = frozenset()
+    numbers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ def story_to_json(story: StoryState) -> dict[str, Any]:
         "size": story.size,
         "last": story.last,
         "years": sorted(story.years),
+        "numbers": list(story.numbers),
     }
 
 
@@ -77,6 +80,7 @@ def story_from_json(data: Any) -> StoryState:
             size=int(data["size"]),
             last=None if data.get("last") is None else float(data["last"]),
             years=frozenset(int(y) for y in data.get("years") or ()),
+            numbers=tuple(str(n) for n in data.get("numbers") or ()),
         )
     except KeyError as exc:
         raise StateError(f"story state: missing {exc.args[0]}") from None
