@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from monitor.changes.stories import (
     Article,
     DocFrequency,
     MemoryStoryIndex,
     StoryClusterer,
+    article_numbers,
     term_counts,
+)
+from monitor.changes.story_state import (
+    StateError,
+    StoryState,
+    state_from_json,
+    state_to_json,
+    story_from_json,
+    story_to_json,
 )
 from monitor.changes.text import headline, is_date_line, sentence_spans, sentences
 
@@ -163,3 +176,110 @@ def test_an_article_years_later_than_a_story_is_penalised() -> None:
     old_first.assign(PATCH_2013)
     old_plain.assign(PATCH_2013)
     assert old_first.assign(PATCH_2008).similarity == old_plain.assign(PATCH_2008).similarity
+
+
+STREAM = [
+    QUAKE_A1,
+    RATES,
+    QUAKE_A2,
+    Article(
+        "c2",
+        "Central bank rate decision: economists expected a hold",
+        "Economists had expected the central bank to keep its benchmark interest rate unchanged as inflation slows.",
+        published=T0 + timedelta(days=2, hours=3),
+    ),
+    QUAKE_B,
+    Article(
+        "a3",
+        "Kelantan earthquake: Tanah Merah death toll reaches 23",
+        "The death toll from the magnitude 6.1 earthquake in Tanah Merah, Kelantan, reached 23 on Friday.",
+        published=T0 + timedelta(days=3),
+    ),
+    Article(
+        "b2",
+        "Chile quake near Copiapo caused no damage, Atacama officials say",
+        "Officials in Atacama said Thursday's magnitude 5.8 earthquake near Copiapo caused no damage in Caldera.",
+        published=T0 + timedelta(days=3, hours=2),
+    ),
+    Article(
+        "d1",
+        "Storm closes ports in Brittany",
+        "Ferries between Roscoff and Plymouth were cancelled as a storm closed ports across Brittany.",
+        published=T0 + timedelta(days=3, hours=5),
+    ),
+]
+
+
+def _run(c: StoryClusterer, articles: list[Article]) -> list[tuple[str, str, bool, float]]:
+    return [(a.article_id, a.story, a.new_story, a.similarity) for a in map(c.assign, articles)]
+
+
+def test_restored_state_continues_exactly_like_the_uninterrupted_engine() -> None:
+    index = MemoryStoryIndex()
+    live = StoryClusterer(index=index)
+    _run(live, STREAM[:4])
+    saved = json.dumps(state_to_json(live.state()))  # what a store would keep
+    restored = StoryClusterer(index=copy.deepcopy(index))  # the index persists on its own
+    restored.restore(state_from_json(json.loads(saved)))
+    expected, got = _run(live, STREAM[4:]), _run(restored, STREAM[4:])
+    assert got == expected
+    assert {s for _, s, new, _ in expected if new}  # the continuation does start new stories
+    assert state_to_json(restored.state()) == state_to_json(live.state())
+
+
+def test_stories_restored_one_by_one_keep_their_ids_and_new_ones_do_not_collide() -> None:
+    index = MemoryStoryIndex()
+    live = StoryClusterer(index=index)
+    placed = _run(live, STREAM[:4])
+    rows = {sid: json.dumps(story_to_json(live.story_state(sid) or _missing(sid))) for _, sid, _, _ in placed}
+    restored = StoryClusterer(index=copy.deepcopy(index))
+    restored.df.restore(live.df.state())
+    for sid in dict.fromkeys(s for _, s, _, _ in placed):  # least recently grown first, as stored
+        restored.restore_story(story_from_json(json.loads(rows[sid])))
+    assert _run(restored, STREAM[4:]) == _run(live, STREAM[4:])
+    assert live.story_state("no-such-story") is None
+
+
+def _missing(sid: str) -> StoryState:
+    raise AssertionError(f"story {sid} has no state")
+
+
+def test_unreadable_states_are_refused_in_one_line() -> None:
+    c = StoryClusterer()
+    c.assign(QUAKE_A1)
+    good = state_to_json(c.state())
+    for bad, message in (
+        ({**good, "version": 99}, "version 99"),
+        ({k: v for k, v in good.items() if k != "df"}, "missing df"),
+        ({**good, "stories": [{**good["stories"][0], "members": []}]}, "1 articles but 0 members"),
+        ({**good, "stories": [{**good["stories"][0], "centroid": ["x"]}]}, "term vector"),
+        ([], "expected an object"),
+    ):
+        with pytest.raises(StateError, match=message) as err:
+            state_from_json(bad)
+        assert "\n" not in str(err.value)
+
+
+def test_article_numbers_are_the_stated_numbers_but_not_years() -> None:
+    counts = term_counts(
+        "Magnitude 6.1 quake kills 14",
+        "The 43-year-old mayor said 1,200 homes were damaged on May 3 at 06:00, as in 2004.",
+    )
+    assert article_numbers(counts) == {"6.1", "14", "43-year-old", "1,200", "3", "06:00"}
+    assert article_numbers(term_counts("Central bank holds rates", "No figures in 2013.")) == frozenset()
+
+
+def test_an_article_sharing_no_number_with_a_story_is_penalised() -> None:
+    on, off = StoryClusterer(), StoryClusterer(number_penalty=1.0)
+    for c in (on, off):
+        c.assign(QUAKE_A1)  # 6.1, 14, 230
+    same_on, same_off = on.assign(QUAKE_A2), off.assign(QUAKE_A2)  # repeats 6.1: no penalty
+    assert same_on.similarity == same_off.similarity > 0.25
+    other = Article("b9", QUAKE_B.title, QUAKE_B.text, published=QUAKE_A2.published)  # 5.8 only
+    other_on, other_off = on.assign(other), off.assign(other)
+    assert other_off.similarity > 0
+    assert abs(other_on.similarity - 0.8 * other_off.similarity) < 1e-3
+    # a text without numbers is not evidence either way
+    bare = Article("a9", "Rescuers search Tanah Merah rubble in Kelantan", "Rescuers searched the rubble.")
+    bare_on, bare_off = on.assign(bare), off.assign(bare)
+    assert bare_on.similarity == bare_off.similarity > 0

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from .story_state import ClustererState, FrequencyState, StoryState
 from .text import STOPWORDS, WORD_RE, doc_probability, fold, headline, sentences, stem, text_date
 
 # Defaults; each is a documented, principled choice (docs/changes.md), the threshold fitted by
@@ -35,6 +36,8 @@ QUERY_TERMS = 16  # distinctive terms an article is looked up by
 MAX_CANDIDATES = 12
 YEAR_GAP = 2  # an article whose own year is this much later than every year of a story: another event
 YEAR_PENALTY = 0.7  # similarity factor for such a conflict (1.0: off)
+NUMBER_PENALTY = 0.8  # similarity factor when article and story both state numbers but share none (1.0: off)
+MAX_NUMBERS = 256  # numbers a story remembers (its latest)
 TEXT_WORDS = 400  # leading body words used: a story's facts come first, and cost stays bounded
 
 
@@ -121,6 +124,14 @@ class DocFrequency:
         self.n += 1
         self.df.update(terms)
 
+    def state(self) -> FrequencyState:
+        return FrequencyState(self.n, dict(self.df), dict(self._prior))
+
+    def restore(self, state: FrequencyState) -> None:
+        self.n = state.n
+        self.df = Counter(state.df)
+        self._prior = dict(state.prior)
+
 
 def term_counts(title: str, text: str, df: DocFrequency | None = None) -> dict[str, float]:
     """Stemmed content-word counts; headline words weighted by TITLE_WEIGHT, and names and
@@ -170,6 +181,14 @@ class _Story:
     size: int = 0
     last: float | None = None
     years: set[int] = field(default_factory=set)
+    numbers: dict[str, None] = field(default_factory=dict)  # insertion-ordered set, oldest first
+
+    def note_numbers(self, numbers: frozenset[str]) -> None:
+        for n in sorted(numbers):  # sorted: a set's order varies between processes (hash seed)
+            self.numbers.pop(n, None)
+            self.numbers[n] = None
+        while len(self.numbers) > MAX_NUMBERS:
+            del self.numbers[next(iter(self.numbers))]
 
     def add(self, vec: dict[str, float], when: float | None) -> None:
         for t, v in vec.items():
@@ -179,6 +198,19 @@ class _Story:
         self.size += 1
         if when is not None and (self.last is None or when > self.last):
             self.last = when
+
+    def state(self) -> StoryState:
+        members = tuple(dict(m) for m in self.members)
+        years = frozenset(self.years)
+        return StoryState(self.id, dict(self.centroid), members, self.size, self.last, years, tuple(self.numbers))
+
+    @classmethod
+    def from_state(cls, state: StoryState) -> _Story:
+        story = cls(state.id, dict(state.centroid), size=state.size, last=state.last, years=set(state.years))
+        story.numbers = dict.fromkeys(state.numbers)
+        story.norm = math.sqrt(sum(v * v for v in story.centroid.values()))
+        story.members.extend(dict(m) for m in state.members[-MAX_MEMBERS:])
+        return story
 
     def similarity(self, vec: dict[str, float], centroid_share: float) -> float:
         cen = dot(vec, self.centroid) / (self.norm or 1.0)
@@ -200,6 +232,17 @@ def article_year(article: Article) -> int | None:
     years = Counter(int(y) for y in _YEAR.findall(f"{article.title} {article.text[: TEXT_WORDS * 7]}"))
     # the year mentioned most (the latest on a tie): a page's own year recurs, background years less
     return max(years.items(), key=lambda yc: (yc[1], yc[0]))[0] if years else None
+
+
+_YEAR_TERM = re.compile(r"(?:19|20)\d\d")
+
+
+def article_numbers(counts: Mapping[str, float]) -> frozenset[str]:
+    """The numbers an article states among its terms: tolls, scores, ages ("43-year-old"),
+    amounts, magnitudes, dates and times, but not years (background years are common; the year
+    rule weighs an article's own year). Reports of one event repeat its numbers; two events of
+    the same kind rarely share one."""
+    return frozenset(t for t in counts if t[:1].isdigit() and not _YEAR_TERM.fullmatch(t))
 
 
 def _year_conflict(year: int, years: set[int]) -> bool:
@@ -227,8 +270,10 @@ class StoryClusterer:
         half_life_days: float = HALF_LIFE_DAYS,
         max_stories: int = 100_000,
         year_penalty: float = YEAR_PENALTY,
+        number_penalty: float = NUMBER_PENALTY,
     ) -> None:
         self.year_penalty = year_penalty
+        self.number_penalty = number_penalty
         self.threshold = threshold
         self.index: StoryIndex = index if index is not None else MemoryStoryIndex()
         self.df = DocFrequency()
@@ -246,7 +291,8 @@ class StoryClusterer:
         when = article.published.timestamp() if article.published else None
         query = sorted(vec, key=vec.__getitem__, reverse=True)[:QUERY_TERMS]
         year = article_year(article) if self.year_penalty < 1.0 else None
-        best_id, best = self._best(vec, query, when, story_hint, year)
+        numbers = article_numbers(counts)
+        best_id, best = self._best(vec, query, when, story_hint, year, numbers)
         new = best_id is None or best < self.threshold
         if new or best_id is None:
             best_id = f"s{self._next}"
@@ -258,11 +304,44 @@ class StoryClusterer:
         story.add(vec, when)
         if year is not None:
             story.years.add(year)
+        story.note_numbers(numbers)
         self.index.add(best_id, query, when)
         return Assignment(article.id, best_id, new, round(best, 4))
 
+    def story_state(self, story: str) -> StoryState | None:
+        """One story's state (e.g. to store after each placement); None once it is evicted."""
+        found = self._stories.get(story)
+        return found.state() if found is not None else None
+
+    def state(self) -> ClustererState:
+        """Everything but the index: `restore` continues from it exactly."""
+        return ClustererState(tuple(s.state() for s in self._stories.values()), self.df.state(), self._next)
+
+    def restore(self, state: ClustererState) -> None:
+        """Continue from `state` (replacing this clusterer's stories and frequencies). The index
+        is not touched: it is expected to know the stories already (a store's persists itself)."""
+        self.df.restore(state.df)
+        self._stories = OrderedDict((s.id, _Story.from_state(s)) for s in state.stories)
+        self._next = state.next_id
+        self._evict()
+
+    def restore_story(self, state: StoryState) -> None:
+        """Add or replace one story (restoring story by story, least recently grown first)."""
+        self._stories[state.id] = _Story.from_state(state)
+        self._stories.move_to_end(state.id)
+        number = state.id[1:]
+        if state.id.startswith("s") and number.isdigit():
+            self._next = max(self._next, int(number) + 1)  # a new story never takes a restored id
+        self._evict()
+
     def _best(
-        self, vec: dict[str, float], query: list[str], when: float | None, hint: str | None, year: int | None = None
+        self,
+        vec: dict[str, float],
+        query: list[str],
+        when: float | None,
+        hint: str | None,
+        year: int | None,
+        numbers: frozenset[str],
     ) -> tuple[str | None, float]:
         if hint is not None and hint in self._stories:
             return hint, 1.0
@@ -274,6 +353,8 @@ class StoryClusterer:
             sim = story.similarity(vec, self.centroid_share) * _decay(story.last, when, self.half_life_days)
             if year is not None and story.years and _year_conflict(year, story.years):
                 sim *= self.year_penalty
+            if numbers and story.numbers and numbers.isdisjoint(story.numbers):
+                sim *= self.number_penalty  # both state numbers, none in common: likely another event
             if sim > best:
                 best_id, best = sid, sim
         return best_id, best
