@@ -27,7 +27,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 
 from . import app as application
 from .fetch import Fetcher
@@ -90,7 +90,12 @@ async def retry_stalled_jobs(queue: procrastinate.App, seconds: float = STALLED_
     stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=seconds))
     for job in stalled:
         log.warning("retrying job %s (%s): its worker stopped sending heartbeats", job.id, job.task_name)
-        await manager.retry_job(job)
+        try:
+            await manager.retry_job(job)
+        except UniqueViolation:
+            # its feed was queued again meanwhile (it looked due): that waiting job does the work
+            log.warning("job %s: a job of %s is waiting already; this one is ended", job.id, job.queueing_lock)
+            await manager.finish_job(job, status=procrastinate.jobs.Status.FAILED, delete_job=False)
     return len(stalled)
 
 
