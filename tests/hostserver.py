@@ -30,7 +30,7 @@ class HostsServer:
         self.delay = delay
         self.addresses = [loopback(i) for i in range(hosts)]
         self.ports: dict[str, int] = {}
-        self.routes: dict[tuple[str, str], tuple[bytes, str]] = {}
+        self.routes: dict[tuple[str, str], tuple[bytes, str, float]] = {}
         self.in_flight: Counter[str] = Counter()
         self.max_in_flight: Counter[str] = Counter()
         self.starts: dict[str, list[float]] = defaultdict(list)
@@ -53,9 +53,13 @@ class HostsServer:
     def url(self, address: str, path: str) -> str:
         return f"http://{address}:{self.ports[address]}{path}"
 
-    def add(self, address: str, path: str, body: bytes, content_type: str = "application/rss+xml") -> str:
+    def add(
+        self, address: str, path: str, body: bytes, content_type: str = "application/rss+xml", *, delay: float = 0.0
+    ) -> str:
+        """Serve `body` at `path` of `address` (replacing what was there), after `delay` seconds
+        more than the server's own."""
         with self._lock:
-            self.routes[(address, path)] = (body, content_type)
+            self.routes[(address, path)] = (body, content_type, delay)
         return self.url(address, path)
 
     async def _handle(self, address: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -73,9 +77,9 @@ class HostsServer:
             self.hits[(address, path)] += 1
             route = self.routes.get((address, path))
         try:
-            if self.delay:
-                await asyncio.sleep(self.delay)
-            body, ctype = route if route else (b"not found\n", "text/plain")
+            body, ctype, delay = route if route else (b"not found\n", "text/plain", 0.0)
+            if self.delay + delay:
+                await asyncio.sleep(self.delay + delay)
             status = "200 OK" if route else "404 Not Found"
             writer.write(
                 f"HTTP/1.0 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"

@@ -23,6 +23,7 @@ from psycopg.rows import dict_row
 
 from helpers import SEEDS, rss
 from hostserver import HostsServer
+from monitor import app as application
 from monitor import jobs
 from monitor.store import pg_hosts
 from monitor.store.pg_hosts import PgPoliteness
@@ -92,6 +93,99 @@ def test_a_silent_holders_slot_is_taken_back_after_its_lease(pg_url: str) -> Non
     finally:
         alive.close()
     assert alive.lease - 0.3 <= waited <= alive.lease + 3
+
+
+# --- a stopped worker wakes up after its job was retried ------------------------------------
+
+PAGE = "<!doctype html><html><body><article><h1>Story {e}</h1><p>{text}</p></article></body></html>"
+
+
+def _pages(hosts: HostsServer, label: str, delay: float) -> list[str]:
+    filler = " The harbour board met on Monday to discuss the new quay and what it will cost the town." * 6
+    return [
+        hosts.add(
+            hosts.addresses[0],
+            f"/a/{e}.html",
+            PAGE.format(e=e, text=f"Story {e} {label}.{filler}").encode(),
+            "text/html",
+            delay=delay,
+        )
+        for e in range(3)
+    ]
+
+
+@pytest.mark.slow
+def test_a_stopped_worker_whose_job_was_retried_cannot_write_its_stale_result(pg_url: str, tmp_path: Path) -> None:
+    """Worker A is stopped (SIGSTOP) in the middle of a poll; its heartbeat goes silent, the job
+    is put back and worker B polls the feed, whose pages were corrected meanwhile. A is then
+    continued: every write of its stale poll is refused (B's claim fenced it)."""
+    with HostsServer(1) as hosts:
+        links = _pages(hosts, "as first published", delay=3.0)  # A stops while page 0 is on its way
+        feed = hosts.add(
+            hosts.addresses[0], "/feed.xml", rss([{"title": f"Story {e}", "link": u} for e, u in enumerate(links)])
+        )
+        feeds = tmp_path / "feeds.yaml"
+        settings = {"fetch": {"allow_hosts": ["127.0.0.0/8"], "host_spacing": 0, "timeout": 5, "deadline": 8}}
+        feeds.write_text(json.dumps({"feeds": [{"url": feed, "name": "harbour"}], "settings": settings}))
+        cmd = [
+            str(Path(sys.executable).parent / "monitor"),
+            "--feeds",
+            str(feeds),
+            "--seeds",
+            str(SEEDS),
+            "--log-level",
+            "warning",
+            "worker",
+            "--concurrency",
+            "1",
+        ]
+        env = {"MONITOR_DB": pg_url, "PATH": "/usr/bin:/bin", "NO_PROXY": "*", "HOME": str(tmp_path)}
+        a = application.open_app(application.Paths(feeds=feeds, seeds=SEEDS, db=pg_url))
+        queue = jobs.build_queue(pg_url).open()
+        try:
+            jobs.ensure_schema(a.store, queue)
+            assert jobs.defer_due(a, queue) == 1
+        finally:
+            queue.close()
+            a.close()
+        worker_a = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+        said: list[str] = []
+        reader = threading.Thread(target=lambda: said.extend(worker_a.stderr or []), daemon=True)
+        reader.start()
+        worker_b = None
+        try:
+            _wait_for(lambda: hosts.hits[(hosts.addresses[0], "/a/0.html")] == 1, 60, "A reading page 0")
+            os.kill(worker_a.pid, signal.SIGSTOP)
+            _pages(hosts, "corrected", delay=0.0)
+            time.sleep(2 * jobs.HEARTBEAT + 2)
+            assert asyncio.run(_retry_stalled(pg_url, seconds=2 * jobs.HEARTBEAT + 1)) == 1
+            worker_b = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
+            _wait_for(
+                lambda: (
+                    _one(pg_url, "SELECT status::text FROM procrastinate_jobs WHERE task_name = %s", [jobs.POLL_TASK])
+                    == ("succeeded",)
+                ),
+                60,
+                "B's poll",
+            )
+            os.kill(worker_a.pid, signal.SIGCONT)
+            _wait_for(lambda: any("claimed by a later job" in line for line in said), 60, "A's refused write")
+        finally:
+            for p in (worker_a, worker_b):
+                if p is not None and p.poll() is None:
+                    os.kill(p.pid, signal.SIGCONT)
+                    p.send_signal(signal.SIGTERM)
+                    p.wait(timeout=60)
+            reader.join(timeout=10)
+            if worker_a.stderr is not None:
+                worker_a.stderr.close()
+    with psycopg.connect(pg_url) as conn:
+        texts = [str(t) for (t,) in conn.execute("SELECT text FROM articles ORDER BY entry_id").fetchall()]
+        versions = conn.execute("SELECT count(*) FROM article_versions").fetchone()
+        row = conn.execute("SELECT version, error_count, last_error FROM feeds").fetchone()
+    assert len(texts) == 3 and all("corrected" in t and "first published" not in t for t in texts), texts
+    assert versions == (3,)
+    assert row == (2, 0, None)  # A's claim, then B's; B's outcome stands
 
 
 # --- 2,000 feeds on 200 hosts, 4 worker processes, one SIGKILLed ------------------------------
