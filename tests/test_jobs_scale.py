@@ -75,7 +75,10 @@ def test_starts_to_one_host_are_spaced_across_machines(pg_url: str) -> None:
     seen = _hammer(pg_url, per_host=4, spacing=0.15, hold=0.0, threads=2)
     gaps = [b - a for (a, _), (b, _) in zip(seen, seen[1:], strict=False)]
     assert len(seen) == 12
-    assert min(gaps) >= 0.15 - 0.03  # the database's clock spaces them; a little scheduling slack
+    # The database hands out starts 0.15 s apart; a thread's own delay after its turn was granted
+    # (a loaded machine) shifts single starts, not the span of all twelve.
+    assert seen[-1][0] - seen[0][0] >= 11 * 0.15 - 0.1
+    assert min(gaps) >= 0.15 - 0.1
 
 
 def test_a_silent_holders_slot_is_taken_back_after_its_lease(pg_url: str) -> None:
