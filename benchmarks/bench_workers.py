@@ -33,6 +33,8 @@ from helpers import SEEDS, page_title, rss  # noqa: E402
 from hostserver import HostsServer  # noqa: E402
 from monitor import app as application  # noqa: E402
 from monitor import jobs  # noqa: E402
+from monitor.store.pg_hosts import PgPoliteness  # noqa: E402
+from monitor.store.postgres import PostgresStore  # noqa: E402
 from pg import PgServer, find_bindir, running_server  # noqa: E402
 
 PAGES = ROOT.parent / "shared" / "corpus" / "pages" / "scrapinghub-aeb" / "html"
@@ -52,6 +54,26 @@ def serve(hosts: HostsServer, feeds: int, entries: int) -> list[dict[str, object
             items.append({"title": page_title(body), "link": link})
         out.append({"url": hosts.add(address, f"/feed{f}.xml", rss(items)), "name": f"feed{f}"})
     return out
+
+
+def turn_cost(pg: PgServer, turns: int = 1000, hosts: int = 100) -> float:
+    """Milliseconds one request's shared turn costs (claim a slot and the next start, then free
+    it): one thread, spacing 0, no contention."""
+    url = pg.create_database()
+    with PostgresStore(url):
+        pass  # the migrations
+    gate = PgPoliteness(url, per_host=2, spacing=0.0, deadline=60)
+    try:
+        for h in range(hosts):  # first turns create the hosts' rows: not what is measured
+            with gate.hold(f"host{h}.example"):
+                pass
+        start = time.perf_counter()
+        for i in range(turns):
+            with gate.hold(f"host{i % hosts}.example"):
+                pass
+        return (time.perf_counter() - start) * 1000 / turns
+    finally:
+        gate.close()
 
 
 def one_run(pg: PgServer, feeds_yaml: Path, workers: int, concurrency: int, feeds: int) -> tuple[float, int]:
@@ -123,6 +145,7 @@ def main() -> None:
                 f"{args.feeds} feeds x {args.entries} entries on {args.hosts} loopback hosts, "
                 f"concurrency {args.concurrency} per worker, {os.cpu_count()} CPUs"
             )
+            print(f"shared host turn: {turn_cost(pg):.2f} ms per request (claim + release, one thread)", flush=True)
             for n in args.workers:
                 wall, stored = one_run(pg, feeds_yaml, n, args.concurrency, args.feeds)
                 load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
