@@ -377,6 +377,8 @@ def _check_politeness(hosts: HostsServer) -> None:
     feed_hits = {key: n for key, n in hosts.hits.items() if key[1].startswith("/feed")}
     assert len(feed_hits) == FEEDS  # every feed fetched
     assert sum(feed_hits.values()) <= FEEDS + CONCURRENCY  # only the killed worker's jobs fetched twice
+    at_bound = sum(1 for n in hosts.max_in_flight.values() if n == PER_HOST)
+    print(f"{sum(feed_hits.values())} feed requests, {at_bound} hosts reached {PER_HOST} in flight (the bound)")
     assert max(hosts.max_in_flight.values()) <= PER_HOST
     big = hosts.addresses[:BIG_HOSTS]
     assert [hosts.max_in_flight[a] for a in big] == [PER_HOST] * BIG_HOSTS  # contended: the bound was reached
