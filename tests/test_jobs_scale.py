@@ -71,6 +71,7 @@ def test_at_most_per_host_requests_in_flight_across_machines(pg_url: str) -> Non
     assert max(n for _, n in seen) == 2  # the bound is reached (six callers contend) and held
 
 
+@pytest.mark.slow
 def test_starts_to_one_host_are_spaced_across_machines(pg_url: str) -> None:
     seen = _hammer(pg_url, per_host=4, spacing=0.15, hold=0.0, threads=2)
     gaps = [b - a for (a, _), (b, _) in zip(seen, seen[1:], strict=False)]
@@ -81,6 +82,7 @@ def test_starts_to_one_host_are_spaced_across_machines(pg_url: str) -> None:
     assert min(gaps) >= 0.15 - 0.1
 
 
+@pytest.mark.slow
 def test_a_silent_holders_slot_is_taken_back_after_its_lease(pg_url: str) -> None:
     with PostgresStore(pg_url):
         pass
