@@ -1,7 +1,7 @@
 """Throughput of `monitor worker` processes on PostgreSQL with 1, 2 and 4 workers.
 
 A throwaway PostgreSQL server (tests/pg.py), `--hosts` loopback hosts (tests/hostserver.py: one
-address each, 127.0.1.x, so each is its own politeness key) serving `--feeds` feeds of
+address each, 127.0.0.x, so each is its own politeness key) serving `--feeds` feeds of
 `--entries` entries whose pages are real pages from ../shared/corpus/pages/scrapinghub-aeb
 (gzip-decoded), host_spacing 0, per_host 2 shared by all workers (store/pg_hosts.py). For each
 worker count: a fresh database, every feed queued as a job (jobs.defer_due), N `monitor worker`
@@ -132,7 +132,7 @@ def main() -> None:
             feeds_yaml = Path(tmp) / "feeds.yaml"
             settings = {
                 "fetch": {
-                    "allow_hosts": ["127.0.0.0/8"],
+                    "allow_hosts": ["127.0.0.0/24"],
                     "host_spacing": 0,
                     "per_host": 2,
                     "timeout": 10,

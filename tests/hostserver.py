@@ -1,6 +1,6 @@
 """Many loopback HTTP hosts in one thread, for tests and benchmarks of politeness across workers.
 
-Each host is its own loopback address (127.0.1.1, 127.0.1.2, …: Linux answers on all of
+Each host is its own loopback address (127.0.0.2, 127.0.0.3, …: Linux answers on all of
 127.0.0.0/8), so host names differ the way real hosts do and the Fetcher's per-host key (the
 host, not the port) tells them apart. One asyncio loop serves them all; per host it records
 the most requests it ever had in flight at once (from the request's head read to its response
@@ -18,8 +18,10 @@ from urllib.parse import urlsplit
 
 
 def loopback(i: int) -> str:
-    """The i-th test host's address: 127.0.1.1 … 127.0.1.250, then 127.0.2.1 …"""
-    return f"127.0.{1 + i // 250}.{1 + i % 250}"
+    """The i-th test host's address: 127.0.0.2 … 127.0.0.254 (127.0.0.1 stays the usual one)."""
+    if not 0 <= i < 253:
+        raise ValueError(f"at most 253 loopback hosts (127.0.0.2-254), not host {i}")
+    return f"127.0.0.{2 + i}"
 
 
 class HostsServer:

@@ -130,7 +130,7 @@ def test_a_stopped_worker_whose_job_was_retried_cannot_write_its_stale_result(pg
             hosts.addresses[0], "/feed.xml", rss([{"title": f"Story {e}", "link": u} for e, u in enumerate(links)])
         )
         feeds = tmp_path / "feeds.yaml"
-        settings = {"fetch": {"allow_hosts": ["127.0.0.0/8"], "host_spacing": 0, "timeout": 5, "deadline": 8}}
+        settings = {"fetch": {"allow_hosts": ["127.0.0.0/24"], "host_spacing": 0, "timeout": 5, "deadline": 8}}
         feeds.write_text(json.dumps({"feeds": [{"url": feed, "name": "harbour"}], "settings": settings}))
         cmd = [
             str(Path(sys.executable).parent / "monitor"),
@@ -245,7 +245,13 @@ def _write_feeds(hosts: HostsServer, path: Path, digests: Path) -> Path:
             )
         feeds.append({"url": hosts.add(address, f"/feed{i}.xml", rss(items)), "name": f"feed{i}", "full_text": False})
     settings = {
-        "fetch": {"allow_hosts": ["127.0.0.0/8"], "per_host": PER_HOST, "host_spacing": 0, "timeout": 5, "deadline": 8},
+        "fetch": {
+            "allow_hosts": ["127.0.0.0/24"],
+            "per_host": PER_HOST,
+            "host_spacing": 0,
+            "timeout": 5,
+            "deadline": 8,
+        },
         "digest": {"empty": "skip", "targets": [{"type": "file", "dir": str(digests), "formats": ["json"]}]},
     }
     path.write_text(json.dumps({"feeds": feeds, "settings": settings}), encoding="utf-8")
