@@ -17,11 +17,9 @@ and the one-line error messages ``fetch_errors``.
 from __future__ import annotations
 
 import ssl
-import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -36,7 +34,7 @@ from monitor.fetch_guard import check_address as check_address
 from monitor.fetch_guard import default_resolver
 from monitor.fetch_limits import _BoundedDecoder as _BoundedDecoder
 from monitor.fetch_limits import _encoding_kind, _Watchdog
-from monitor.fetch_polite import _HostGate
+from monitor.fetch_polite import LocalPoliteness, Politeness
 from monitor.fetch_polite import parse_retry_after as parse_retry_after
 from monitor.models import FetchResult, FetchSettings
 
@@ -67,11 +65,10 @@ class Fetcher:
         resolver: Resolver | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        politeness: Politeness | None = None,
     ) -> None:
         self.settings = settings
         self._resolver: Resolver = resolver or default_resolver
-        self._clock = clock
-        self._sleep = sleep
         self._owns_client = client is None
         self._client = client or httpx.Client(
             headers={"User-Agent": USER_AGENT},
@@ -80,8 +77,10 @@ class Fetcher:
             # a fresh connection per request lets the deadline watchdog see every socket
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=0),
         )
-        self._gates: dict[str, _HostGate] = {}
-        self._gates_lock = threading.Lock()
+        # per_host and host_spacing: this process's gates unless shared ones are given (workers)
+        self._politeness: Politeness = politeness or LocalPoliteness(
+            settings.per_host, settings.host_spacing, clock=clock, sleep=sleep
+        )
 
     # --- public API ----------------------------------------------------------------------------
 
@@ -132,35 +131,6 @@ class Fetcher:
     ) -> None:
         self.close()
 
-    # --- politeness ----------------------------------------------------------------------------
-
-    def _gate(self, host: str) -> _HostGate:
-        with self._gates_lock:
-            gate = self._gates.get(host)
-            if gate is None:
-                gate = self._gates[host] = _HostGate(self.settings.per_host)
-            return gate
-
-    @contextmanager
-    def _polite(self, host: str) -> Iterator[None]:
-        """Hold one of the host's `per_host` slots, starting at least `host_spacing` seconds
-        after the previous request start to that host (slots are reserved under a lock, so
-        concurrent callers queue up at spacing intervals)."""
-        gate = self._gate(host)
-        gate.slots.acquire()
-        try:
-            spacing = max(0.0, self.settings.host_spacing)
-            with gate.lock:
-                now = self._clock()
-                start = now if gate.last_start is None else max(now, gate.last_start + spacing)
-                gate.last_start = start
-            wait = start - now
-            if wait > 0:
-                self._sleep(wait)
-            yield
-        finally:
-            gate.slots.release()
-
     # --- core ----------------------------------------------------------------------------------
 
     def _fetch(self, url: str, headers: dict[str, str], *, cap: int, guard: bool) -> FetchResult:
@@ -184,7 +154,7 @@ class Fetcher:
                 raise FetchError(f"unsupported URL scheme {scheme or '(none)'!r}: {current}")
             if not host:
                 raise FetchError(f"invalid URL {current!r}: no host")
-            with self._polite(host):
+            with self._politeness.hold(host):
                 if started is None:
                     started = time.monotonic()
                 deadline_at = started + deadline

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import email.utils
 import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
+from typing import Protocol
 
 # --- Retry-After -------------------------------------------------------------------------------
 
@@ -40,8 +44,60 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 # --- politeness --------------------------------------------------------------------------------
 
 
+class Politeness(Protocol):
+    """Where the Fetcher takes its turn with a host: `hold(host)` is held for one request, from
+    before it starts until its response is read. The default is one process's gates
+    (LocalPoliteness); PostgreSQL workers share theirs across machines (store.pg_hosts)."""
+
+    def hold(self, host: str) -> AbstractContextManager[None]: ...
+
+
 class _HostGate:
     def __init__(self, per_host: int) -> None:
         self.slots = threading.BoundedSemaphore(max(1, per_host))
         self.lock = threading.Lock()
         self.last_start: float | None = None
+
+
+class LocalPoliteness:
+    """At most `per_host` requests in flight per host in this process, each starting at least
+    `spacing` seconds after the previous start (slots are reserved under a lock, so concurrent
+    callers queue up at spacing intervals)."""
+
+    def __init__(
+        self,
+        per_host: int,
+        spacing: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.per_host = per_host
+        self.spacing = max(0.0, spacing)
+        self._clock = clock
+        self._sleep = sleep
+        self._gates: dict[str, _HostGate] = {}
+        self._gates_lock = threading.Lock()
+
+    def _gate(self, host: str) -> _HostGate:
+        with self._gates_lock:
+            gate = self._gates.get(host)
+            if gate is None:
+                gate = self._gates[host] = _HostGate(self.per_host)
+            return gate
+
+    @contextmanager
+    def hold(self, host: str) -> Iterator[None]:
+        gate = self._gate(host)
+        gate.slots.acquire()
+        try:
+            with gate.lock:
+                now = self._clock()
+                start = now if gate.last_start is None else max(now, gate.last_start + self.spacing)
+                gate.last_start = start
+            wait = start - now
+            if wait > 0:
+                self._sleep(wait)
+            yield
+        finally:
+            gate.slots.release()

@@ -2,34 +2,42 @@
 database). `monitor run` defers due feeds and the daily digest as jobs; `monitor worker` runs
 them, on any number of machines.
 
-Politeness across workers: a feed job carries procrastinate's `lock` = its feed's host, so no
-two jobs of one host run at once anywhere; inside a job the worker's Fetcher holds `per_host`
-and `host_spacing`. `queueing_lock` = the feed URL: at most one waiting job per feed, so the
-backlog is bounded by the number of feeds however long the workers are away.
+Politeness across workers: every request a worker makes (feed or article page) first takes a
+turn of its host in PostgreSQL (store.pg_hosts: at most `per_host` leased slots per host and
+starts `host_spacing` apart, on every machine together). A feed job carries procrastinate's
+`lock` and `queueing_lock` = its feed: one job of a feed runs at a time, and one waits at most.
+`monitor run` keeps at most `backlog_per_host` jobs of one host waiting (the rest stay due for a
+later tick) and queues hosts in turn, so one big host cannot fill the queue nor the workers.
 
-Exactly once: entries are unique per (feed, entry id); the poll's outcome is written only if the
-feed row is still at the version the job read (a job retried after its worker stalled, or a
-paused worker waking up, cannot write a stale result); digests are reserved per
-(target, match, revision). A killed worker's running job is retried by `retry_stalled`.
+Exactly once: entries are unique per (feed, entry id); a job claims its feed (a fencing token:
+the feed's version moved on) and every write it makes (each entry, the outcome) checks the token
+in the write's transaction, so a job retried after its worker stalled or a paused worker waking
+up cannot write a stale result; digests are reserved per (target, match, revision). A killed
+worker's running job is retried by `retry_stalled`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 
 from . import app as application
 from .fetch import Fetcher
-from .models import FeedUpdate
+from .models import Article, FeedUpdate, Score
 from .pipeline import run_feed
 from .store import Storage
 from .store.pg_feeds import StaleWrite
+from .store.pg_hosts import PgPoliteness
 from .store.postgres import PostgresStore
+from .store.records import SavedArticle
 
 log = logging.getLogger("monitor.jobs")
 
@@ -39,6 +47,7 @@ POLL_TASK = "monitor.poll_feed"
 DIGEST_TASK = "monitor.deliver_digests"
 STALLED_AFTER = 30.0  # seconds without a worker heartbeat before its running jobs are retried
 HEARTBEAT = 5.0
+BACKLOG_PER_HOST = 8  # waiting feed jobs of one host at most (see defer_due)
 
 
 @dataclass
@@ -50,10 +59,8 @@ class WorkerContext:
 
 
 def host_of(url: str) -> str:
-    """The politeness key: host, and port when one is given (loopback test servers differ by port)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or url).lower()
-    return f"{host}:{parts.port}" if parts.port else host
+    """The politeness key, as the Fetcher's: the host name (not the port)."""
+    return (urlsplit(url).hostname or url).lower()
 
 
 def build_queue(url: str, worker: WorkerContext | None = None) -> procrastinate.App:
@@ -83,7 +90,12 @@ async def retry_stalled_jobs(queue: procrastinate.App, seconds: float = STALLED_
     stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=seconds))
     for job in stalled:
         log.warning("retrying job %s (%s): its worker stopped sending heartbeats", job.id, job.task_name)
-        await manager.retry_job(job)
+        try:
+            await manager.retry_job(job)
+        except UniqueViolation:
+            # its feed was queued again meanwhile (it looked due): that waiting job does the work
+            log.warning("job %s: a job of %s is waiting already; this one is ended", job.id, job.queueing_lock)
+            await manager.finish_job(job, status=procrastinate.jobs.Status.FAILED, delete_job=False)
     return len(stalled)
 
 
@@ -104,20 +116,40 @@ def _postgres(store: Storage) -> PostgresStore:
     return store
 
 
-def defer_due(a: application.App, queue: procrastinate.App) -> int:
-    """One job per due feed of feeds.yaml; a feed already waiting keeps its one job."""
+def defer_due(a: application.App, queue: procrastinate.App, *, backlog_per_host: int = BACKLOG_PER_HOST) -> int:
+    """Queue due feeds of feeds.yaml, hosts in turn, keeping at most `backlog_per_host` jobs of
+    one host waiting (the others stay due: a later tick queues them); a feed already waiting
+    keeps its one job."""
     configured = {f.url for f in a.settings.feeds}
+    waiting: dict[str, int] = defaultdict(int)
+    for queued in queue.job_manager.list_jobs(task=POLL_TASK, status="todo"):
+        waiting[host_of(str(queued.task_kwargs.get("url", "")))] += 1
     deferred = 0
-    for url in a.store.due_feeds(a.now()):
-        if url not in configured:
+    for url in in_turn(u for u in a.store.due_feeds(a.now()) if u in configured):
+        host = host_of(url)
+        if waiting[host] >= backlog_per_host:
             continue
-        job = queue.configure_task(POLL_TASK, lock=f"host:{host_of(url)}", queueing_lock=f"feed:{url}")
+        job = queue.configure_task(POLL_TASK, lock=f"feed:{url}", queueing_lock=f"feed:{url}")
         try:
             job.defer(url=url)
-            deferred += 1
         except AlreadyEnqueued:
-            pass
+            continue
+        deferred += 1
+        waiting[host] += 1
     return deferred
+
+
+def in_turn(urls: Iterable[str]) -> list[str]:
+    """Round robin over hosts, each host's URLs in their order: consecutive jobs go to different
+    hosts, so workers rarely wait on one host's turns while others have work."""
+    by_host: dict[str, list[str]] = defaultdict(list)
+    for url in urls:
+        by_host[host_of(url)].append(url)
+    queues = list(by_host.values())
+    out: list[str] = []
+    for i in range(max((len(q) for q in queues), default=0)):
+        out.extend(q[i] for q in queues if i < len(q))
+    return out
 
 
 def defer_digest(queue: procrastinate.App) -> bool:
@@ -130,7 +162,7 @@ def defer_digest(queue: procrastinate.App) -> bool:
 
 
 def poll_one(worker: WorkerContext, url: str) -> str:
-    """Poll one feed in a worker, writing its outcome only at the version read here."""
+    """Poll one feed in a worker; every write is fenced by the token this job claims."""
     a = worker.app
     spec = next((f for f in a.settings.feeds if f.url == url), None)
     if spec is None:
@@ -139,7 +171,7 @@ def poll_one(worker: WorkerContext, url: str) -> str:
     state = store.feed_state(url)
     if state.next_due_at is not None and state.next_due_at > a.now():
         return "skipped: polled since this job was queued"
-    fenced = cast(Storage, _Fenced(store, store.feed_version(url)))
+    fenced = cast(Storage, _Fenced(store, store.claim_feed(url)))
     result = run_feed(
         spec,
         store=fenced,
@@ -155,17 +187,27 @@ def poll_one(worker: WorkerContext, url: str) -> str:
 
 
 class _Fenced:
-    """The store as the pipeline sees it, with `apply` checked against the feed's version."""
+    """The store as the pipeline sees it, its writes refused (StaleWrite) once a later job claims."""
 
-    def __init__(self, store: PostgresStore, version: int) -> None:
+    def __init__(self, store: PostgresStore, token: int) -> None:
         self._store = store
-        self._version = version
+        self._token = token
+
+    def save_article(
+        self, feed_url: str, article: Article, entry_hash: str, score: Score, now: datetime, *, notify: str = "material"
+    ) -> SavedArticle:
+        try:
+            with self._store.fenced(feed_url, self._token):
+                return self._store.save_article(feed_url, article, entry_hash, score, now, notify=notify)
+        except StaleWrite:
+            log.warning("%s: claimed by a later job; this job's entries are dropped", feed_url)
+            raise
 
     def apply(self, update: FeedUpdate) -> None:
         try:
-            self._store.apply_at_version(update, self._version)
+            self._store.apply_at_version(update, self._token)
         except StaleWrite:
-            log.warning("%s: written by another job meanwhile; this result is dropped", update.url)
+            log.warning("%s: claimed by a later job; this result is dropped", update.url)
             raise
 
     def __getattr__(self, name: str) -> Any:
@@ -175,15 +217,20 @@ class _Fenced:
 def run_worker(a: application.App, url: str, *, concurrency: int, wait: bool = True) -> None:
     """`monitor worker`: run feed and digest jobs until SIGTERM/SIGINT (or, wait=False, until
     the queues are empty)."""
-    with Fetcher(a.settings.fetch) as fetcher:
-        queue = build_queue(url, WorkerContext(app=a, fetcher=fetcher))
-        ensure_schema(a.store, queue)
-        _ = a.scorer  # load seeds and the model before taking jobs
-        queue.run_worker(
-            queues=[FEEDS_QUEUE, DIGESTS_QUEUE],
-            concurrency=concurrency,
-            wait=wait,
-            update_heartbeat_interval=HEARTBEAT,
-            stalled_worker_timeout=STALLED_AFTER,
-            fetch_job_polling_interval=1.0,
-        )
+    fetch = a.settings.fetch
+    turns = PgPoliteness(url, per_host=fetch.per_host, spacing=fetch.host_spacing, deadline=fetch.deadline)
+    try:
+        with Fetcher(fetch, politeness=turns) as fetcher:
+            queue = build_queue(url, WorkerContext(app=a, fetcher=fetcher))
+            ensure_schema(a.store, queue)
+            _ = a.scorer  # load seeds and the model before taking jobs
+            queue.run_worker(
+                queues=[FEEDS_QUEUE, DIGESTS_QUEUE],
+                concurrency=concurrency,
+                wait=wait,
+                update_heartbeat_interval=HEARTBEAT,
+                stalled_worker_timeout=STALLED_AFTER,
+                fetch_job_polling_interval=1.0,
+            )
+    finally:
+        turns.close()

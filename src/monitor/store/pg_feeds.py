@@ -76,7 +76,7 @@ def statuses(conn: Conn) -> list[FeedStatus]:
 
 
 class StaleWrite(StorageError):
-    """The feed was written since this poll read it (its job ran again elsewhere)."""
+    """The feed was claimed by a later job (its job ran again elsewhere): this one writes nothing."""
 
 
 def version(conn: Conn, url: str) -> int:
@@ -86,18 +86,39 @@ def version(conn: Conn, url: str) -> int:
     return int(row["version"])
 
 
-def apply_at(conn: Conn, update: FeedUpdate, expected: int) -> None:
-    """apply, only if the feed row is still at the version the poll started from."""
-    row = conn.execute("SELECT version FROM feeds WHERE url = %s FOR UPDATE", [update.url]).fetchone()
+def claim(conn: Conn, url: str) -> int:
+    """A poll job's fencing token: the feed's version, moved on by one. A later job's claim
+    (the same job retried elsewhere) makes every write of this one stale."""
+    row = conn.execute("UPDATE feeds SET version = version + 1 WHERE url = %s RETURNING version", [url]).fetchone()
     if row is None:
-        raise StorageError(f"unknown feed {update.url}")
+        raise StorageError(f"unknown feed {url}")
+    return int(row["version"])
+
+
+def check(conn: Conn, url: str, expected: int) -> None:
+    """StaleWrite unless the feed is still at `expected`; the row stays locked until the caller's
+    transaction ends, so no claim can come between this check and the caller's write. (NO KEY
+    UPDATE, not SHARE: a save then counts the entry on this row without a lock upgrade, which
+    two stale writers of one feed could deadlock on.)"""
+    row = conn.execute("SELECT version FROM feeds WHERE url = %s FOR NO KEY UPDATE", [url]).fetchone()
+    if row is None:
+        raise StorageError(f"unknown feed {url}")
     if int(row["version"]) != expected:
-        raise StaleWrite(f"{update.url}: stale result not written (feed version {row['version']}, read {expected})")
-    apply(conn, update)
+        raise StaleWrite(f"{url}: stale result not written (feed version {row['version']}, job holds {expected})")
+
+
+def apply_at(conn: Conn, update: FeedUpdate, expected: int) -> None:
+    """apply, only if no later job has claimed the feed since (the claim moved the version on)."""
+    check(conn, update.url, expected)
+    _write(conn, update)
 
 
 def apply(conn: Conn, update: FeedUpdate) -> None:
-    conn.execute("UPDATE feeds SET version = version + 1 WHERE url = %s", [update.url])
+    conn.execute("UPDATE feeds SET version = version + 1 WHERE url = %s", [update.url])  # fences running jobs
+    _write(conn, update)
+
+
+def _write(conn: Conn, update: FeedUpdate) -> None:
     # The move first: a 304 from the new location confirms the validators sent there, which
     # the record below then leaves alone.
     if update.move is not None:

@@ -198,6 +198,24 @@ MIGRATIONS: tuple[Migration, ...] = (
             'first version', 'first version' FROM articles;
         """,
     ),
+    Migration(
+        "m005_host_politeness",
+        """
+        -- Politeness across machines (store/pg_hosts.py): per host, the next time a request may
+        -- start (spacing) and `per_host` leased slots (requests in flight).
+        CREATE TABLE host_turns (
+            host text PRIMARY KEY,
+            next_at timestamptz NOT NULL DEFAULT '-infinity'
+        );
+        CREATE TABLE host_slots (
+            host text NOT NULL,
+            slot integer NOT NULL,
+            holder text,
+            until timestamptz NOT NULL DEFAULT '-infinity',
+            PRIMARY KEY (host, slot)
+        );
+        """,
+    ),
 )
 
 # Any constant shared by every process of this project: serialises concurrent migrations.

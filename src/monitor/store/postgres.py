@@ -137,15 +137,27 @@ class PostgresStore:
         with self._tx() as conn:
             pg_feeds.apply(conn, update)
 
-    # Beyond the protocol: the version check that makes a retried poll job's effects exactly once.
+    # Beyond the protocol: the fencing token that makes a retried poll job's effects exactly once.
 
     def feed_version(self, url: str) -> int:
         return self._read(lambda conn: pg_feeds.version(conn, url))
 
+    def claim_feed(self, url: str) -> int:
+        """A poll job's token: every write made with it is refused once a later job claims."""
+        with self._tx() as conn:
+            return pg_feeds.claim(conn, url)
+
     def apply_at_version(self, update: FeedUpdate, version: int) -> None:
-        """apply, or StaleWrite when the feed was written since `version` was read."""
+        """apply, or StaleWrite when the feed was claimed or written since `version`."""
         with self._tx() as conn:
             pg_feeds.apply_at(conn, update, version)
+
+    @contextmanager
+    def fenced(self, url: str, version: int) -> Iterator[None]:
+        """The store's writes inside run in one transaction that first checks the token (StaleWrite)."""
+        with self._tx() as conn:
+            pg_feeds.check(conn, url, version)
+            yield
 
     def install_once(self, probe_table: str, script: str) -> bool:
         """Run a third-party schema script (the job queue's) unless `probe_table` exists, under
