@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 
 from ..errors import StorageError
 from ..models import Article, Document, FeedSpec, FeedState, FeedUpdate, Judgment, MatchItem, Score
-from . import describe_location, pg_changes, pg_feeds, pg_saving
+from . import describe_location, pg_changes, pg_feeds, pg_retention, pg_saving
 from .common import EPOCH
 from .lifecycle import rescore_outcome
 from .pg_migrations import lock_migrations, migrate, schema_version
@@ -29,6 +29,7 @@ from .records import (
     DigestRecord,
     FeedStatus,
     PendingDigest,
+    Pruned,
     Recheck,
     RescoreOutcome,
     SavedArticle,
@@ -249,6 +250,10 @@ class PostgresStore:
             revision=int(r["revision"]),
             status="active" if r["status"] == "active" else "demoted",
         )
+
+    def prune(self, before: datetime, limit: int) -> Pruned:
+        with self._tx() as conn:
+            return pg_retention.prune(conn, before, limit)
 
     # --- matches for digests -----------------------------------------------------------------
 

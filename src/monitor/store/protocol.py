@@ -17,6 +17,7 @@ from .records import (
     DigestRecord,
     FeedStatus,
     PendingDigest,
+    Pruned,
     Recheck,
     RescoreOutcome,
     SavedArticle,
@@ -108,6 +109,11 @@ class ArticleStorage(Protocol):
         ...
 
     def match_for(self, article_id: int) -> StoredMatch | None: ...
+
+    def prune(self, before: datetime, limit: int) -> Pruned:
+        """Retention: drop the text of up to `limit` articles first seen before `before` that
+        were never reported nor judged, keeping their identity (store/retention.py)."""
+        ...
 
 
 class DigestStorage(Protocol):

@@ -160,3 +160,11 @@ class StoryMember:
     url: str | None
     published: datetime | None
     first_seen: datetime
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """One retention batch: articles looked at, and those whose text was dropped."""
+
+    scanned: int
+    dropped: int

@@ -19,7 +19,7 @@ import sqlite_utils
 
 from ..errors import StorageError
 from ..models import Article, FeedSpec, FeedState, FeedUpdate, Judgment, MatchItem, Score
-from . import articles, digests, feeds, judgments, matches, saving, stories, versions
+from . import articles, digests, feeds, judgments, matches, retention, saving, stories, versions
 from .common import one
 from .lifecycle import rescore_outcome
 from .migrations import migrate, schema_version
@@ -28,6 +28,7 @@ from .records import (
     DigestRecord,
     FeedStatus,
     PendingDigest,
+    Pruned,
     Recheck,
     RescoreOutcome,
     SavedArticle,
@@ -188,6 +189,10 @@ class SqliteStore:
 
     def match_for(self, article_id: int) -> StoredMatch | None:
         return self._read(lambda conn: matches.stored(conn, article_id))
+
+    def prune(self, before: datetime, limit: int) -> Pruned:
+        with self._tx() as conn:
+            return retention.prune(conn, before, limit)
 
     # --- matches for digests -----------------------------------------------------------------
 
