@@ -18,7 +18,7 @@ from monitor.errors import StorageError
 from monitor.models import Failure, FailureKind, FeedUpdate, FetchRecord, Move, Score
 from monitor.store import SqliteStore, Storage
 from monitor.store.postgres import PostgresStore
-from monitor.store.records import Pruned
+from monitor.store.records import MatchQuery, Pruned
 
 BRIDGE = (
     "The mayor of Springfield opened the new bridge over the river on Monday. "
@@ -338,3 +338,44 @@ def test_retention_works_in_batches_from_where_the_last_one_stopped(storage: Sto
     later = storage.save_article(FEED, article("9", summary="newer"), "h9", MISS, NOW - timedelta(days=35))
     assert storage.prune(cut, limit=2) == Pruned(1, 1)  # a newer article passes the cut-off later
     assert [a.text for a in storage.articles()] == ["", "", "", ""] and later.new_article
+
+
+# --- the web page's lists (filters and paging in the store) ------------------------------------
+
+
+def test_a_match_page_filters_counts_and_pages_in_the_store(storage: Storage) -> None:
+    storage.ensure_feed(OTHER, "other", "active")
+    ids = []
+    for n in range(5):
+        score = replace(HIT, value=0.5 + n / 10)
+        body = f"ammunition report {n}" if n % 2 else f"harvest report {n}"
+        feed = FEED if n < 4 else OTHER
+        ids.append(storage.save_article(feed, article(str(n), summary=body), "h", score, NOW).article_id)
+    storage.judge(ids[0], False, NOW)
+    storage.rescore_article(ids[0], MISS, NOW)  # demoted, but judged: still listed
+
+    def listed(**query: object) -> list[int]:
+        return [m.article_id for m in storage.match_page(MatchQuery(**query)).items]  # type: ignore[arg-type]
+
+    assert listed() == [ids[4], ids[3], ids[2], ids[1], ids[0]]
+    first = storage.match_page(MatchQuery(size=2, page=9))  # past the end: the last page
+    assert (first.number, first.pages, first.total, [m.article_id for m in first.items]) == (3, 3, 5, [ids[0]])
+    assert first.demoted == frozenset({ids[0]}) and first.feeds == ("local", "other")
+    assert listed(feed="other") == [ids[4]]
+    assert listed(min_score=0.75) == [ids[4], ids[3]]
+    assert listed(judged="yes") == [ids[0]] and ids[0] not in listed(judged="no")
+    assert listed(search="ammunition") == [ids[3], ids[1]] and listed(search="") == []
+    assert listed(since=NOW + timedelta(days=1)) == []
+    item = storage.match_item(ids[3])
+    assert item is not None and item.article_id == ids[3] and storage.match_item(999) is None
+
+
+def test_one_storys_articles_and_an_articles_story(storage: Storage) -> None:
+    a = storage.save_article(FEED, article("1", summary=BRIDGE), "h1", HIT, NOW).article_id
+    flood = "Flood waters closed three schools in Shelbyville on Tuesday, the council said."
+    b = storage.save_article(FEED, article("2", summary=flood), "h2", MISS, NOW).article_id
+    story = storage.assign_story(a, None, NOW)
+    storage.assign_story(b, story, NOW)
+    other = storage.assign_story(storage.save_article(FEED, article("3"), "h3", MISS, NOW).article_id, None, NOW)
+    assert [m.article_id for m in storage.story_articles(story)] == [a, b]
+    assert (storage.story_of(b), storage.story_of(999)) == (story, None) and other != story
