@@ -32,7 +32,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -138,7 +137,8 @@ t0 = time.perf_counter()
 results = app.poll(a)
 t1 = time.perf_counter()
 a.close()
-print(json.dumps({"poll": t1 - t0, "new": sum(r.new_entries for r in results), "errors": [r.error for r in results if r.error]}))
+errors = [r.error for r in results if r.error]
+print(json.dumps({"poll": t1 - t0, "new": sum(r.new_entries for r in results), "errors": errors}))
 """
 
 
@@ -172,8 +172,8 @@ def poll(db: Path, work: Path) -> None:
 def web(db: Path, work: Path) -> None:
     from starlette.testclient import TestClient
 
-    from monitor.app import open_app
     from monitor.app import Paths as AppPaths
+    from monitor.app import open_app
     from monitor.web import create_app
 
     feeds = write_feeds(work / "web.yaml", [])

@@ -48,7 +48,8 @@ def serve_feed(srv: Any, prefix: str, entries: int, *, pages: bool) -> str:
         link = srv.url(f"/{prefix}/p{j}.html")
         if pages:
             srv.add(f"/{prefix}/p{j}.html", body, content_type="text/html; charset=utf-8")
-        items.append({"title": f"{title} ({prefix} {j})", "link": link, "description": f"{title}. Item {j} of {prefix}."})
+        text = f"{title}. Item {j} of {prefix}."
+        items.append({"title": f"{title} ({prefix} {j})", "link": link, "description": text})
     srv.add(f"/{prefix}/feed.xml", rss(items, title=prefix))
     return str(srv.url(f"/{prefix}/feed.xml"))
 
