@@ -215,7 +215,7 @@ def main() -> None:
     ap.add_argument(
         "--judgments",
         type=int,
-        default=20,
+        default=100,
         help="keep this many of the built judgments (every command that scores rebuilds the scorer from them)",
     )
     ap.add_argument("--only", default="commands,poll,memory,web", help="comma-separated parts to run")
