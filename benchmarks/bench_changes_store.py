@@ -13,8 +13,8 @@ another URL. Prints mean, median, p95 per article for the save and for the story
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import random
 import statistics
 import time
