@@ -80,8 +80,10 @@ class Plan:
         return NOW - timedelta(seconds=(self.articles - i) * self.days * 86400 / self.articles)
 
     def is_match(self, i: int) -> bool:
+        """One article in (articles / matches), never a copy (a copy is reported under its original)."""
         step = max(1, self.articles // self.matches)
-        return i % step == step - 1 and i // step < self.matches
+        pick = i - 1 if self.copy_of(i - 1) is not None else i
+        return i < step * self.matches and pick % step == step - 1 and self.copy_of(i) is None
 
     def copy_of(self, i: int) -> int | None:
         return i - 3 if i % 20 == 19 else None  # an earlier article (index), in another feed
