@@ -91,12 +91,13 @@ def memory(db: Path, work: Path, seeds: Path, write_feeds: Callable[..., Path], 
     )
     cmd = [sys.executable, "-m", "monitor.cli", "--feeds", str(feeds), "--seeds", str(seeds), "--db", str(db)]
     started = time.perf_counter()
-    proc = subprocess.Popen([*cmd, "run", "--tick", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = (work / "service.log").open("wb")  # a pipe nobody reads would fill and block the service's logging
+    proc = subprocess.Popen([*cmd, "run", "--tick", "1"], stdout=subprocess.DEVNULL, stderr=log)
     peak_children: dict[int, int] = {}
     try:
         while _polled(db, urls) < n:
             if proc.poll() is not None:
-                raise SystemExit(f"monitor run exited {proc.returncode}: {proc.stderr.read().decode()[-500:]}")
+                raise SystemExit(f"monitor run exited {proc.returncode}: {(work / 'service.log').read_text()[-500:]}")
             for child in _children(proc.pid):
                 for grandchild in [child, *_children(child)]:
                     try:
@@ -115,6 +116,7 @@ def memory(db: Path, work: Path, seeds: Path, write_feeds: Callable[..., Path], 
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
         srv.stop()
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     kids = ", ".join(f"{mb} MB" for mb in peak_children.values()) or "none"
