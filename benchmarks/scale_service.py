@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -38,8 +39,16 @@ def server() -> Any:
     return httpserver.TestServer()
 
 
+@cache
+def paragraphs() -> list[str]:
+    import scale_build
+
+    return scale_build.load_shapes().paragraphs
+
+
 def serve_feed(srv: Any, prefix: str, entries: int, *, pages: bool) -> str:
-    """A feed of `entries` items under /prefix/; with pages, each links to a real article page."""
+    """A feed of `entries` items under /prefix/; with pages, each links to a real article page.
+    Feed texts are distinct corpus paragraphs (alike texts would all be copies of one article)."""
     from helpers import rss
 
     items = []
@@ -48,8 +57,8 @@ def serve_feed(srv: Any, prefix: str, entries: int, *, pages: bool) -> str:
         link = srv.url(f"/{prefix}/p{j}.html")
         if pages:
             srv.add(f"/{prefix}/p{j}.html", body, content_type="text/html; charset=utf-8")
-        text = f"{title}. Item {j} of {prefix}."
-        items.append({"title": f"{title} ({prefix} {j})", "link": link, "description": text})
+        text = paragraphs()[(zlib.crc32(prefix.encode()) * 7 + j) % len(paragraphs())]
+        items.append({"title": f"{text[:60]} ({prefix} {j})", "link": link, "description": text})
     srv.add(f"/{prefix}/feed.xml", rss(items, title=prefix))
     return str(srv.url(f"/{prefix}/feed.xml"))
 
@@ -64,10 +73,14 @@ def _status(pid: int) -> dict[str, int]:
 
 
 def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+    """Children of every thread (the worker pool is started from a feed thread)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
 
 
 def _polled(db: Path, urls: list[str]) -> int:
@@ -110,6 +123,8 @@ def memory(db: Path, work: Path, seeds: Path, write_feeds: Callable[..., Path], 
         took = time.perf_counter() - started
         time.sleep(3.0)  # a few idle ticks after the pass
         main = _status(proc.pid)
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -121,5 +136,5 @@ def memory(db: Path, work: Path, seeds: Path, write_feeds: Callable[..., Path], 
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     kids = ", ".join(f"{mb} MB" for mb in peak_children.values()) or "none"
     print(f"\n[memory] monitor run, {n} feeds on 127.0.0.1 ({n // 10} with pages), all polled in {took:.0f} s: "
-          f"service peak RSS (VmHWM) {main['VmHWM']} MB, now {main['VmRSS']} MB  [target <= 300 MB]; "
+          f"service peak RSS (VmHWM) {main['VmHWM']} MB, now {main['VmRSS']} MB  [target <= 300 MB], CPU {cpu:.0f} s; "
           f"worker processes' peaks: {kids}; load average {load}")  # fmt: skip
