@@ -18,6 +18,7 @@ from monitor.errors import StorageError
 from monitor.models import Failure, FailureKind, FeedUpdate, FetchRecord, Move, Score
 from monitor.store import SqliteStore, Storage
 from monitor.store.postgres import PostgresStore
+from monitor.store.records import MatchQuery, Pruned
 
 BRIDGE = (
     "The mayor of Springfield opened the new bridge over the river on Monday. "
@@ -295,3 +296,86 @@ def test_values(storage: Storage) -> None:
     storage.set_value("heartbeat", "a")
     storage.set_value("heartbeat", "b")
     assert storage.get_value("heartbeat") == "b"
+
+
+# --- retention (settings.retention) ------------------------------------------------------------
+
+
+def test_retention_drops_old_unreported_text_and_keeps_its_identity(storage: Storage) -> None:
+    storage.ensure_feed(OTHER, "other", "active")
+    old = NOW - timedelta(days=40)
+    miss = storage.save_article(FEED, article("1", summary="ammunition shipment to the junta"), "h1", MISS, old)
+    hit = storage.save_article(FEED, article("2", summary=BRIDGE), "h2", HIT, old).article_id
+    copy = storage.save_article(OTHER, article("2", summary=BRIDGE + " Reuters"), "h9", MISS, old).article_id
+    judged = storage.save_article(FEED, article("3", summary="ammunition drought"), "h3", MISS, old).article_id
+    storage.judge(judged, False, old)
+    recent = storage.save_article(FEED, article("4", summary="ammunition depot fire"), "h4", MISS, NOW).article_id
+
+    assert storage.prune(NOW - timedelta(days=30), limit=100) == Pruned(scanned=4, dropped=1)
+    gone = storage.find_article(str(miss.article_id))
+    assert gone is not None and (gone.text, gone.title, gone.url) == ("", "Title 1", "http://127.0.0.1/1")
+    assert [(v.number, v.text) for v in storage.versions(miss.article_id)] == [(1, "")]
+    assert storage.known_entries(FEED)["1"] == "h1"  # the feed's entry is never new again
+    assert sorted(a.id for a in storage.search("ammunition")) == [judged, recent]
+    for kept in (hit, copy, judged, recent):  # reported, a copy of a reported one, judged, recent
+        found = storage.find_article(str(kept))
+        assert found is not None and found.text and storage.versions(kept)[0].text
+    [judgment] = storage.judgments()
+    assert judgment.document.text == "ammunition drought"
+    # its URL key stays: the same article in another feed is a copy, not new
+    again = storage.save_article(OTHER, article("1", summary="ammunition shipment"), "h8", MISS, NOW)
+    assert (again.copy_of, again.new_article) == (miss.article_id, True)
+    assert storage.prune(NOW - timedelta(days=30), limit=100) == Pruned(scanned=0, dropped=0)
+    assert storage.counts().articles == 6
+
+
+def test_retention_works_in_batches_from_where_the_last_one_stopped(storage: Storage) -> None:
+    old = NOW - timedelta(days=40)
+    for n in range(3):
+        storage.save_article(FEED, article(str(n), summary=f"old text {n}"), f"h{n}", MISS, old + timedelta(hours=n))
+    cut = NOW - timedelta(days=30)
+    assert [storage.prune(cut, limit=2) for _ in range(3)] == [Pruned(2, 2), Pruned(1, 1), Pruned(0, 0)]
+    later = storage.save_article(FEED, article("9", summary="newer"), "h9", MISS, NOW - timedelta(days=35))
+    assert storage.prune(cut, limit=2) == Pruned(1, 1)  # a newer article passes the cut-off later
+    assert [a.text for a in storage.articles()] == ["", "", "", ""] and later.new_article
+
+
+# --- the web page's lists (filters and paging in the store) ------------------------------------
+
+
+def test_a_match_page_filters_counts_and_pages_in_the_store(storage: Storage) -> None:
+    storage.ensure_feed(OTHER, "other", "active")
+    ids = []
+    for n in range(5):
+        score = replace(HIT, value=0.5 + n / 10)
+        body = f"ammunition report {n}" if n % 2 else f"harvest report {n}"
+        feed = FEED if n < 4 else OTHER
+        ids.append(storage.save_article(feed, article(str(n), summary=body), "h", score, NOW).article_id)
+    storage.judge(ids[0], False, NOW)
+    storage.rescore_article(ids[0], MISS, NOW)  # demoted, but judged: still listed
+
+    def listed(**query: object) -> list[int]:
+        return [m.article_id for m in storage.match_page(MatchQuery(**query)).items]  # type: ignore[arg-type]
+
+    assert listed() == [ids[4], ids[3], ids[2], ids[1], ids[0]]
+    first = storage.match_page(MatchQuery(size=2, page=9))  # past the end: the last page
+    assert (first.number, first.pages, first.total, [m.article_id for m in first.items]) == (3, 3, 5, [ids[0]])
+    assert first.demoted == frozenset({ids[0]}) and first.feeds == ("local", "other")
+    assert listed(feed="other") == [ids[4]]
+    assert listed(min_score=0.75) == [ids[4], ids[3]]
+    assert listed(judged="yes") == [ids[0]] and ids[0] not in listed(judged="no")
+    assert listed(search="ammunition") == [ids[3], ids[1]] and listed(search="") == []
+    assert listed(since=NOW + timedelta(days=1)) == []
+    item = storage.match_item(ids[3])
+    assert item is not None and item.article_id == ids[3] and storage.match_item(999) is None
+
+
+def test_one_storys_articles_and_an_articles_story(storage: Storage) -> None:
+    a = storage.save_article(FEED, article("1", summary=BRIDGE), "h1", HIT, NOW).article_id
+    flood = "Flood waters closed three schools in Shelbyville on Tuesday, the council said."
+    b = storage.save_article(FEED, article("2", summary=flood), "h2", MISS, NOW).article_id
+    story = storage.assign_story(a, None, NOW)
+    storage.assign_story(b, story, NOW)
+    other = storage.assign_story(storage.save_article(FEED, article("3"), "h3", MISS, NOW).article_id, None, NOW)
+    assert [m.article_id for m in storage.story_articles(story)] == [a, b]
+    assert (storage.story_of(b), storage.story_of(999)) == (story, None) and other != story

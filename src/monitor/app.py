@@ -22,6 +22,7 @@ from .app_digest import deliver_all as deliver_all
 from .app_digest import deliver_target as deliver_target
 from .app_digest import new_digest as new_digest
 from .app_digest import render_digest as render_digest
+from .app_retention import prune_expired as prune_expired
 from .config import load_seeds, load_settings
 from .errors import ConfigError
 from .fetch import Fetcher

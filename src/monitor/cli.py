@@ -15,7 +15,7 @@ import click
 from . import __version__, app
 from .cli_common import _Group
 from .cli_eval import cluster, diff, eval_
-from .cli_news import backfill, digest, explain, feedback, history, matches, poll, score
+from .cli_news import backfill, digest, explain, feedback, history, matches, poll, prune, score
 from .cli_service import feeds, run, serve, status, worker
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -95,7 +95,7 @@ class _JsonFormatter(logging.Formatter):
 # the commands live in one module per command group; registering them here keeps `monitor.cli:cli`
 for command in (poll, digest, score, matches, feedback, explain, history, eval_, cluster, diff):
     cli.add_command(command)
-for command in (serve, run, status, backfill, feeds, worker):
+for command in (serve, run, status, backfill, feeds, worker, prune):
     cli.add_command(command)
 
 

@@ -12,6 +12,7 @@ import click
 
 from . import app
 from .cli_common import _date, _open, _paths, text_or_json
+from .errors import ConfigError
 
 
 @click.command()
@@ -37,6 +38,9 @@ def poll(ctx: click.Context) -> None:
     new = sum(r.new_entries for r in results)
     matches = sum(r.matches for r in results)
     click.echo(f"{len(results)} feeds, {failed} failed, {new} new entries, {matches} new matches")
+    pruned = app.prune_expired(a)
+    if pruned:
+        click.echo(f"{pruned} article texts older than settings.retention dropped")
     checked = a.rechecked
     if checked.checked:
         click.echo(
@@ -207,6 +211,17 @@ def history(ctx: click.Context, ref: str, fmt: str) -> None:
         click.echo(
             f"v{v['number']}  {v['seen_at']}  {kind:8}  {v['significance']:.2f}  {v['words']} words  {v['summary']}"
         )
+
+
+@click.command()
+@click.pass_context
+def prune(ctx: click.Context) -> None:
+    """Drop the text of never-reported articles older than settings.retention now (poll and
+    the service also do it, a batch at a time); their identity is kept."""
+    a = _open(ctx, need_seeds=False)
+    if a.settings.retention is None:
+        raise ConfigError(f"{a.settings.source}: settings.retention is not set: nothing to drop")
+    click.echo(f"{app.prune_expired(a, seconds=None)} article texts dropped")
 
 
 @click.command()

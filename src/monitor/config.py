@@ -50,6 +50,7 @@ _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _FEED_KEYS = ("url", "name", "tags", "interval", "full_text")
 _LANG = re.compile(r"^[a-z]{2,3}$")
+MIN_RETENTION = 7 * 86400  # > the story replay window (6 d), the copy window (3 d), re-checks (7 d)
 
 
 def parse_interval(value: object) -> float:
@@ -102,7 +103,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
     settings_raw = _section(
         f"{path}: settings",
         doc.get("settings") or {},
-        ("digest", "fetch", "scoring", "web", "workers", "changes"),
+        ("digest", "fetch", "scoring", "web", "workers", "changes", "retention"),
     )
     return Settings(
         feeds=feeds,
@@ -113,6 +114,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         web=None if settings_raw.get("web") is None else _web(path, settings_raw["web"]),
         workers=_workers(f"{path}: settings.workers", settings_raw.get("workers", default_workers())),
         changes=_changes(path, settings_raw.get("changes") or {}),
+        retention=_retention(f"{path}: settings.retention", settings_raw.get("retention")),
     )
 
 
@@ -309,6 +311,20 @@ def _workers(where: str, value: object) -> int:
             f"not {value!r}"
         )
     return value
+
+
+def _retention(where: str, value: object) -> float | None:
+    """settings.retention: how long the text of never-reported articles is kept (None: forever).
+    At least MIN_RETENTION: copies, stories and re-checks read the texts of the last days."""
+    if value is None or value is False or value == "off":
+        return None
+    try:
+        seconds = parse_interval(value)
+    except ValueError:
+        seconds = -1.0
+    if seconds < MIN_RETENTION:
+        raise ConfigError(f"{where}: must be a duration of at least 7d (e.g. 90d) or off, not {value!r}")
+    return seconds
 
 
 def _changes(path: Path, raw: object) -> ChangeSettings:

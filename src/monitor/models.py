@@ -150,6 +150,7 @@ class Settings:
     # processes that extract and score pages (src/monitor/workers.py); 0 or 1: in this process
     workers: int = field(default_factory=default_workers)
     changes: ChangeSettings = field(default_factory=ChangeSettings)
+    retention: float | None = None  # seconds the text of never-reported articles is kept; None: forever
 
 
 # --- fetch -----------------------------------------------------------------------------------

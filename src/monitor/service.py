@@ -139,12 +139,14 @@ def _schedule(
                 a.store.set_value("heartbeat", a.now().astimezone(UTC).isoformat(timespec="seconds"))
                 if queue is not None:  # PostgreSQL: `monitor worker`s poll (jobs.py)
                     log.info("deferred %d feed jobs", queue.defer_due())
-                    return
-                for r in application.poll(a, only_due=True, should_stop=stop.is_set):
-                    if r.error:
-                        log.warning("feed=%s error=%s", r.name, r.error)
-                    elif r.new_entries or r.matches:
-                        log.info("feed=%s new=%d matches=%d", r.name, r.new_entries, r.matches)
+                else:
+                    for r in application.poll(a, only_due=True, should_stop=stop.is_set):
+                        if r.error:
+                            log.warning("feed=%s error=%s", r.name, r.error)
+                        elif r.new_entries or r.matches:
+                            log.info("feed=%s new=%d matches=%d", r.name, r.new_entries, r.matches)
+                if pruned := application.prune_expired(a):
+                    log.info("retention: %d article texts dropped", pruned)
             except MonitorError as exc:
                 log.error("poll failed: %s", exc)
             except Exception:

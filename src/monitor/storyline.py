@@ -64,6 +64,14 @@ class StoreStoryIndex:
             store.index_story_terms(stored[story], terms, datetime.fromtimestamp(when, UTC) if when else now)
 
 
+def _load_text_tables() -> None:
+    """What the first placement loads once per process (wordfreq's frequency table, the stemmer,
+    compiled patterns: about 1.5 s), loaded here with the replay so no new article pays it: a
+    throwaway clusterer places one sentence."""
+    sample = "Officials in Ouagadougou said on Monday that 300 people attended the ceremony."
+    StoryClusterer().assign(StoryArticle("warm-up", "Warm-up", sample, None, None, datetime(2026, 1, 1, tzinfo=UTC)))
+
+
 class StoryTracker:
     """The clusterer and the map from its story ids to stored stories; thread-safe."""
 
@@ -83,6 +91,7 @@ class StoryTracker:
             if self._warm:
                 return 0
             self._warm, self.store, self.replaying = True, store, True
+            _load_text_tables()
             try:
                 members = store.story_members(now - timedelta(days=REPLAY_DAYS))
                 for m in members:

@@ -118,13 +118,22 @@ class Scorer:
 
     # -- feedback --
     def learn(self, doc: Document, relevant: bool) -> None:
-        self._judged.append((doc, relevant))
-        acc = self._rel if relevant else self._non
-        terms = self.read(doc).terms
-        self._judged_vectors.append((terms, relevant))
-        for t, x in terms.items():
-            acc[t] += x
-        self.relation.learn(doc, relevant)
+        self.learn_many([(doc, relevant)])
+
+    def learn_many(self, judged: Sequence[tuple[Document, bool]]) -> None:
+        """learn() for each, with the centroid and thresholds moved once at the end: the same
+        final state (sums over all judged documents), one re-scoring of the judged instead of
+        one per judgment (which made rebuilding the scorer quadratic in the judgments)."""
+        if not judged:
+            return
+        for doc, relevant in judged:
+            self._judged.append((doc, relevant))
+            acc = self._rel if relevant else self._non
+            terms = self.read(doc).terms
+            self._judged_vectors.append((terms, relevant))
+            for t, x in terms.items():
+                acc[t] += x
+        self.relation.learn_many(judged)
         self._move_centroid()
         self._adapt_threshold()
 
@@ -157,6 +166,5 @@ class Scorer:
 
 def build_scorer(seeds: Sequence[Seed], judgments: Sequence[Judgment] = (), weights: Weights | None = None) -> Scorer:
     sc = Scorer(seeds, weights)
-    for j in judgments:
-        sc.learn(j.document, j.relevant)
+    sc.learn_many([(j.document, j.relevant) for j in judgments])
     return sc

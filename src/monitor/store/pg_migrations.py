@@ -199,6 +199,28 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
     Migration(
+        "m004_scale",
+        """
+        -- Mirrors SQLite's m005_scale (docs/scaling.md). The search vector was a generated
+        -- column, recomputed by every UPDATE of the row (copy, story and re-check columns are
+        -- written after the insert): now a trigger computes it when the title or text change.
+        ALTER TABLE articles ALTER COLUMN search DROP EXPRESSION;
+        CREATE FUNCTION articles_search() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            NEW.search := setweight(to_tsvector('simple'::regconfig, coalesce(NEW.title, '')), 'A')
+                || setweight(to_tsvector('simple'::regconfig, coalesce(NEW.text, '')), 'B');
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER articles_search BEFORE INSERT OR UPDATE OF title, text ON articles
+            FOR EACH ROW EXECUTE FUNCTION articles_search();
+        -- a story's first report joins digest items by match
+        CREATE INDEX digest_items_match ON digest_items (match_id);
+        -- retention walks articles in (first_seen, id) order from its mark
+        DROP INDEX articles_first_seen;
+        CREATE INDEX articles_first_seen ON articles (first_seen, id);
+        """,
+    ),
+    Migration(
         "m005_host_politeness",
         """
         -- Politeness across machines (store/pg_hosts.py): per host, the next time a request may

@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 
 from ..errors import StorageError
 from ..models import Article, Document, FeedSpec, FeedState, FeedUpdate, Judgment, MatchItem, Score
-from . import describe_location, pg_changes, pg_feeds, pg_saving
+from . import describe_location, pg_changes, pg_feeds, pg_listing, pg_retention, pg_saving
 from .common import EPOCH
 from .lifecycle import rescore_outcome
 from .pg_migrations import lock_migrations, migrate, schema_version
@@ -28,7 +28,10 @@ from .records import (
     Counts,
     DigestRecord,
     FeedStatus,
+    MatchPage,
+    MatchQuery,
     PendingDigest,
+    Pruned,
     Recheck,
     RescoreOutcome,
     SavedArticle,
@@ -261,6 +264,22 @@ class PostgresStore:
             revision=int(r["revision"]),
             status="active" if r["status"] == "active" else "demoted",
         )
+
+    def match_page(self, query: MatchQuery) -> MatchPage:
+        return self._read(lambda conn: pg_listing.match_page(conn, query, _match_item))
+
+    def match_item(self, article_id: int) -> MatchItem | None:
+        return self._read(lambda conn: pg_listing.match_item(conn, article_id, _match_item))
+
+    def story_of(self, article_id: int) -> int | None:
+        return self._read(lambda conn: pg_listing.story_of(conn, article_id))
+
+    def story_articles(self, story_id: int) -> list[StoryMember]:
+        return self._read(lambda conn: pg_listing.story_articles(conn, story_id))
+
+    def prune(self, before: datetime, limit: int) -> Pruned:
+        with self._tx() as conn:
+            return pg_retention.prune(conn, before, limit)
 
     # --- matches for digests -----------------------------------------------------------------
 

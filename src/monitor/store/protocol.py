@@ -16,7 +16,10 @@ from .records import (
     Counts,
     DigestRecord,
     FeedStatus,
+    MatchPage,
+    MatchQuery,
     PendingDigest,
+    Pruned,
     Recheck,
     RescoreOutcome,
     SavedArticle,
@@ -108,6 +111,25 @@ class ArticleStorage(Protocol):
         ...
 
     def match_for(self, article_id: int) -> StoredMatch | None: ...
+
+    def match_page(self, query: MatchQuery) -> MatchPage:
+        """One page of the filtered match list, best first (filters and paging in the store)."""
+        ...
+
+    def match_item(self, article_id: int) -> MatchItem | None:
+        """An article's match (active or demoted) as a list shows it, or None."""
+        ...
+
+    def story_of(self, article_id: int) -> int | None: ...
+
+    def story_articles(self, story_id: int) -> list[StoryMember]:
+        """One story's articles (copies excluded) in arrival order."""
+        ...
+
+    def prune(self, before: datetime, limit: int) -> Pruned:
+        """Retention: drop the text of up to `limit` articles first seen before `before` that
+        were never reported nor judged, keeping their identity (store/retention.py)."""
+        ...
 
 
 class DigestStorage(Protocol):

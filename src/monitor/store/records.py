@@ -160,3 +160,35 @@ class StoryMember:
     url: str | None
     published: datetime | None
     first_seen: datetime
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """One retention batch: articles looked at, and those whose text was dropped."""
+
+    scanned: int
+    dropped: int
+
+
+@dataclass(frozen=True)
+class MatchQuery:
+    """A filtered, paged list of matches (the web page's Matches): active matches, plus judged
+    articles whose match was demoted (the analyst must find what they judged), best first."""
+
+    search: str | None = None  # a full-text query; only its best SEARCH_HITS articles are considered
+    feed: str = ""  # a feed's name ("" any)
+    since: datetime | None = None  # published (else first seen) at or after
+    min_score: float | None = None
+    judged: str = ""  # "" any | "yes" | "no"
+    page: int = 1  # past the last page: the last page
+    size: int = 20
+
+
+@dataclass(frozen=True)
+class MatchPage:
+    items: tuple[MatchItem, ...]  # one page, with copies, story and reported change
+    number: int
+    pages: int
+    total: int
+    demoted: frozenset[int]  # article ids on this page whose match is demoted
+    feeds: tuple[str, ...]  # names of the feeds the listed matches come from (the filter's choices)

@@ -19,7 +19,7 @@ import sqlite_utils
 
 from ..errors import StorageError
 from ..models import Article, FeedSpec, FeedState, FeedUpdate, Judgment, MatchItem, Score
-from . import articles, digests, feeds, judgments, matches, saving, stories, versions
+from . import articles, digests, feeds, judgments, listing, matches, retention, saving, stories, versions
 from .common import one
 from .lifecycle import rescore_outcome
 from .migrations import migrate, schema_version
@@ -27,7 +27,10 @@ from .records import (
     Counts,
     DigestRecord,
     FeedStatus,
+    MatchPage,
+    MatchQuery,
     PendingDigest,
+    Pruned,
     Recheck,
     RescoreOutcome,
     SavedArticle,
@@ -188,6 +191,22 @@ class SqliteStore:
 
     def match_for(self, article_id: int) -> StoredMatch | None:
         return self._read(lambda conn: matches.stored(conn, article_id))
+
+    def match_page(self, query: MatchQuery) -> MatchPage:
+        return self._read(lambda conn: listing.match_page(conn, query))
+
+    def match_item(self, article_id: int) -> MatchItem | None:
+        return self._read(lambda conn: listing.match_item(conn, article_id))
+
+    def story_of(self, article_id: int) -> int | None:
+        return self._read(lambda conn: stories.story_of(conn, article_id))
+
+    def story_articles(self, story_id: int) -> list[StoryMember]:
+        return self._read(lambda conn: listing.story_articles(conn, story_id))
+
+    def prune(self, before: datetime, limit: int) -> Pruned:
+        with self._tx() as conn:
+            return retention.prune(conn, before, limit)
 
     # --- matches for digests -----------------------------------------------------------------
 

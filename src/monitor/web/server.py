@@ -32,7 +32,7 @@ from starlette.routing import Route
 
 from .. import app as application
 from ..errors import ConfigError
-from ..models import MatchItem
+from ..store.records import MatchQuery
 from . import security, stories, views
 
 log = logging.getLogger("monitor.web")
@@ -155,43 +155,22 @@ def digest_page(request: Request) -> Response:
 def matches_page(request: Request) -> Response:
     state = _state(request)
     f, errors = views.parse_filter(request.query_params)
-    hits = None
-    if f.q:
-        query = views.fts_query(f.q)
-        hits = {a.id for a in state.app.store.search(query, views.SEARCH_LIMIT)} if query else set()
-    verdicts = _verdicts(state)
-    # Filtering happens here over the protocol's best-first list; a store-side query is the
-    # next step when databases grow past tens of thousands of matches.
-    items, demoted = _matches(state, verdicts)
-    feeds = sorted({m.feed for m in items})
-    page = views.paginate(views.filter_matches(items, f, verdicts, hits), f.page)
+    search = views.fts_query(f.q) if f.q else None  # "" (punctuation only): nothing matches
+    query = MatchQuery(search, f.feed, f.since, f.min_score, f.judged, f.page, views.PAGE_SIZE)
+    # filtering, counting and paging run in the store: only the page's matches are read in full
+    found = state.app.store.match_page(query)
     return render(
         request,
         "matches.html.j2",
         title="Matches",
         f=f,
         errors=errors,
-        page=page,
-        feeds=feeds,
-        verdicts=verdicts,
-        demoted=demoted,
+        page=views.Page(found.items, found.number, found.pages, found.total),
+        feeds=found.feeds,
+        verdicts=_verdicts(state),
+        demoted=found.demoted,
         page_size=views.PAGE_SIZE,
     )
-
-
-def _matches(state: WebState, verdicts: dict[int, bool]) -> tuple[list[MatchItem], set[int]]:
-    """Active matches, plus judged articles whose match an "irrelevant" demoted: the analyst
-    must still find what they judged. Best first."""
-    items = state.app.store.matches_since(None)
-    active = {m.article_id for m in items}
-    demoted = set()
-    for article_id in verdicts.keys() - active:
-        found, match = state.app.store.find_article(str(article_id)), state.app.store.match_for(article_id)
-        if found is not None and match is not None:
-            items.append(views.as_item(found, match))
-            demoted.add(article_id)
-    items.sort(key=lambda m: (-m.score, m.article_id))
-    return items, demoted
 
 
 def _article(state: WebState, article_id: int) -> dict[str, Any] | None:
@@ -200,13 +179,12 @@ def _article(state: WebState, article_id: int) -> dict[str, Any] | None:
         return None
     with state.lock:
         info = application.explain(state.app, str(article_id))
-    members = state.app.store.story_members(stories.EPOCH)
-    listed = next((m for m in state.app.store.matches_since(None) if m.article_id == article_id), None)
+    listed = state.app.store.match_item(article_id)
     return {
         "article": found,
         "versions": stories.version_views(state.app.store.versions(article_id)),
         "also_in": listed.also_in if listed else (),
-        "story": stories.story_of(members, article_id),
+        "story": state.app.store.story_of(article_id),
         "info": info,
         "match": state.app.store.match_for(article_id),
         "paragraphs": views.highlight(found.text, str(info["sentence"] or "")),
@@ -240,7 +218,7 @@ def article_page(request: Request) -> Response:
 def story_page(request: Request) -> Response:
     state = _state(request)
     story_id = int(request.path_params["story_id"])
-    members = stories.story_articles(state.app.store.story_members(stories.EPOCH), story_id)
+    members = stories.story_articles(state.app.store.story_articles(story_id), story_id)
     if not members:
         return render(request, "error.html.j2", 404, title="Not found", message=f"No story #{story_id}.")
     return render(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from itertools import repeat
 from operator import itemgetter
 
@@ -442,10 +443,19 @@ class RelationScorer:
 
     def learn(self, doc: Document, relevant: bool) -> None:
         """Rocchio-style term feedback plus threshold adaptation on judged documents."""
-        self._judged.append((doc, relevant))
-        dv = self._doc_vector(doc)
-        (self._rel_vecs if relevant else self._non_vecs).append(dv)
-        self._knn.append((doc.id, dv, 1.0 if relevant else -1.0))
+        self.learn_many([(doc, relevant)])
+
+    def learn_many(self, judged: Sequence[tuple[Document, bool]]) -> None:
+        """learn() for each, with the learned terms, vocabulary and threshold rebuilt once: the
+        same final state (they are functions of all judged documents; a document's vector uses
+        the seed profile only), at one re-scoring of the judged instead of one per judgment."""
+        if not judged:
+            return
+        for doc, relevant in judged:
+            self._judged.append((doc, relevant))
+            dv = self._doc_vector(doc)
+            (self._rel_vecs if relevant else self._non_vecs).append(dv)
+            self._knn.append((doc.id, dv, 1.0 if relevant else -1.0))
         learned: dict[str, float] = defaultdict(float)
         for vecs, sign in ((self._rel_vecs, 1.0), (self._non_vecs, -1.0)):
             if not vecs:

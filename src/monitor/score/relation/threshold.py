@@ -60,6 +60,5 @@ def build_relation(seeds: Sequence[Seed], judgments: Sequence[Judgment] = ()) ->
     prof = _build_profile(seeds, reads)
     th = _derive_threshold(seeds, reads, prof)
     sc = RelationScorer(prof, th, th)
-    for j in judgments:
-        sc.learn(j.document, j.relevant)
+    sc.learn_many([(j.document, j.relevant) for j in judgments])
     return sc

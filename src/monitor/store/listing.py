@@ -1,0 +1,85 @@
+"""SQL for the web page's lists at scale: one filtered page of matches (filters, count and page
+in SQL, only the page enriched), one story's articles, one article's story and listed match."""
+
+from __future__ import annotations
+
+import sqlite3
+from math import ceil
+
+from ..models import MatchItem
+from .common import from_iso, iso, required_time, rows
+from .matches import SELECT, enrich, item
+from .records import MatchPage, MatchQuery, StoryMember
+
+SEARCH_HITS = 1000  # full-text hits considered for one search (the matches among them are listed)
+
+_FROM = """FROM matches m JOIN articles a ON a.id = m.article_id JOIN feeds f ON f.id = a.feed_id
+    LEFT JOIN judgments j ON j.article_id = a.id"""
+_LISTED = "(m.status = 'active' OR j.article_id IS NOT NULL)"
+_WHERE = f"""{_LISTED}
+    AND (:feed = '' OR coalesce(f.name, f.url) = :feed)
+    AND (:since IS NULL OR coalesce(a.published, a.first_seen) >= :since)
+    AND (:min_score IS NULL OR m.score >= :min_score)
+    AND (:judged = '' OR (j.article_id IS NOT NULL) = (:judged = 'yes'))"""
+_SEARCH = " AND a.id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q ORDER BY rank LIMIT :hits)"
+
+
+def match_page(conn: sqlite3.Connection, q: MatchQuery) -> MatchPage:
+    params = {
+        "feed": q.feed,
+        "since": iso(q.since),
+        "min_score": q.min_score,
+        "judged": q.judged,
+        "q": q.search or "",
+        "hits": SEARCH_HITS,
+    }
+    where = _WHERE + (_SEARCH if q.search is not None else "")
+    if q.search == "":  # a search with no words finds nothing
+        where += " AND 0"
+    total = int(conn.execute(f"SELECT count(*) {_FROM} WHERE {where}", params).fetchone()[0])
+    pages = max(1, ceil(total / q.size))
+    number = min(max(1, q.page), pages)
+    found = rows(
+        conn,
+        f"""SELECT m.id AS match_id, m.revision, m.score, m.nearest_seed, m.facets, m.terms, m.sentence,
+            m.matched_at, m.status, a.id AS article_id, a.url, a.title, a.published, a.first_seen,
+            coalesce(f.name, f.url) AS feed {_FROM} WHERE {where}
+            ORDER BY m.score DESC, a.id LIMIT :limit OFFSET :offset""",
+        {**params, "limit": q.size, "offset": (number - 1) * q.size},
+    )
+    feeds = [r[0] for r in conn.execute(f"SELECT DISTINCT coalesce(f.name, f.url) {_FROM} WHERE {_LISTED} ORDER BY 1")]
+    return MatchPage(
+        items=tuple(enrich(conn, [item(r) for r in found])),
+        number=number,
+        pages=pages,
+        total=total,
+        demoted=frozenset(int(r["article_id"]) for r in found if r["status"] != "active"),
+        feeds=tuple(feeds),
+    )
+
+
+def match_item(conn: sqlite3.Connection, article_id: int) -> MatchItem | None:
+    """An article's match as a list shows it (active or demoted), or None."""
+    found = rows(conn, f"{SELECT} WHERE m.article_id = ?", [article_id])
+    return enrich(conn, [item(found[0])])[0] if found else None
+
+
+def story_articles(conn: sqlite3.Connection, story_id: int) -> list[StoryMember]:
+    """One story's articles (copies excluded), in arrival order."""
+    return [
+        StoryMember(
+            article_id=r["id"],
+            story_id=r["story_id"],
+            title=r["title"] or "",
+            text=r["text"] or "",
+            url=r["url"],
+            published=from_iso(r["published"]),
+            first_seen=required_time(r["first_seen"]),
+        )
+        for r in rows(
+            conn,
+            """SELECT id, story_id, title, text, url, published, first_seen FROM articles
+               WHERE story_id = ? AND copy_of IS NULL ORDER BY id""",
+            [story_id],
+        )
+    ]
