@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -160,3 +161,35 @@ class StoryMember:
     url: str | None
     published: datetime | None
     first_seen: datetime
+
+
+@dataclass(frozen=True)
+class StoryStep:
+    """What one story placement changes in the story engine's state: the story's state (JSON,
+    changes.story_state) and the article's distinct terms with their background prior (each
+    term's document frequency and the article count go up by one)."""
+
+    state: str
+    terms: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class StoryFrequencies:
+    """The story engine's document frequencies, written whole (after a replay)."""
+
+    version: int
+    articles: int
+    df: Mapping[str, int]
+    prior: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class StoryEngineState:
+    """The stored story engine: state version, articles counted, document frequencies
+    (term, df, prior), and the stories grown since a time, least recently grown first, each
+    with its state (None: no row)."""
+
+    version: int
+    articles: int
+    terms: tuple[tuple[str, int, float], ...]
+    stories: tuple[tuple[int, str | None], ...]
