@@ -122,11 +122,13 @@ class StoryTracker:
             saved = store.load_story_engine(since)
             if saved is not None and saved.version == STATE_VERSION:
                 self._load(store, saved, since)
+                log.info("stories: %d loaded from the stored engine state", len(saved.stories))
                 return self.replayed
             if saved is not None:
                 log.warning("story engine state v%s, this engine reads v%s: replaying", saved.version, STATE_VERSION)
             self.replayed = self._replay(store.story_members(since))
             self._save(store, list(self._stored), whole=True)
+            log.info("stories: no stored engine state, replayed %d articles (saved now)", self.replayed)
             return self.replayed
 
     def _replay(self, members: list[StoryMember]) -> int:
