@@ -16,9 +16,10 @@ import pytest
 
 from factories import FEED, HIT, NOW, entry, spec
 from helpers import FIXTURES
+from monitor.changes.story_state import StoryState, story_from_json
 from monitor.extract import build_article
 from monitor.store import SqliteStore
-from monitor.storyline import REPLAY_DAYS, StoryTracker
+from monitor.storyline import REPLAY_DAYS, StoryTracker, _encode
 
 # 71 real ECB+ articles, 6 stories (3 topics of two similar events), in one shuffled order
 ROWS: list[dict[str, Any]] = [
@@ -155,3 +156,16 @@ def test_only_stories_grown_within_the_replay_window_are_loaded(tmp_path: Path) 
         assert set(tracker.engine_ids) == {s for s, _ in saved.stories}
     finally:
         store.close()
+
+
+def test_a_stored_story_state_reads_back_to_the_same_floats() -> None:
+    state = StoryState(
+        "s1",
+        {"a": 0.1 + 0.2, "b": 1 / 3, "c": 5e-324},
+        ({"a": 2.0**-1074, "d": 1e308},),
+        3,
+        1.7e9,
+        frozenset({2013}),
+        ("14",),
+    )
+    assert story_from_json(json.loads(_encode(state))) == state

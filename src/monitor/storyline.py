@@ -17,7 +17,6 @@ threshold.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
@@ -25,6 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+
+import orjson
 
 from .changes.stories import HALF_LIFE_DAYS, THRESHOLD, DocFrequency, MemoryStoryIndex, StoryClusterer
 from .changes.stories import Article as StoryArticle
@@ -90,6 +91,11 @@ class _NotedFrequency(DocFrequency):
         self.added = tuple((t, self._prior.get(t, 0.0)) for t in terms)
 
 
+def _encode(state: StoryState) -> str:
+    # orjson writes the shortest repr that reads back to the same float, as json does (exact)
+    return orjson.dumps(story_to_json(state)).decode()
+
+
 def _story_article(m: StoryMember) -> StoryArticle:
     return StoryArticle(str(m.article_id), m.title, m.text, m.url, None, m.published or m.first_seen)
 
@@ -148,7 +154,7 @@ class StoryTracker:
         missing: list[int] = []
         for story_id, raw in saved.stories:
             try:
-                state = None if raw is None else story_from_json(json.loads(raw))
+                state = None if raw is None else story_from_json(orjson.loads(raw))
             except (StateError, ValueError) as exc:
                 log.warning("story %s: unreadable engine state (%s); rebuilt from its articles", story_id, exc)
                 state = None
@@ -191,7 +197,7 @@ class StoryTracker:
         for engine_id in engine_ids:
             state = self._clusterer.story_state(engine_id)
             if state is not None:
-                states[self._stored[engine_id]] = json.dumps(story_to_json(state))
+                states[self._stored[engine_id]] = _encode(state)
         freq = self._df.state()
         frequencies = StoryFrequencies(STATE_VERSION, freq.n, freq.df, freq.prior) if whole else None
         store.save_story_engine(states, frequencies)
@@ -206,7 +212,7 @@ class StoryTracker:
             )
             placed = self._clusterer.assign(art)
             state = self._clusterer.story_state(placed.story)
-            step = StoryStep(json.dumps(story_to_json(state)) if state else "null", self._df.added)
+            step = StoryStep(_encode(state) if state else "null", self._df.added)
             target = None if placed.new_story else self._stored.get(placed.story)
             story = store.assign_story_step(article_id, target, now, step)
             self._stored[placed.story] = story
