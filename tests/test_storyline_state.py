@@ -169,3 +169,20 @@ def test_a_stored_story_state_reads_back_to_the_same_floats() -> None:
         ("14",),
     )
     assert story_from_json(json.loads(_encode(state))) == state
+
+
+def test_a_state_of_another_version_is_replayed_and_rewritten(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path, first = _first_process(tmp_path, "v0.db")
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE story_engine SET version = 0")
+    store = _open(path)
+    try:
+        tracker = StoryTracker()
+        with caplog.at_level(logging.WARNING, logger="monitor"):
+            tracker.warm(store, NOW + timedelta(hours=SPLIT))
+        assert [r.getMessage() for r in caplog.records] == ["story engine state v0, this engine reads v1: replaying"]
+        assert tracker.replayed == sum(s is not None for s in first)
+        saved = store.load_story_engine(NOW)
+        assert saved is not None and saved.version == 1 and saved.articles == tracker.replayed
+    finally:
+        store.close()
