@@ -33,6 +33,8 @@ CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 FEED = "http://127.0.0.1/bench.xml"
 HIT = Score(value=0.9, match=True)
+READS: list[float] = []  # the candidate query of each placement
+TERMS: list[float] = []  # the candidate index write of each placement
 
 
 def stream(limit: int) -> list[tuple[str, str]]:
@@ -71,6 +73,8 @@ def fill(store: SqliteStore, texts: list[tuple[str, str]], state: bool) -> tuple
             return store.assign_story(article_id, story_id, now)
 
     store.assign_story_step = _timed(step, writes)  # type: ignore[method-assign]
+    store.story_candidates = _timed(store.story_candidates, READS)  # type: ignore[method-assign]
+    store.index_story_terms = _timed(store.index_story_terms, TERMS)  # type: ignore[method-assign]
     span = timedelta(days=5) / len(texts)
     for k, (title, text) in enumerate(texts):
         when = NOW - timedelta(days=5) + k * span
@@ -107,6 +111,7 @@ def main() -> None:
     what = "assignment only, as before" if args.without_state else "assignment + state row + frequencies"
     print(f"placement: {_ms(places)}")
     print(f"  of which the store write ({what}): {_ms(writes)}")
+    print(f"  the candidate query: {_ms(READS[1:])}; the candidate index write: {_ms(TERMS[1:])}")
     if args.without_state:
         store.close()
         return
