@@ -18,7 +18,7 @@ from monitor.errors import StorageError
 from monitor.models import Failure, FailureKind, FeedUpdate, FetchRecord, Move, Score
 from monitor.store import SqliteStore, Storage
 from monitor.store.postgres import PostgresStore
-from monitor.store.records import MatchQuery, Pruned
+from monitor.store.records import MatchQuery, Pruned, StoryFrequencies, StoryStep
 
 BRIDGE = (
     "The mayor of Springfield opened the new bridge over the river on Monday. "
@@ -81,6 +81,8 @@ def test_a_minor_version_is_stored_but_not_news_unless_notify_all(storage: Stora
     assert again.news is True
     [item] = storage.undelivered("t")
     assert item.diff is not None and item.diff.material is False
+
+
 OTHER = "http://127.0.0.1/other.xml"
 
 
@@ -114,6 +116,47 @@ def test_stories_group_articles_and_find_candidates_by_their_terms(storage: Stor
     assert later.story_first_reported == NOW
 
 
+def test_the_story_engine_state_is_written_with_each_placement_and_loaded_by_window(storage: Storage) -> None:
+    a = storage.save_article(FEED, article("1", summary=BRIDGE), "h1", HIT, NOW).article_id
+    arrests = "Police in Springfield arrested two protesters who blocked the new bridge for an hour."
+    b = storage.save_article(FEED, article("2", summary=arrests), "h2", HIT, NOW).article_id
+    c = storage.save_article(FEED, article("3", summary="Flood waters rose."), "h3", HIT, NOW).article_id
+    assert storage.load_story_engine(NOW - timedelta(days=1)) is None  # nothing saved yet: replay
+    storage.save_story_engine({}, StoryFrequencies(1, 0, {}, {}))
+    first = StoryStep('{"size": 1}', (("bridg", 0.5), ("mayor", 0.25)))
+    story = storage.assign_story_step(a, None, NOW, first)
+    assert (
+        storage.assign_story_step(b, story, NOW, StoryStep('{"size": 2}', (("bridg", 0.5), ("arrest", 1.5)))) == story
+    )
+    other = storage.assign_story_step(c, None, NOW + timedelta(days=2), StoryStep('{"size": 1}', (("flood", 2.0),)))
+    assert [(m.article_id, m.story_id) for m in storage.story_members(NOW - timedelta(days=1))] == [
+        (a, story),
+        (b, story),
+        (c, other),
+    ]
+    saved = storage.load_story_engine(NOW - timedelta(days=1))
+    assert saved is not None and (saved.version, saved.articles) == (1, 3)
+    assert sorted(saved.terms) == [("arrest", 1, 1.5), ("bridg", 2, 0.5), ("flood", 1, 2.0), ("mayor", 1, 0.25)]
+    assert saved.stories == ((story, '{"size": 2}'), (other, '{"size": 1}'))  # least recently grown first
+    recent = storage.load_story_engine(NOW + timedelta(days=1))
+    assert recent is not None and recent.stories == ((other, '{"size": 1}'),)
+
+
+def test_saving_the_whole_story_engine_replaces_the_frequencies(storage: Storage) -> None:
+    a = storage.save_article(FEED, article("1", summary=BRIDGE), "h1", HIT, NOW).article_id
+    story = storage.assign_story(a, None, NOW)  # placed before the state existed: no row
+    assert storage.load_story_engine(NOW) is None
+    storage.save_story_engine({}, StoryFrequencies(1, 7, {"old": 3}, {"old": 0.5}))
+    saved = storage.load_story_engine(NOW)
+    assert saved is not None and saved.stories == ((story, None),) and saved.terms == (("old", 3, 0.5),)
+    storage.save_story_engine({story: '{"size": 1}'}, StoryFrequencies(2, 1, {"bridg": 1}, {"bridg": 0.75}))
+    saved = storage.load_story_engine(NOW)
+    assert saved is not None and (saved.version, saved.articles, saved.terms) == (2, 1, (("bridg", 1, 0.75),))
+    storage.save_story_engine({story: '{"size": 2}'}, None)  # story rows only
+    saved = storage.load_story_engine(NOW)
+    assert saved is not None and saved.stories == ((story, '{"size": 2}'),) and saved.articles == 1
+
+
 def test_a_recheck_is_due_at_its_time_with_the_pages_validators(storage: Storage) -> None:
     page = replace(article("1", summary=BRIDGE), extraction="page")
     aid = storage.save_article(FEED, page, "h1", HIT, NOW).article_id
@@ -124,9 +167,6 @@ def test_a_recheck_is_due_at_its_time_with_the_pages_validators(storage: Storage
     assert (due.article_id, due.feed_url, due.etag, due.last_modified) == (aid, FEED, '"v1"', None)
     storage.set_recheck(aid, None)
     assert storage.due_rechecks(NOW + timedelta(days=30)) == []
-
-
-
 
 
 def test_rescore_demotes_keeps_and_promotes(storage: Storage) -> None:

@@ -1,27 +1,37 @@
 """Every stored article joins a story, online, in arrival order (changes.stories does the
-clustering; the store keeps each article's story).
+clustering; the store keeps each article's story and the engine's state).
 
 Candidate stories come from the store (`StoreStoryIndex`: an FTS5 table of each story's
 distinctive terms, ranked by BM25, limited to stories grown in the last REPLAY_DAYS); the
-engine's similarity decides among them. The story vectors live in memory: when a process
-starts, they are rebuilt by replaying the articles of the last REPLAY_DAYS in arrival order, each
-placed in its stored story (the engine's `story_hint`), so a poll in a new process continues the
-same stories. Older stories cannot be joined anyway: the engine halves a story's similarity for
-every HALF_LIFE_DAYS it has not grown, and after REPLAY_DAYS even a perfect match is under the
+engine's similarity decides among them. The story vectors live in memory and in the store: each
+placement writes the story's engine state and the article's document frequencies in the same
+transaction as the story assignment, so a new process loads the stories grown in the last
+REPLAY_DAYS and the frequencies and continues exactly where the last one stopped. A store
+without that state (written by an older version) is replayed once instead: the articles of the
+last REPLAY_DAYS in arrival order, each placed in its stored story (the engine's `story_hint`);
+the result is then saved. A story whose stored state is unreadable is rebuilt from its articles
+alone. Older stories cannot be joined anyway: the engine halves a story's similarity for every
+HALF_LIFE_DAYS it has not grown, and after REPLAY_DAYS even a perfect match is under the
 threshold.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .changes.stories import HALF_LIFE_DAYS, THRESHOLD, StoryClusterer
+import orjson
+
+from .changes.stories import HALF_LIFE_DAYS, THRESHOLD, DocFrequency, MemoryStoryIndex, StoryClusterer
 from .changes.stories import Article as StoryArticle
+from .changes.story_state import STATE_VERSION, FrequencyState, StateError, StoryState, story_from_json, story_to_json
 from .models import Article
+from .store.records import StoryEngineState, StoryFrequencies, StoryMember, StoryStep
 
 if TYPE_CHECKING:
     from .store.protocol import Storage
@@ -29,6 +39,8 @@ if TYPE_CHECKING:
 # similarity 1.0 * 0.5 ** (days / HALF_LIFE_DAYS) < THRESHOLD beyond this many days
 REPLAY_DAYS = math.ceil(HALF_LIFE_DAYS * math.log2(1.0 / THRESHOLD))
 
+
+log = logging.getLogger("monitor")
 
 MAX_CANDIDATES = 24  # stories the index returns (the engine compares at most its own limit)
 
@@ -72,46 +84,146 @@ def _load_text_tables() -> None:
     StoryClusterer().assign(StoryArticle("warm-up", "Warm-up", sample, None, None, datetime(2026, 1, 1, tzinfo=UTC)))
 
 
+class _NotedFrequency(DocFrequency):
+    """The engine's document frequencies, noting the last article's terms with their priors: the
+    tracker stores that change with the article's story."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.added: tuple[tuple[str, float], ...] = ()
+
+    def add(self, terms: Iterable[str]) -> None:
+        terms = list(terms)
+        super().add(terms)
+        # every term of an article had its prior noted while it was counted (term_counts)
+        self.added = tuple((t, self._prior.get(t, 0.0)) for t in terms)
+
+
+def _encode(state: StoryState) -> str:
+    # orjson writes the shortest repr that reads back to the same float, as json does (exact)
+    return orjson.dumps(story_to_json(state)).decode()
+
+
+def _story_article(m: StoryMember) -> StoryArticle:
+    return StoryArticle(str(m.article_id), m.title, m.text, m.url, None, m.published or m.first_seen)
+
+
 class StoryTracker:
     """The clusterer and the map from its story ids to stored stories; thread-safe."""
 
     def __init__(self) -> None:
         self.index = StoreStoryIndex(self)
         self._clusterer = StoryClusterer(index=self.index)
+        self._df = _NotedFrequency()
+        self._clusterer.df = self._df
         self._stored: dict[str, int] = {}  # clusterer story -> stored story
         self.engine_ids: dict[int, str] = {}  # stored story -> clusterer story
         self._lock = threading.Lock()
         self._warm = False
         self.replaying = False
+        self.replayed = 0  # articles replayed at start (0 when the stored state was loaded)
+        self.rebuilt: list[int] = []  # stored stories rebuilt from their articles (unreadable state)
         self.store: Storage | None = None
 
     def warm(self, store: Storage, now: datetime) -> int:
-        """Replay the recent stored articles into the clusterer (once); returns how many."""
+        """Load the stored engine state (once), else replay the recent stored articles into the
+        clusterer and save the result; returns how many articles were replayed."""
         with self._lock:
             if self._warm:
                 return 0
-            self._warm, self.store, self.replaying = True, store, True
+            self._warm, self.store = True, store
             _load_text_tables()
+            since = now - timedelta(days=REPLAY_DAYS)
+            saved = store.load_story_engine(since)
+            if saved is not None and saved.version == STATE_VERSION:
+                self._load(store, saved, since)
+                log.info("stories: %d loaded from the stored engine state", len(saved.stories))
+                return self.replayed
+            if saved is not None:
+                log.warning("story engine state v%s, this engine reads v%s: replaying", saved.version, STATE_VERSION)
+            self.replayed = self._replay(store.story_members(since))
+            self._save(store, list(self._stored), whole=True)
+            log.info("stories: no stored engine state, replayed %d articles (saved now)", self.replayed)
+            return self.replayed
+
+    def _replay(self, members: list[StoryMember]) -> int:
+        self.replaying = True
+        try:
+            for m in members:
+                placed = self._clusterer.assign(_story_article(m), story_hint=self.engine_ids.get(m.story_id))
+                self._stored.setdefault(placed.story, m.story_id)
+                self.engine_ids.setdefault(m.story_id, placed.story)
+        finally:
+            self.replaying = False
+        return len(members)
+
+    def _load(self, store: Storage, saved: StoryEngineState, since: datetime) -> None:
+        df = {t: n for t, n, _ in saved.terms}
+        self._df.restore(FrequencyState(saved.articles, df, {t: p for t, _, p in saved.terms}))
+        missing: list[int] = []
+        for story_id, raw in saved.stories:
             try:
-                members = store.story_members(now - timedelta(days=REPLAY_DAYS))
-                for m in members:
-                    art = StoryArticle(str(m.article_id), m.title, m.text, m.url, None, m.published or m.first_seen)
-                    placed = self._clusterer.assign(art, story_hint=self.engine_ids.get(m.story_id))
-                    self._stored.setdefault(placed.story, m.story_id)
-                    self.engine_ids.setdefault(m.story_id, placed.story)
-            finally:
-                self.replaying = False
-            return len(members)
+                state = None if raw is None else story_from_json(orjson.loads(raw))
+            except (StateError, ValueError) as exc:
+                log.warning("story %s: unreadable engine state (%s); rebuilt from its articles", story_id, exc)
+                state = None
+            if state is None:
+                missing.append(story_id)
+            else:
+                self._adopt(story_id, state)
+        if missing:
+            self._rebuild(store, since, missing)
+
+    def _adopt(self, story_id: int, state: StoryState) -> None:
+        engine_id = f"s{story_id}"  # unique here; the clusterer numbers its new stories after it
+        self._clusterer.restore_story(replace(state, id=engine_id))
+        self._stored[engine_id] = story_id
+        self.engine_ids[story_id] = engine_id
+
+    def _rebuild(self, store: Storage, since: datetime, story_ids: list[int]) -> None:
+        """Stories without a readable state: each is built again from its recent articles alone
+        (in a scratch clusterer over the stored frequencies, which count these articles already)."""
+        wanted = set(story_ids)
+        by_story: dict[int, list[StoryMember]] = {}
+        for m in store.story_members(since):
+            if m.story_id in wanted:
+                by_story.setdefault(m.story_id, []).append(m)
+        base = self._df.state()
+        for story_id, members in by_story.items():
+            scratch = StoryClusterer(index=MemoryStoryIndex())
+            scratch.df.restore(base)
+            first = scratch.assign(_story_article(members[0])).story
+            for m in members[1:]:
+                scratch.assign(_story_article(m), story_hint=first)
+            state = scratch.story_state(first)
+            if state is not None:
+                self._adopt(story_id, state)
+                self.rebuilt.append(story_id)
+        self._save(store, [self.engine_ids[s] for s in self.rebuilt], whole=False)
+
+    def _save(self, store: Storage, engine_ids: list[str], whole: bool) -> None:
+        states = {}
+        for engine_id in engine_ids:
+            state = self._clusterer.story_state(engine_id)
+            if state is not None:
+                states[self._stored[engine_id]] = _encode(state)
+        freq = self._df.state()
+        frequencies = StoryFrequencies(STATE_VERSION, freq.n, freq.df, freq.prior) if whole else None
+        store.save_story_engine(states, frequencies)
 
     def place(self, store: Storage, article_id: int, article: Article, feed: str, now: datetime) -> int:
-        """Assign a newly stored article to a story (a stored one, or a new one)."""
+        """Assign a newly stored article to a story (a stored one, or a new one) and store the
+        story's engine state and the article's frequencies with it."""
         self.warm(store, now)
         with self._lock:
             art = StoryArticle(
                 str(article_id), article.title, article.text, article.url, feed, article.published or now
             )
             placed = self._clusterer.assign(art)
-            story = store.assign_story(article_id, None if placed.new_story else self._stored.get(placed.story), now)
+            state = self._clusterer.story_state(placed.story)
+            step = StoryStep(_encode(state) if state else "null", self._df.added)
+            target = None if placed.new_story else self._stored.get(placed.story)
+            story = store.assign_story_step(article_id, target, now, step)
             self._stored[placed.story] = story
             self.engine_ids.setdefault(story, placed.story)
             self.index.flush(store, self._stored, now)

@@ -218,6 +218,20 @@ def m005_scale(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_digest_items_match_id ON digest_items (match_id)")
 
 
+@MIGRATIONS()
+def m006_story_state(db: sqlite_utils.Database) -> None:
+    """The story engine's state (monitor.storyline), so a new process continues the stories
+    without replaying the recent articles: one row per story (written with each placement), the
+    document frequencies of the stream, and one row with the article count and state version.
+    No foreign key to stories: a retention that drops old stories may drop their rows or leave
+    them (rows are only read joined to the stories grown in the replay window)."""
+    db.execute("CREATE TABLE story_state (story_id INTEGER PRIMARY KEY, state TEXT NOT NULL)")
+    db.execute("CREATE TABLE story_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL, prior REAL NOT NULL) WITHOUT ROWID")
+    db.execute(
+        """CREATE TABLE story_engine (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL,
+           articles INTEGER NOT NULL)"""
+    )
+
 # The hand-rolled table's version N is migration N here.
 LEGACY_NAMES = ("m001_initial", "m002_fetch_url")
 

@@ -238,6 +238,28 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        "m006_story_state",
+        """
+        -- The story engine's state (monitor.storyline): one row per story, the stream's document
+        -- frequencies, and the article count with the state version. No foreign key to stories
+        -- (rows are read joined to the stories grown in the replay window).
+        CREATE TABLE story_state (
+            story_id bigint PRIMARY KEY,
+            state text NOT NULL
+        );
+        CREATE TABLE story_df (
+            term text PRIMARY KEY,
+            df bigint NOT NULL,
+            prior double precision NOT NULL
+        );
+        CREATE TABLE story_engine (
+            id integer PRIMARY KEY CHECK (id = 1),
+            version integer NOT NULL,
+            articles bigint NOT NULL
+        );
+        """,
+    ),
 )
 
 # Any constant shared by every process of this project: serialises concurrent migrations.

@@ -10,7 +10,7 @@ decided, inserts go through unique keys (ON CONFLICT), and digest items are uniq
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 
 from ..errors import StorageError
 from ..models import Article, Document, FeedSpec, FeedState, FeedUpdate, Judgment, MatchItem, Score
-from . import describe_location, pg_changes, pg_feeds, pg_listing, pg_retention, pg_saving
+from . import describe_location, pg_changes, pg_feeds, pg_listing, pg_retention, pg_saving, pg_story_engine
 from .common import EPOCH
 from .lifecycle import rescore_outcome
 from .pg_migrations import lock_migrations, migrate, schema_version
@@ -38,7 +38,10 @@ from .records import (
     StoredArticle,
     StoredMatch,
     StoredVersion,
+    StoryEngineState,
+    StoryFrequencies,
     StoryMember,
+    StoryStep,
 )
 
 T = TypeVar("T")
@@ -187,6 +190,17 @@ class PostgresStore:
     def assign_story(self, article_id: int, story_id: int | None, now: datetime) -> int:
         with self._tx() as conn:
             return pg_changes.assign_story(conn, article_id, story_id, now)
+
+    def assign_story_step(self, article_id: int, story_id: int | None, now: datetime, step: StoryStep) -> int:
+        with self._tx() as conn:
+            return pg_story_engine.assign_step(conn, article_id, story_id, now, step)
+
+    def save_story_engine(self, stories: Mapping[int, str], frequencies: StoryFrequencies | None) -> None:
+        with self._tx() as conn:
+            pg_story_engine.save(conn, stories, frequencies)
+
+    def load_story_engine(self, since: datetime) -> StoryEngineState | None:
+        return self._read(lambda conn: pg_story_engine.load(conn, since))
 
     def story_members(self, since: datetime) -> list[StoryMember]:
         return self._read(lambda conn: pg_changes.story_members(conn, since))

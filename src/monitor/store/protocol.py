@@ -7,7 +7,7 @@ backend (PostgreSQL) implements the same methods and runs the same test suite
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -26,7 +26,10 @@ from .records import (
     StoredArticle,
     StoredMatch,
     StoredVersion,
+    StoryEngineState,
+    StoryFrequencies,
     StoryMember,
+    StoryStep,
 )
 
 
@@ -85,6 +88,20 @@ class ArticleStorage(Protocol):
 
     def story_candidates(self, terms: Sequence[str], since: datetime, limit: int) -> list[int]:
         """Stories grown since `since` that share terms with the query, best (BM25) first."""
+        ...
+
+    def assign_story_step(self, article_id: int, story_id: int | None, now: datetime, step: StoryStep) -> int:
+        """assign_story, and in the same transaction the story's engine state and the article's
+        document frequencies (a crash keeps the stored engine and the stories consistent)."""
+        ...
+
+    def save_story_engine(self, stories: Mapping[int, str], frequencies: StoryFrequencies | None) -> None:
+        """Write these stories' engine states (story id -> JSON) and, unless None, replace the
+        engine's document frequencies; one transaction."""
+        ...
+
+    def load_story_engine(self, since: datetime) -> StoryEngineState | None:
+        """The stored engine with the stories grown since `since`; None before the first save."""
         ...
 
     def due_rechecks(self, now: datetime, limit: int = 100) -> list[Recheck]:

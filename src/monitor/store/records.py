@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -192,3 +193,35 @@ class MatchPage:
     total: int
     demoted: frozenset[int]  # article ids on this page whose match is demoted
     feeds: tuple[str, ...]  # names of the feeds the listed matches come from (the filter's choices)
+
+
+@dataclass(frozen=True)
+class StoryStep:
+    """What one story placement changes in the story engine's state: the story's state (JSON,
+    changes.story_state) and the article's distinct terms with their background prior (each
+    term's document frequency and the article count go up by one)."""
+
+    state: str
+    terms: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class StoryFrequencies:
+    """The story engine's document frequencies, written whole (after a replay)."""
+
+    version: int
+    articles: int
+    df: Mapping[str, int]
+    prior: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class StoryEngineState:
+    """The stored story engine: state version, articles counted, document frequencies
+    (term, df, prior), and the stories grown since a time, least recently grown first, each
+    with its state (None: no row)."""
+
+    version: int
+    articles: int
+    terms: tuple[tuple[str, int, float], ...]
+    stories: tuple[tuple[int, str | None], ...]

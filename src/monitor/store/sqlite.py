@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +19,19 @@ import sqlite_utils
 
 from ..errors import StorageError
 from ..models import Article, FeedSpec, FeedState, FeedUpdate, Judgment, MatchItem, Score
-from . import articles, digests, feeds, judgments, listing, matches, retention, saving, stories, versions
+from . import (
+    articles,
+    digests,
+    feeds,
+    judgments,
+    listing,
+    matches,
+    retention,
+    saving,
+    stories,
+    story_engine,
+    versions,
+)
 from .common import one
 from .lifecycle import rescore_outcome
 from .migrations import migrate, schema_version
@@ -37,7 +49,10 @@ from .records import (
     StoredArticle,
     StoredMatch,
     StoredVersion,
+    StoryEngineState,
+    StoryFrequencies,
     StoryMember,
+    StoryStep,
 )
 
 T = TypeVar("T")
@@ -148,6 +163,17 @@ class SqliteStore:
     def assign_story(self, article_id: int, story_id: int | None, now: datetime) -> int:
         with self._tx() as conn:
             return stories.assign(conn, article_id, story_id, now)
+
+    def assign_story_step(self, article_id: int, story_id: int | None, now: datetime, step: StoryStep) -> int:
+        with self._tx() as conn:
+            return story_engine.assign_step(conn, article_id, story_id, now, step)
+
+    def save_story_engine(self, stories: Mapping[int, str], frequencies: StoryFrequencies | None) -> None:
+        with self._tx() as conn:
+            story_engine.save(conn, stories, frequencies)
+
+    def load_story_engine(self, since: datetime) -> StoryEngineState | None:
+        return self._read(lambda conn: story_engine.load(conn, since))
 
     def story_members(self, since: datetime) -> list[StoryMember]:
         return self._read(lambda conn: stories.members_since(conn, since))
