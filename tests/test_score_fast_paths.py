@@ -8,6 +8,8 @@ implementation of the same definition: same terms, same order, same floats.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from collections import Counter
 from itertools import chain
 
@@ -119,3 +121,22 @@ def test_score_values_do_not_depend_on_cache_state() -> None:
     first = [build_scorer(seeds).score(d) for d in docs]
     again = [build_scorer(seeds).score(d) for d in reversed(docs)][::-1]
     assert first == again
+
+
+def test_starting_the_cli_builds_no_gazetteer() -> None:
+    # the place tables and wordfreq cost ~1 s of CPU: only a command that scores pays them
+    code = (
+        "import sys, monitor.cli\n"
+        "from monitor.score import text\n"
+        "print(text.gazetteer.cache_info().currsize, 'wordfreq' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["0", "False"]
+
+
+def test_the_gazetteer_is_built_on_first_use_and_found_by_its_old_names() -> None:
+    from monitor.score import text
+
+    assert text.countries(["Talks", "in", "North", "Korea"], ["talks", "in", "north", "korea"]) == [(2, 4, "KP")]
+    assert text.gazetteer.cache_info().currsize == 1
+    assert text.GAZ is text.gazetteer().table and "korea" in text.TRIGGERS

@@ -7,15 +7,10 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from itertools import compress
 
-from wordfreq import zipf_frequency
-
 from monitor.score.geo import NAMES
 from monitor.score.text import (
-    GAZ_WORDS,
-    TRIGGER_CODES,
-    TRIGGER_WORDS,
-    TRIGGERS,
     countries,
+    gazetteer,
     may_have_place,
     place_tokens,
     sentence_tokens,
@@ -51,6 +46,8 @@ def idf(word: str) -> float:
     """Background rarity of a (folded) word: wordfreq Zipf frequency as an IDF prior."""
     v = _IDF.get(word)
     if v is None:
+        from wordfreq import zipf_frequency  # on first use: a command that scores nothing skips its import
+
         z = zipf_frequency(word, "en")
         if z >= STOP_ZIPF or len(word) < 3 or not word.isalpha():
             v = 0.0
@@ -69,6 +66,8 @@ def country_rarity(code: str) -> float:
     """Background rarity of a country (IDF prior from how often its name is written)."""
     v = _CRARITY.get(code)
     if v is None:
+        from wordfreq import zipf_frequency
+
         name = NAMES.get(code, code).lower()
         v = max(0.5, ZIPF_CEIL - zipf_frequency(name, "en"))
         _CRARITY[code] = v
@@ -136,7 +135,8 @@ def _names_part(hit: AbstractSet[str], tset: frozenset[str], place_words: frozen
     """Whether a vocabulary word of a sentence may be part of a place name it holds."""
     if hit.isdisjoint(place_words):
         return False
-    return any(not hit.isdisjoint(TRIGGER_WORDS[t]) for t in tset & TRIGGERS)
+    g = gazetteer()
+    return any(not hit.isdisjoint(g.trigger_words[t]) for t in tset & g.triggers)
 
 
 @dataclass(frozen=True)
@@ -158,10 +158,11 @@ class _Lexicon:
         cls, vocab: dict[str, str], relevant: frozenset[str] | None = None, attached: frozenset[str] = frozenset()
     ) -> _Lexicon:
         keys = frozenset(vocab)
+        g = gazetteer()
         focus: frozenset[str] = frozenset()
         if relevant is not None:
-            focus = frozenset(t for t, codes in TRIGGER_CODES.items() if codes & relevant) | attached
-        return cls(vocab, keys | TRIGGERS | {"u", "d"}, relevant, attached, focus, keys & GAZ_WORDS)
+            focus = frozenset(t for t, codes in g.trigger_codes.items() if codes & relevant) | attached
+        return cls(vocab, keys | g.triggers | {"u", "d"}, relevant, attached, focus, keys & g.words)
 
 
 _Places = tuple[list[str], list[str], list[tuple[int, int, str]]]  # raw, folded, countries

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import islice
 
-from wordfreq import zipf_frequency
-
 from monitor.models import Document, Judgment, Seed
 from monitor.score.background import common_words, uniforms, zipf_words
 from monitor.score.geo import NAMES
@@ -17,6 +15,8 @@ from monitor.score.relation.scorer import RelationScorer
 
 def _background_docs(n: int = 200) -> list[Document]:
     """Deterministic pseudo-documents from general word and country frequencies."""
+    from wordfreq import zipf_frequency  # on first use, as in reading.idf
+
     words, draws = common_words(), uniforms()
     places = sorted(NAMES.values())
     pz = [zipf_frequency(p.lower(), "en") for p in places]
