@@ -140,3 +140,15 @@ def test_the_gazetteer_is_built_on_first_use_and_found_by_its_old_names() -> Non
     assert text.countries(["Talks", "in", "North", "Korea"], ["talks", "in", "north", "korea"]) == [(2, 4, "KP")]
     assert text.gazetteer.cache_info().currsize == 1
     assert text.GAZ is text.gazetteer().table and "korea" in text.TRIGGERS
+
+
+def test_workers_fork_with_the_tables_built() -> None:
+    # workers.py's fork server imports monitor.score.warm: a worker finds the tables built before
+    # it scores anything (else each worker would spend ~0.7 s CPU on its first page)
+    from concurrent.futures import ProcessPoolExecutor
+
+    from monitor.score.text import tables_built
+    from monitor.workers import _context
+
+    with ProcessPoolExecutor(1, mp_context=_context()) as pool:
+        assert pool.submit(tables_built).result(timeout=120) is True

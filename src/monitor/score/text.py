@@ -307,6 +307,11 @@ def gazetteer() -> Gazetteer:
     )
 
 
+def tables_built() -> bool:
+    """Whether this process has built the tables (checked without building them)."""
+    return gazetteer.cache_info().currsize > 0
+
+
 # the tables' former module-level names, for tools (built on first access)
 _LAZY = {
     "GAZ": "table",
