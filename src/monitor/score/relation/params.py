@@ -28,7 +28,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class RelationParams:
-    # -- background rarity of words and countries (shared with the lexical reading) --
+    # -- background rarity of words and countries (shared with the lexical reading; its caches are
+    # process-wide, so these five are always read from the committed record) --
     zipf_ceiling: float  # convention: rarity is ceiling - Zipf frequency (Zipf tops out near 7)
     stop_zipf: float  # convention: words at least this common (about the 150 commonest) carry no topic
     unknown_word_zipf: float  # convention: a word wordfreq does not know (a name, a typo) is read as this
