@@ -15,7 +15,8 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, repeat
+from operator import mul, truediv
 
 from monitor.score.relation import idf
 from monitor.score.text import fold, quick_tokens, stem
@@ -36,78 +37,77 @@ class Reading:
     title: Vector  # unit-length vector of the title alone (empty without a title)
 
 
-def names_in(text: str) -> set[str]:
-    out = set()
-    for name in set(_NAME.findall(text)):
+class _NameKeys(dict[str, str | None]):
+    """A capitalised name -> its term (the stem of its folded form), None when uninformative;
+    filled as names are met (bounded)."""
+
+    def __missing__(self, name: str) -> str | None:
         f = fold(name)
-        if idf(f) > 0:
-            out.add(stem(f))
-    return out
+        key = stem(f) if idf(f) > 0 else None
+        if len(self) < 200_000:
+            self[name] = key
+        return key
 
 
-# token -> (stem, weight) for informative words, (number key, _NUMBER) for numbers, None for others;
-# bounded like relation/reading.py's caches
-_TERMS: dict[str, tuple[str, float] | None] = {}
-_UNSEEN = ("", -2.0)
-_NUMBER = -1.0  # the weight slot of a number: number_weight applies
+_NAME_KEYS = _NameKeys()
 
 
-def _term(t: str) -> tuple[str, float] | None:
-    w = idf(t)
-    if w > 0:
-        st = stem(t)
-        info: tuple[str, float] | None = (st, idf(st))
-    elif len(t) >= 2 and t.isdigit():
-        info = ("#" + t, _NUMBER)
-    else:
-        info = None
-    if len(_TERMS) < 500_000:
-        _TERMS[t] = info
-    return info
+def names_in(text: str) -> set[str]:
+    out: set[str | None] = set(map(_NAME_KEYS.__getitem__, set(_NAME.findall(text))))
+    out.discard(None)
+    return out  # type: ignore[return-value]  # None was discarded
 
 
-def _counts(tokens: Iterable[str]) -> tuple[Counter[str], Counter[str], dict[str, float]]:
-    """Stemmed informative words, numbers (as ``#1234``), and each stem's weight; each
-    distinct token looked at once."""
-    words: Counter[str] = Counter()
-    numbers: Counter[str] = Counter()
-    weight: dict[str, float] = {}
-    get = _TERMS.get
-    for t, c in Counter(tokens).items():
-        info = get(t, _UNSEEN)
-        if info is _UNSEEN:
-            info = _term(t)
-        if info is not None:
-            key, w = info
-            if w == _NUMBER:
-                numbers[key] += c
-            else:
-                words[key] += c
-                weight[key] = w
-    return words, numbers, weight
+class _TermKeys(dict[str, str | None]):
+    """token -> its term: the stem of an informative word, ``#`` and the digits of a number
+    of two or more digits, None for any other token; filled as tokens are met (bounded like
+    relation/reading.py's caches), so a document's tokens map to terms in one C-level pass."""
+
+    def __missing__(self, t: str) -> str | None:
+        key: str | None = None
+        if idf(t) > 0:
+            key = stem(t)
+            _WEIGHT[key] = idf(key)
+        elif len(t) >= 2 and t.isdigit():
+            key = "#" + t
+        if len(self) < 500_000:
+            self[t] = key
+        return key
+
+
+_KEYS = _TermKeys()
+_WEIGHT: dict[str, float] = {}  # stem -> its weight (background rarity)
 
 
 def unit(weights: Mapping[str, float]) -> dict[str, float]:
-    norm = math.sqrt(sum(x * x for x in weights.values()))
-    return {t: x / norm for t, x in weights.items()} if norm > 0 else {}
+    values = weights.values()
+    norm = math.sqrt(sum(map(mul, values, values)))
+    return dict(zip(weights, map(truediv, values, repeat(norm, len(weights))), strict=True)) if norm > 0 else {}
 
 
 def weigh(
     text: str, name_boost: float, number_weight: float, tokens: Iterable[str] | None = None
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """(terms vector, names vector) of a text (``tokens``: its folded tokens, when already read)."""
-    words, numbers, weight = _counts(quick_tokens(text) if tokens is None else tokens)
-    names = names_in(text)
+    """(terms vector, names vector) of a text (``tokens``: its folded tokens, when already read).
+    Terms are in the order of their first token, words before numbers."""
+    counts: Counter[str | None] = Counter(map(_KEYS.__getitem__, quick_tokens(text) if tokens is None else tokens))
+    counts.pop(None, None)
+    weight, log = _WEIGHT, math.log
     terms: dict[str, float] = {}
+    numbers: list[str] = []
+    for t, c in counts.items():
+        if t[0] == "#":  # type: ignore[index]  # None was popped
+            numbers.append(t)  # type: ignore[arg-type]
+        else:
+            terms[t] = weight[t] if c == 1 else (1.0 + log(c)) * weight[t]  # type: ignore[index]
     name_vec: dict[str, float] = {}
-    for t, c in words.items():
-        w = weight[t] if c == 1 else (1.0 + math.log(c)) * weight[t]
-        if t in names:
-            name_vec[t] = w
-            w *= name_boost
-        terms[t] = w
-    for t, c in numbers.items():
-        terms[t] = (1.0 + math.log(c)) * number_weight
+    names = names_in(text)
+    if names:
+        name_vec = {t: w for t, w in terms.items() if t in names}
+        for t, w in name_vec.items():
+            terms[t] = w * name_boost
+    for t in numbers:
+        terms[t] = (1.0 + log(counts[t])) * number_weight
     return unit(terms), unit(name_vec)
 
 

@@ -53,7 +53,7 @@ class Scorer:
         w = self.weights
         readings = tuple(read("", s.text, w.name_boost, w.number_weight) for s in seeds)
         self.profile = LexicalProfile.of(tuple(s.name for s in seeds), readings)
-        self.relation: RelationScorer = build_relation(seeds)
+        self.relation: RelationScorer = build_relation(seeds, params=w.relation)
         self.breadth = self.relation.breadth
         self.base_threshold = w.threshold
         self.threshold = w.threshold

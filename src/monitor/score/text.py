@@ -240,24 +240,18 @@ def _build_gazetteer() -> tuple[dict[tuple[str, ...], _Alias], dict[str, int]]:
 
 REGION_MEMBERS: dict[str, frozenset[str]] = {"@" + n: frozenset(m) for n, m in REGIONS}
 
-GAZ, GAZ_FIRST = _build_gazetteer()
-# first tokens that are an alias on their own, and the second tokens of longer aliases
-GAZ_SINGLE = frozenset(k[0] for k in GAZ if len(k) == 1)
-GAZ_SECOND: dict[str, frozenset[str]] = {}
-for _k in GAZ:
-    if len(_k) > 1:
-        GAZ_SECOND[_k[0]] = GAZ_SECOND.get(_k[0], frozenset()) | {_k[1]}
-
 
 # every alias has one trigger, its rarest token: a sentence can only hold the alias when it
 # holds the trigger, so one set intersection per sentence decides which sentences need a
 # closer look (common words such as "the" or "new" in "The Gambia" or "New Zealand" trigger
 # nothing)
-def _build_triggers() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]], frozenset[str]]:
+def _build_triggers(
+    table: dict[tuple[str, ...], _Alias],
+) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]], frozenset[str]]:
     from wordfreq import zipf_frequency
 
     trig: dict[str, list[tuple[tuple[str, ...], _Alias]]] = {}
-    for k, a in GAZ.items():
+    for k, a in table.items():
         t = min(k, key=lambda w: (zipf_frequency(w, "en"), w))
         trig.setdefault(t, []).append((k, a))
     # triggers whose aliases all start with them and must be capitalised (or are acronyms):
@@ -268,17 +262,82 @@ def _build_triggers() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[st
     return codes, words, cased
 
 
-TRIGGER_CODES, TRIGGER_WORDS, _CASED_TRIGGERS = _build_triggers()
-TRIGGERS = frozenset(TRIGGER_CODES)
-# every word of every alias (a vocabulary word among them may be part of a place's name)
-GAZ_WORDS = frozenset(w for k in GAZ for w in k)
+@dataclass(frozen=True)
+class Gazetteer:
+    """The place-name tables, built on first use (about 0.7 s of CPU: a command that scores
+    nothing, such as ``monitor status``, does not pay it).
+
+    * ``table``: folded token tuple -> alias; ``first``: a first token -> the longest alias
+      starting with it; ``single``: first tokens that are an alias on their own; ``second``: a
+      first token -> the second tokens of its longer aliases;
+    * ``trigger_codes``/``trigger_words``: a trigger -> the codes / words of its aliases;
+      ``cased_triggers``: triggers that must be written capitalised; ``triggers``: all of them;
+    * ``words``: every word of every alias (a vocabulary word among them may be part of a
+      place's name)."""
+
+    table: dict[tuple[str, ...], _Alias]
+    first: dict[str, int]
+    single: frozenset[str]
+    second: dict[str, frozenset[str]]
+    trigger_codes: dict[str, frozenset[str]]
+    trigger_words: dict[str, frozenset[str]]
+    cased_triggers: frozenset[str]
+    triggers: frozenset[str]
+    words: frozenset[str]
+
+
+@lru_cache(maxsize=1)
+def gazetteer() -> Gazetteer:
+    table, first = _build_gazetteer()
+    second: dict[str, frozenset[str]] = {}
+    for k in table:
+        if len(k) > 1:
+            second[k[0]] = second.get(k[0], frozenset()) | {k[1]}
+    codes, words, cased = _build_triggers(table)
+    return Gazetteer(
+        table,
+        first,
+        frozenset(k[0] for k in table if len(k) == 1),
+        second,
+        codes,
+        words,
+        cased,
+        frozenset(codes),
+        frozenset(w for k in table for w in k),
+    )
+
+
+def tables_built() -> bool:
+    """Whether this process has built the tables (checked without building them)."""
+    return gazetteer.cache_info().currsize > 0
+
+
+# the tables' former module-level names, for tools (built on first access)
+_LAZY = {
+    "GAZ": "table",
+    "GAZ_FIRST": "first",
+    "GAZ_SINGLE": "single",
+    "GAZ_SECOND": "second",
+    "TRIGGER_CODES": "trigger_codes",
+    "TRIGGER_WORDS": "trigger_words",
+    "TRIGGERS": "triggers",
+    "GAZ_WORDS": "words",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(gazetteer(), _LAZY[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def may_have_place(tset: set[str] | frozenset[str], text: str) -> bool:
     """Cheap test whether ``countries`` can find anything in a sentence (``tset``: its folded
     tokens, or those of them that are triggers or anything else)."""
-    for t in tset & TRIGGERS:
-        if t in _CASED_TRIGGERS and t.capitalize() not in text and t.upper() not in text:
+    g = gazetteer()
+    cased = g.cased_triggers
+    for t in tset & g.triggers:
+        if t in cased and t.capitalize() not in text and t.upper() not in text:
             continue
         return True
     return False
@@ -311,16 +370,17 @@ def countries(raw_tokens: list[str], folded: list[str]) -> list[tuple[int, int, 
     """(start, end, code) of each country mention, longest match first."""
     out: list[tuple[int, int, str]] = []
     n = len(folded)
-    first = GAZ_FIRST
+    g = gazetteer()
+    first, single, second, table = g.first, g.single, g.second, g.table
     nxt = 0
     for i in compress(count(), map(first.__contains__, folded)):
         if i < nxt:
             continue  # inside the previous mention
         f = folded[i]
-        if f not in GAZ_SINGLE and (i + 1 == n or folded[i + 1] not in GAZ_SECOND[f]):
+        if f not in single and (i + 1 == n or folded[i + 1] not in second[f]):
             continue  # the first word of longer names only ("the", "new"), not followed by one
         for k in range(min(first[f], n - i), 0, -1):
-            a = GAZ.get(tuple(folded[i : i + k]))
+            a = table.get(tuple(folded[i : i + k]))
             if a is None:
                 continue
             tok = raw_tokens[i]

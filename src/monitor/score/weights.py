@@ -12,8 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from monitor.score.features import Feature
+from monitor.score.relation.params import RelationParams
 
 WEIGHTS_FILE = Path(__file__).with_name("weights.json")
+
+
+def committed_relation_params() -> RelationParams:
+    """The relation model's numbers as committed (``weights.json``'s ``relation`` section): the
+    default of ``Weights.relation``, so a refit of the combination keeps them as they are."""
+    return RelationParams.from_json(json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))["relation"])
 
 
 @dataclass(frozen=True)
@@ -28,7 +35,9 @@ class Weights:
       seeds' centroid (Rocchio's beta and gamma; beta 0.5 rather than the classic 0.75: in
       feedback mode on the dev tasks 0.75 let revealed same-topic stories crowd out the seeds'
       own, mean AP2 0.910 against 0.954);
-    * ``threshold_span``: how far feedback may move the threshold from the default.
+    * ``threshold_span``: how far feedback may move the threshold from the default;
+    * ``relation``: every number of the relation model (``relation/params.py`` says of each
+      whether it is hand-set, a convention or part of a derivation from the seeds).
     """
 
     coef: Mapping[Feature, float]
@@ -39,6 +48,7 @@ class Weights:
     rocchio: tuple[float, float] = (0.5, 0.15)
     threshold_span: float = 0.15
     fitted: Mapping[str, Any] = field(default_factory=dict)  # provenance: data, folds, figures
+    relation: RelationParams = field(default_factory=committed_relation_params)
 
     def value(self, feats: Mapping[Feature, float]) -> float:
         z = self.intercept + sum(self.coef.get(k, 0.0) * v for k, v in feats.items())
@@ -54,6 +64,7 @@ class Weights:
             "rocchio": list(self.rocchio),
             "threshold_span": self.threshold_span,
             "fitted": dict(self.fitted),
+            "relation": self.relation.to_json(),
         }
 
     @classmethod
@@ -67,6 +78,7 @@ class Weights:
             rocchio=(float(data.get("rocchio", (0.5, 0.15))[0]), float(data.get("rocchio", (0.5, 0.15))[1])),
             threshold_span=float(data.get("threshold_span", 0.15)),
             fitted=dict(data.get("fitted", {})),
+            relation=RelationParams.from_json(data["relation"]) if "relation" in data else committed_relation_params(),
         )
 
 

@@ -17,15 +17,20 @@ What the seeds relate, found in the seeds themselves.  ``build_relation`` reads 
 A document is read in windows of a few sentences (the title joins every window), so a
 40-word summary and a 3,000-word article are judged alike: the best window decides, and a
 conjunction of facets inside one window counts, not scattered mentions.  The value is
-``0.55*conj + 0.08*single + 0.07*cover + 0.30*theme`` (without facets: the theme alone), times a
+``w_conj*conj + w_single*single + w_cover*cover + w_theme*theme`` (without facets: the theme alone), times a
 title factor (a title naming only part of the relation is less surely the story), plus what
 feedback has taught (Rocchio term weights and a vote of the nearest judged documents).  Partial
 credit stands in for a missing facet in two cases, scaled by the seeds' relation-bearing terms:
 a document's own main country that is in no facet (a new party in the seed relation), and two
 members of one facet related to each other (adjacent coverage).  See docs/relevance.md.
 
-Modules: ``reading`` (reading a text: sentences, places, vocabulary), ``profile`` (the seed
-profile), ``scorer`` (``RelationScorer``), ``threshold`` (the threshold and ``build_relation``).
+Every number is a field of ``RelationParams`` (``params``), the ``relation`` section of the
+weights record (``score/weights.json``), which says of each whether it is hand-set, a convention
+or part of a derivation from the seeds.
+
+Modules: ``params`` (the numbers), ``reading`` (reading a text: sentences, places, vocabulary),
+``profile`` (the seed profile), ``window`` (a document's windows), ``scorer``
+(``RelationScorer``), ``threshold`` (the threshold and ``build_relation``).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from __future__ import annotations
 # names other modules and the tests import from ``monitor.score.relation`` (redundant aliases
 # mark them as re-exports)
 from monitor.score.clean import clean_seed_text
+from monitor.score.relation.params import RelationParams
 from monitor.score.relation.profile import _build_profile as _build_profile
 from monitor.score.relation.profile import _Profile as _Profile
 from monitor.score.relation.reading import _IDF as _IDF
@@ -47,4 +53,4 @@ from monitor.score.relation.scorer import RelationScorer
 from monitor.score.relation.threshold import build_relation
 from monitor.score.relation.window import _Eval as _Eval
 
-__all__ = ["RelationScorer", "build_relation", "clean_seed_text"]
+__all__ = ["RelationParams", "RelationScorer", "build_relation", "clean_seed_text"]

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from monitor.models import Seed
 from monitor.score.geo import NAMES
-from monitor.score.relation.reading import ATTACHED_WEIGHT, WINDOW_TOKENS, ZIPF_CEIL, _Sent, idf
+from monitor.score.relation.params import RelationParams
+from monitor.score.relation.reading import _Sent, idf
 from monitor.score.text import stem
 
 
@@ -20,12 +21,12 @@ class _Facet:
     attached: dict[str, float] = field(default_factory=dict)  # stem -> weight
 
 
-def _seed_parties(sents: list[_Sent]) -> tuple[dict[str, float], list[set[str]]]:
-    """Salience of each country in a seed, and coordinated lists of 3+ countries."""
+def _seed_parties(sents: list[_Sent], p: RelationParams) -> tuple[dict[str, float], list[set[str]]]:
+    """Salience of each country in a seed, and coordinated lists of countries."""
     sal: dict[str, float] = defaultdict(float)
     lists: list[set[str]] = []
     for k, s in enumerate(sents):
-        boost = 2.0 if k == 0 else 1.0
+        boost = p.seed_first_salience if k == 0 else 1.0
         run: list[str] = []
         prev_end = -10
         for a, b, c in s.codes:
@@ -33,19 +34,19 @@ def _seed_parties(sents: list[_Sent]) -> tuple[dict[str, float], list[set[str]]]
                 continue
             sal[c] += boost
             gap = s.folded[prev_end:a] if prev_end >= 0 else None
-            if gap is not None and all(g in {"and", "or", "nor"} for g in gap) and len(gap) <= 1:
+            if gap is not None and all(g in {"and", "or", "nor"} for g in gap) and len(gap) <= p.list_max_gap:
                 run.append(c)
             else:
-                if len(set(run)) >= 3:
+                if len(set(run)) >= p.list_min_countries:
                     lists.append(set(run))
                 run = [c]
             prev_end = b
-        if len(set(run)) >= 3:
+        if len(set(run)) >= p.list_min_countries:
             lists.append(set(run))
     return sal, lists
 
 
-def _groups(sal: dict[str, float], lists: list[set[str]]) -> list[set[str]]:
+def _groups(sal: dict[str, float], lists: list[set[str]], p: RelationParams) -> list[set[str]]:
     """The seed's two parties: top country (+ its list mates) and the top other one."""
     if not sal:
         return []
@@ -56,26 +57,28 @@ def _groups(sal: dict[str, float], lists: list[set[str]]) -> list[set[str]]:
         g = {c}
         for lst in lists:
             if c in lst:
-                g |= {x for x in lst if sal.get(x, 0.0) >= 0.25 * top}
+                g |= {x for x in lst if sal.get(x, 0.0) >= p.list_mate_share * top}
         return g
 
     g1 = group_of(ranked[0][0])
     rest = [(c, v) for c, v in ranked if c not in g1]
-    if not rest or rest[0][1] < 0.2 * top:
+    if not rest or rest[0][1] < p.second_party_share * top:
         return [g1]
     g2 = group_of(rest[0][0]) - g1
     return [g1, g2]
 
 
 def _two_colour(
-    edges_diff: dict[tuple[str, str], float], edges_same: dict[tuple[str, str], float]
+    edges_diff: dict[tuple[str, str], float], edges_same: dict[tuple[str, str], float], max_exact: int
 ) -> tuple[set[str], set[str]]:
+    """Two sides maximising agreement with the edges: exactly (every split) up to ``max_exact``
+    nodes, by local search beyond."""
     nodes = sorted({x for e in list(edges_diff) + list(edges_same) for x in e})
     if not nodes:
         return set(), set()
     best: tuple[float, int] | None = None
     n = len(nodes)
-    if n <= 16:
+    if n <= max_exact:
         candidates = range(1 << (n - 1))
     else:  # greedy fallback for very many nodes
         candidates = range(1)
@@ -90,7 +93,7 @@ def _two_colour(
         if best is None or val > best[0] + 1e-12:
             best = (val, mask)
             best_mask = mask
-    if n > 16:  # local search
+    if n > max_exact:  # local search
         side = {x: 0 for x in nodes}
         changed = True
         while changed:
@@ -149,7 +152,7 @@ class _Profile:
 
 
 def _relations(
-    seed_reads: list[list[_Sent]], n: int
+    seed_reads: list[list[_Sent]], n: int, p: RelationParams
 ) -> tuple[list[_Facet], list[set[str]], set[tuple[str, str]], list[bool]]:
     """The facets (the seeds' parties 2-coloured), each seed's parties, the party pairs the
     seeds relate (both directions) and which seeds relate two parties."""
@@ -159,8 +162,8 @@ def _relations(
     pairs: set[tuple[str, str]] = set()
     pair_seeds: list[bool] = []
     for sents in seed_reads:
-        sal, lists = _seed_parties(sents)
-        groups = _groups(sal, lists)
+        sal, lists = _seed_parties(sents, p)
+        groups = _groups(sal, lists, p)
         seed_codes.append(set().union(*groups) if groups else set())
         pair_seeds.append(len(groups) == 2)
         if len(groups) == 2:
@@ -174,12 +177,12 @@ def _relations(
                 for b in g:
                     if a < b:
                         same[(a, b)] += 1.0
-    side_a, side_b = _two_colour(dict(diff), dict(same))
+    side_a, side_b = _two_colour(dict(diff), dict(same), p.max_exact_colouring)
     facets: list[_Facet] = []
-    relational = sum(1 for p in pair_seeds if p)
+    relational = sum(1 for x in pair_seeds if x)
     # a relation is the topic only when several seeds show one (a list of launch countries in
     # a single seed is not a relation)
-    if side_a and side_b and relational >= min(2, n):
+    if side_a and side_b and relational >= min(p.min_relational_seeds, n):
         for side in (side_a, side_b):
             label = "/".join(sorted(NAMES.get(c, c) for c in side))
             facets.append(_Facet(label, {c: 1.0 for c in sorted(side)}))
@@ -187,10 +190,10 @@ def _relations(
 
 
 def _theme_terms(
-    seed_reads: list[list[_Sent]], n: int
+    seed_reads: list[list[_Sent]], n: int, p: RelationParams
 ) -> tuple[dict[str, float], list[dict[str, float]], dict[str, str]]:
-    """The seeds' theme terms (top 400), each seed's weighted terms, and a surface form of
-    each stem."""
+    """The seeds' theme terms (the strongest ``theme_size``), each seed's weighted terms, and a
+    surface form of each stem."""
     df: Counter[str] = Counter()
     tf_all: list[Counter[str]] = []
     surface: dict[str, str] = {}
@@ -214,14 +217,14 @@ def _theme_terms(
     theme: dict[str, float] = {}
     for t, d in df.items():
         tot = sum(tf[t] for tf in tf_all)
-        if d < 2 and tot < 3:
+        if d < p.theme_min_seeds and tot < p.theme_min_count:
             continue
-        theme[t] = idf(surface[t]) * (d / n) ** 0.5 * (1 + math.log(tot) / 4)
-    top = sorted(theme.items(), key=lambda kv: (-kv[1], kv[0]))[:400]
+        theme[t] = idf(surface[t]) * (d / n) ** p.theme_share_power * (1 + math.log(tot) / p.theme_count_damping)
+    top = sorted(theme.items(), key=lambda kv: (-kv[1], kv[0]))[: p.theme_size]
     return dict(top), seed_terms, surface
 
 
-def _attach_names(seed_reads: list[list[_Sent]], facets: list[_Facet]) -> dict[str, str]:
+def _attach_names(seed_reads: list[list[_Sent]], facets: list[_Facet], p: RelationParams) -> dict[str, str]:
     """Proper names glued to a facet's place in the seeds join that facet (``facets`` gain
     them); returns each attached stem's place."""
     attached_code: dict[str, str] = {}
@@ -241,24 +244,24 @@ def _attach_names(seed_reads: list[list[_Sent]], facets: list[_Facet]) -> dict[s
                 if i == 0 or i in near or not tok[:1].isupper() or tok.isupper():
                     continue
                 f = s.folded[i]
-                if idf(f) < ZIPF_CEIL - 3.8:  # rare names only
+                if idf(f) < p.zipf_ceiling - p.attached_max_zipf:  # rare names only
                     continue
                 dist = [(min(abs(i - p0), abs(i - (p1 - 1))), k, p0) for p0, p1, k in fpos]
                 d, k, at = min(dist)
-                if d <= 2:
+                if d <= p.attached_distance:
                     votes[stem(f)][k] += 1
                     code_votes[stem(f)][next(c for x, _y, c in s.codes if x == at)] += 1
     for st, v in sorted(votes.items()):
         (k, c1), *rest = v.most_common()
         if rest and rest[0][1] == c1:
             continue
-        facets[k].attached[st] = ATTACHED_WEIGHT
+        facets[k].attached[st] = p.attached_weight
         attached_code[st] = code_votes[st].most_common(1)[0][0]
     return attached_code
 
 
 def _relation_terms(
-    seed_reads: list[list[_Sent]], facets: list[_Facet], theme: dict[str, float], n: int
+    seed_reads: list[list[_Sent]], facets: list[_Facet], theme: dict[str, float], n: int, p: RelationParams
 ) -> tuple[dict[str, float], float]:
     """Relation-bearing terms: theme terms of seed sentences that hold both facets, weighted by
     the share of seeds that use them so (what the seeds say about the relation itself); and
@@ -271,13 +274,14 @@ def _relation_terms(
             if all(cs & set(fa.members) for fa in facets):
                 seen_r.update(t for t in s.stems if t in theme)
         rdf.update(seen_r)
-    relation = {t: theme[t] * d / n for t, d in rdf.items() if d >= 2 or n <= 2}
+    least = p.relation_min_seeds
+    relation = {t: theme[t] * d / n for t, d in rdf.items() if d >= least or n <= least}
     masses = sorted(sum(relation.get(t, 0.0) for t in {t for s in sents for t in s.stems}) for sents in seed_reads)
-    relation_z = max(1.0, masses[len(masses) // 2] / 4.0) if masses else 1.0
+    relation_z = max(1.0, masses[len(masses) // 2] / p.relation_z_divisor) if masses else 1.0
     return relation, relation_z
 
 
-def _theme_z(seed_reads: list[list[_Sent]], theme: dict[str, float]) -> float:
+def _theme_z(seed_reads: list[list[_Sent]], theme: dict[str, float], p: RelationParams) -> float:
     """The theme normaliser: what a seed's opening window holds."""
     leads = []
     for sents in seed_reads:
@@ -286,28 +290,28 @@ def _theme_z(seed_reads: list[list[_Sent]], theme: dict[str, float]) -> float:
         for s in sents:
             seen.update(s.stems)
             ntok += s.ntok
-            if ntok >= WINDOW_TOKENS:
+            if ntok >= p.window_tokens:
                 break
         leads.append(sum(theme.get(t, 0.0) for t in seen))
     leads.sort()
-    return leads[len(leads) // 2] / 2.0 if leads and leads[len(leads) // 2] > 0 else 1.0
+    return leads[len(leads) // 2] / p.theme_z_divisor if leads and leads[len(leads) // 2] > 0 else 1.0
 
 
-def _build_profile(seeds: Sequence[Seed], seed_reads: list[list[_Sent]]) -> _Profile:
+def _build_profile(seeds: Sequence[Seed], seed_reads: list[list[_Sent]], p: RelationParams) -> _Profile:
     n = max(1, len(seeds))
-    facets, seed_codes, pairs, pair_seeds = _relations(seed_reads, n)
-    theme, seed_terms, surface = _theme_terms(seed_reads, n)
+    facets, seed_codes, pairs, pair_seeds = _relations(seed_reads, n, p)
+    theme, seed_terms, surface = _theme_terms(seed_reads, n, p)
     if not facets:
         # no relational structure: places are ordinary theme features
         for codes in seed_codes:
             for c in codes:
-                theme["#" + c] = theme.get("#" + c, 0.0) + 4.0 / n
-    attached_code: dict[str, str] = _attach_names(seed_reads, facets) if facets else {}
+                theme["#" + c] = theme.get("#" + c, 0.0) + p.place_theme_weight / n
+    attached_code: dict[str, str] = _attach_names(seed_reads, facets, p) if facets else {}
     relation: dict[str, float] = {}
     relation_z = 1.0
     if facets:
-        relation, relation_z = _relation_terms(seed_reads, facets, theme, n)
-    z = _theme_z(seed_reads, theme)
+        relation, relation_z = _relation_terms(seed_reads, facets, theme, n, p)
+    z = _theme_z(seed_reads, theme, p)
     return _Profile(
         facets,
         theme,

@@ -7,15 +7,11 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from itertools import compress
 
-from wordfreq import zipf_frequency
-
 from monitor.score.geo import NAMES
+from monitor.score.relation.params import RelationParams
 from monitor.score.text import (
-    GAZ_WORDS,
-    TRIGGER_CODES,
-    TRIGGER_WORDS,
-    TRIGGERS,
     countries,
+    gazetteer,
     may_have_place,
     place_tokens,
     sentence_tokens,
@@ -23,25 +19,17 @@ from monitor.score.text import (
     stem,
 )
 
-WINDOW_SENTENCES = 3
-WINDOW_TOKENS = 90
-ZIPF_CEIL = 7.0
-STOP_ZIPF = 5.6  # words at least this common carry no topic information
-W_CONJ, W_SINGLE, W_COVER, W_THEME = 0.55, 0.08, 0.07, 0.30
-PAIR_GENERALISED = 0.85
-GEN_MIN_STATED = 2
-GEN_RARITY_POWER = 3.0
-GEN_ACTOR = 0.8  # most a document's own main country can stand in for a missing facet
-REL_GAIN = 1.0
-LEARN_WEIGHT = 0.25
-LEARN_UP = 0.25
-LEARN_GAIN = 1.0
-ATTACHED_WEIGHT = 0.8
-TITLE_ABSENT = 0.8  # a facet relation the title does not touch (scaled by the share it misses)
-KNN_WEIGHT = 0.2  # most the judged documents nearest to a document move its score
-KNN_K = 3
-OPENING_CHARS = 2000  # a document's opening (title, lead) for feedback vectors
-SAME_FACET = 0.5  # most a relation between two members of one facet can stand in for the other
+_PRIOR: list[RelationParams] = []  # the committed record, read on the first word looked up
+
+
+def _prior() -> RelationParams:
+    """The rarity prior's numbers: those of the committed weights record (the prior's caches are
+    shared by every scorer in the process, and by the lexical reading)."""
+    if not _PRIOR:
+        from monitor.score.weights import default_weights  # weights imports this package
+
+        _PRIOR.append(default_weights().relation)
+    return _PRIOR[0]
 
 
 _IDF: dict[str, float] = {}
@@ -51,13 +39,16 @@ def idf(word: str) -> float:
     """Background rarity of a (folded) word: wordfreq Zipf frequency as an IDF prior."""
     v = _IDF.get(word)
     if v is None:
+        from wordfreq import zipf_frequency  # on first use: a command that scores nothing skips its import
+
+        p = _prior()
         z = zipf_frequency(word, "en")
-        if z >= STOP_ZIPF or len(word) < 3 or not word.isalpha():
+        if z >= p.stop_zipf or len(word) < p.min_word_length or not word.isalpha():
             v = 0.0
         elif z <= 0:
-            v = ZIPF_CEIL - 2.0  # unknown words: names, typos; rare but not trusted fully
+            v = p.zipf_ceiling - p.unknown_word_zipf  # unknown words: names, typos
         else:
-            v = ZIPF_CEIL - z
+            v = p.zipf_ceiling - z
         _IDF[word] = v
     return v
 
@@ -69,8 +60,11 @@ def country_rarity(code: str) -> float:
     """Background rarity of a country (IDF prior from how often its name is written)."""
     v = _CRARITY.get(code)
     if v is None:
+        from wordfreq import zipf_frequency
+
+        p = _prior()
         name = NAMES.get(code, code).lower()
-        v = max(0.5, ZIPF_CEIL - zipf_frequency(name, "en"))
+        v = max(p.min_country_rarity, p.zipf_ceiling - zipf_frequency(name, "en"))
         _CRARITY[code] = v
     return v
 
@@ -136,7 +130,8 @@ def _names_part(hit: AbstractSet[str], tset: frozenset[str], place_words: frozen
     """Whether a vocabulary word of a sentence may be part of a place name it holds."""
     if hit.isdisjoint(place_words):
         return False
-    return any(not hit.isdisjoint(TRIGGER_WORDS[t]) for t in tset & TRIGGERS)
+    g = gazetteer()
+    return any(not hit.isdisjoint(g.trigger_words[t]) for t in tset & g.triggers)
 
 
 @dataclass(frozen=True)
@@ -158,10 +153,11 @@ class _Lexicon:
         cls, vocab: dict[str, str], relevant: frozenset[str] | None = None, attached: frozenset[str] = frozenset()
     ) -> _Lexicon:
         keys = frozenset(vocab)
+        g = gazetteer()
         focus: frozenset[str] = frozenset()
         if relevant is not None:
-            focus = frozenset(t for t, codes in TRIGGER_CODES.items() if codes & relevant) | attached
-        return cls(vocab, keys | TRIGGERS | {"u", "d"}, relevant, attached, focus, keys & GAZ_WORDS)
+            focus = frozenset(t for t, codes in g.trigger_codes.items() if codes & relevant) | attached
+        return cls(vocab, keys | g.triggers | {"u", "d"}, relevant, attached, focus, keys & g.words)
 
 
 _Places = tuple[list[str], list[str], list[tuple[int, int, str]]]  # raw, folded, countries

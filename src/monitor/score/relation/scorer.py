@@ -11,25 +11,9 @@ from operator import itemgetter
 from monitor.models import Document, Score
 from monitor.score.clean import is_chrome_title
 from monitor.score.geo import NAMES
+from monitor.score.relation.params import RelationParams
 from monitor.score.relation.profile import _Profile
 from monitor.score.relation.reading import (
-    GEN_ACTOR,
-    GEN_MIN_STATED,
-    GEN_RARITY_POWER,
-    KNN_K,
-    KNN_WEIGHT,
-    LEARN_GAIN,
-    LEARN_UP,
-    LEARN_WEIGHT,
-    OPENING_CHARS,
-    PAIR_GENERALISED,
-    REL_GAIN,
-    SAME_FACET,
-    TITLE_ABSENT,
-    W_CONJ,
-    W_COVER,
-    W_SINGLE,
-    W_THEME,
     _Doc,
     _forms,
     _Lexicon,
@@ -46,8 +30,9 @@ from monitor.score.text import REGION_MEMBERS
 class RelationScorer:
     """Scores documents against a seed profile's relation and theme; learns from judgments."""
 
-    def __init__(self, profile: _Profile, threshold: float, base_threshold: float) -> None:
+    def __init__(self, profile: _Profile, threshold: float, base_threshold: float, params: RelationParams) -> None:
         self._p = profile
+        self._w = params
         self.breadth = profile.breadth
         self.threshold = threshold
         self.base_threshold = base_threshold
@@ -64,7 +49,7 @@ class RelationScorer:
             for k, fa in enumerate(profile.facets):
                 frac = len(mem & set(fa.members)) / len(mem)
                 if frac > 0:
-                    members[r].append((k, min(0.8, math.sqrt(frac))))
+                    members[r].append((k, min(params.region_strength, math.sqrt(frac))))
         self._code_facets = dict(members)
         attached: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for k, fa in enumerate(profile.facets):
@@ -143,6 +128,7 @@ class RelationScorer:
         self, strengths: list[float], terms: set[str], prominence: float, places: set[str]
     ) -> tuple[float, float]:
         """``places``: the window's facet places and attached-name places (without the '=')."""
+        w = self._w
         theme = self._p.theme
         t_raw = sum(theme.get(t, 0.0) for t in terms)
         t = 1.0 - math.exp(-t_raw / self._p.theme_z)
@@ -153,22 +139,22 @@ class RelationScorer:
                 # a pair of places some seed relates directly beats a generalised pair
                 pairs = self._p.pairs
                 direct = any((a, b) in pairs for a in places for b in places if a < b)
-                conj *= (1.0 if direct else PAIR_GENERALISED) * prominence
-            cover = min(1.0, len(places) / 3.0)
+                conj *= (1.0 if direct else w.pair_generalised) * prominence
+            cover = min(1.0, len(places) / w.cover_places)
             single = max(strengths)
-            base = W_CONJ * conj + W_SINGLE * single + W_COVER * cover + W_THEME * t
+            base = w.w_conj * conj + w.w_single * single + w.w_cover * cover + w.w_theme * t
         else:
             base = t
         adj = 0.0
         if self._learned:
             lr = sum(self._learned.get(u, 0.0) for u in terms)
-            adj = min(LEARN_UP, LEARN_WEIGHT * math.tanh(LEARN_GAIN * lr))
+            adj = min(w.learn_up, w.learn_weight * math.tanh(w.learn_gain * lr))
         return base, adj
 
     def _evaluate(self, doc: Document) -> tuple[_Eval, _Doc]:
         d = _read_fast(doc.text or "", doc.title or "", self._lex)
         cx = self._context(d)
-        windows, members = _windows(d, cx.feats)
+        windows, members = _windows(d, cx.feats, self._w.window_sentences, self._w.window_tokens)
         found = self._search(cx, members)
         best = self._best(cx, found, windows, members)
         if best is not None and self._knn:
@@ -182,7 +168,7 @@ class RelationScorer:
             # a counter) says nothing
             feats = cx.feats
             named = sum(1 for k in range(cx.nf) if 0 in feats and feats[0][0][k] > 0)
-            f = TITLE_ABSENT ** (1.0 - named / cx.nf)
+            f = self._w.title_absent ** (1.0 - named / cx.nf)
             best.value *= f
             best.base *= f
         return best, d
@@ -204,11 +190,17 @@ class RelationScorer:
                 n_places += len(s.codes)
                 n_facet_mentions += sum(1 for _a, _b, c in s.codes if c in code_facets)
         share = n_facet_mentions / n_places if n_places else (1.0 if n_facet else 0.0)
-        prominence = 0.75 + 0.25 * min(1.0, 2.0 * share)
+        prominence = self._prominence(share)
         title_idx = [0] if d.has_title else []
         actor, actor_w, prom_gen = self._actor(info, feats, n_places, n_facet_mentions, prominence)
-        w_theme = W_THEME if nf >= 2 else 1.0
+        w_theme = self._w.w_theme if nf >= 2 else 1.0
         return _Ctx(d, feats, mass, nf, prominence, prom_gen, actor, actor_w, title_idx, w_theme, self._learned)
+
+    def _prominence(self, share: float) -> float:
+        """How much the window's value counts given the share of the document's places that are
+        facet places: from ``prominence_floor`` (none) to 1."""
+        floor = self._w.prominence_floor
+        return floor + (1.0 - floor) * min(1.0, self._w.prominence_gain * share)
 
     def _actor(
         self, info: dict[int, _Sent], feats: dict[int, _Feats], n_places: int, n_facet_mentions: int, prominence: float
@@ -217,26 +209,29 @@ class RelationScorer:
         facet: a page about X's ties with a facet country is the seed relation with a new
         party.  Credit is partial and needs the seeds' relation-bearing terms.  Returns the
         party (or None), its weight and the prominence with it."""
+        w = self._w
         actor = self._main_outsider(list(info.values())) if self._open >= 0 and n_facet_mentions else None
         if actor is not None:
             # the relation must be the document's subject: stated (actor and the closed facet
             # in one sentence) at least twice
             closed = 1 - self._open
             stated = sum(
-                1 for i, s in info.items() if feats[i][0][closed] >= 0.8 and any(c == actor for _a, _b, c in s.codes)
+                1
+                for i, s in info.items()
+                if feats[i][0][closed] >= w.stated_strength and any(c == actor for _a, _b, c in s.codes)
             )
-            if stated < GEN_MIN_STATED:
+            if stated < w.gen_min_stated:
                 actor = None
         actor_w = 0.0
         if actor is not None:
             # like a term, a new party is evidence in proportion to its background rarity,
             # relative to the open facet's own members (a much-covered country is weak evidence)
-            actor_w = min(1.0, country_rarity(actor) / self._open_rarity) ** GEN_RARITY_POWER
+            actor_w = min(1.0, country_rarity(actor) / self._open_rarity) ** w.gen_rarity_power
         prom_gen = prominence
         if actor is not None:
             n_actor = sum(1 for s in info.values() for _a, _b, c in s.codes if c == actor)
             share_g = (n_facet_mentions + n_actor) / n_places if n_places else 1.0
-            prom_gen = 0.75 + 0.25 * min(1.0, 2.0 * share_g)
+            prom_gen = self._prominence(share_g)
         return actor, actor_w, prom_gen
 
     def _place_less(self, cx: _Ctx, w: list[int]) -> tuple[float, float]:
@@ -248,7 +243,8 @@ class RelationScorer:
         adj = 0.0
         learned = cx.learned
         if learned:
-            adj = min(LEARN_UP, LEARN_WEIGHT * math.tanh(LEARN_GAIN * sum(learned.get(u, 0.0) for u in terms)))
+            wp = self._w
+            adj = min(wp.learn_up, wp.learn_weight * math.tanh(wp.learn_gain * sum(learned.get(u, 0.0) for u in terms)))
         return base, adj
 
     def _with_places(self, cx: _Ctx, w: list[int]) -> tuple[float, float, list[float]]:
@@ -264,17 +260,22 @@ class RelationScorer:
                     strengths[k] = st[k]
             terms |= tm
             places |= pl
-            if actor is not None and any(c == actor for _a, _b, c in cx.d.info[i].codes) and st[1 - self._open] >= 0.8:
+            if (
+                actor is not None
+                and any(c == actor for _a, _b, c in cx.d.info[i].codes)
+                and st[1 - self._open] >= self._w.stated_strength
+            ):
                 # the actor and the other facet named in one sentence: a stated relation
                 rel_terms = (rel_terms or set()) | tm
         prom = cx.prominence
         k_open = self._open
-        if rel_terms is not None and strengths[k_open] < GEN_ACTOR:
+        gen_actor, same_facet = self._w.gen_actor, self._w.same_facet
+        if rel_terms is not None and strengths[k_open] < gen_actor:
             for i in cx.title_idx:
                 if i in feats:
                     rel_terms |= feats[i][1]
             rel = sum(self._p.relation.get(t, 0.0) for t in rel_terms)
-            g = GEN_ACTOR * (1.0 - math.exp(-rel / self._p.relation_z)) * cx.actor_w
+            g = gen_actor * (1.0 - math.exp(-rel / self._p.relation_z)) * cx.actor_w
             if g > strengths[k_open]:
                 strengths[k_open] = g
                 prom = cx.prom_gen
@@ -283,9 +284,9 @@ class RelationScorer:
             # with each other, the bloc acting together): adjacent coverage, partial credit
             for k in range(nf):
                 same = {c for c in places if c[:1] != "@" and k in self._facets_of(c)}
-                if len(same) >= 2 and strengths[1 - k] < SAME_FACET:
+                if len(same) >= 2 and strengths[1 - k] < same_facet:
                     rel = sum(self._p.relation.get(t, 0.0) for t in terms)
-                    alt = SAME_FACET * (1.0 - math.exp(-rel / self._p.relation_z))
+                    alt = same_facet * (1.0 - math.exp(-rel / self._p.relation_z))
                     strengths[1 - k] = max(strengths[1 - k], alt)
         base, adj = self._window_value(strengths, terms, prom, places)
         return base, adj, strengths
@@ -302,7 +303,7 @@ class RelationScorer:
             if has_place[j]:
                 found[j] = self._with_places(cx, m)
         top = max((min(1.0, max(0.0, b + a)) for b, a, _s in found.values()), default=-1.0)
-        room = LEARN_UP if cx.learned else 0.0
+        room = self._w.learn_up if cx.learned else 0.0
         # a place-less window's value is at most its bound, increasing in the sum of its
         # sentences' theme masses: look at them by that sum, largest first
         mass = cx.mass
@@ -342,11 +343,11 @@ class RelationScorer:
         sims = sorted(
             ((sum(x * vec.get(k, 0.0) for k, x in v.items()), y) for i, vec, y in self._knn if i != doc.id),
             reverse=True,
-        )[:KNN_K]
+        )[: self._w.knn_k]
         tot = sum(s for s, _y in sims if s > 0)
         if tot > 0:
             vote = sum(s * y for s, y in sims if s > 0) / tot
-            best.value = min(1.0, max(0.0, best.value + KNN_WEIGHT * vote * sims[0][0]))
+            best.value = min(1.0, max(0.0, best.value + self._w.knn_weight * vote * sims[0][0]))
 
     def _facets_of(self, code: str) -> set[int]:
         return {k for k, _w in self._code_facets.get(code, ())}
@@ -362,11 +363,11 @@ class RelationScorer:
                     continue
                 if c in self._code_facets:
                     facet_seen = True
-                sal[c] += 2 if s.is_title else 1
+                sal[c] += self._w.title_salience if s.is_title else 1
         if not facet_seen or not sal:
             return None
         (top, v), *rest = sorted(sal.items(), key=lambda kv: (-kv[1], kv[0]))
-        if top in self._code_facets or v < 2 or (rest and rest[0][1] == v):
+        if top in self._code_facets or v < self._w.outsider_min_mentions or (rest and rest[0][1] == v):
             return None
         return top
 
@@ -397,7 +398,7 @@ class RelationScorer:
                     for x in h[k]:
                         if x not in hits[k]:
                             hits[k].append(x)
-                sv = sum(st) + 0.1 * sum(self._p.theme.get(t, 0.0) for t in tm)
+                sv = sum(st) + self._w.explain_theme_weight * sum(self._p.theme.get(t, 0.0) for t in tm)
             if not (d.has_title and i == 0) and sv > best_sv:
                 best_sent, best_sv = d.texts[i], sv
         if not best_sent:
@@ -408,14 +409,14 @@ class RelationScorer:
             return (-(self._p.theme.get(t, 0.0) + self._learned.get(t, 0.0)), t)
 
         ranked = sorted((t for t in ev.terms if t[:1] != "="), key=weight)
-        terms = tuple(self._p.surface.get(t, t.lstrip("#")) for t in ranked[:8])
+        terms = tuple(self._p.surface.get(t, t.lstrip("#")) for t in ranked[: self._w.explain_terms])
         # nearest seed: shared weighted terms and places
         doc_codes = {c for s in d.info.values() for _a, _b, c in s.codes}
         doc_terms = set(ev.terms)
         sims = []
         for j, seed_vec in enumerate(self._p.seed_terms):
             v = sum(seed_vec.get(t, 0.0) for t in doc_terms)
-            v += 5.0 * len(doc_codes & self._p.seed_codes[j])
+            v += self._w.explain_place_weight * len(doc_codes & self._p.seed_codes[j])
             sims.append((v, -j))
         nearest = self._p.seed_names[-max(sims)[1]] if sims and max(sims)[0] > 0 else ""
         return Score(
@@ -424,13 +425,13 @@ class RelationScorer:
             nearest_seed=nearest,
             facets=facets,
             terms=terms,
-            sentence=best_sent[:400],
+            sentence=best_sent[: self._w.explain_sentence_chars],
         )
 
     def _doc_vector(self, doc: Document) -> dict[str, float]:
-        sents = _read((doc.text or "")[:OPENING_CHARS], doc.title or "")
+        sents = _read((doc.text or "")[: self._w.opening_chars], doc.title or "")
         tf: Counter[str] = Counter()
-        for s in sents[:12]:  # the opening: title and lead carry the story
+        for s in sents[: self._w.opening_sentences]:  # the opening: title and lead carry the story
             for st in s.stems:
                 tf[st] += 1
         vec = {}
@@ -478,9 +479,9 @@ class RelationScorer:
             cands.add(v + 1e-6)
         best = None
         for th in sorted(cands):
-            if not base - 0.05 <= th <= base + 0.15:
+            if not base - self._w.threshold_down <= th <= base + self._w.threshold_up:
                 continue
-            u = sum((REL_GAIN if r else -1.0) for v, r in scored if v >= th)
+            u = sum((self._w.relevant_gain if r else -1.0) for v, r in scored if v >= th)
             key = (u, -abs(th - base))
             if best is None or key > best[0]:
                 best = (key, th)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.score.relation.reading import WINDOW_SENTENCES, WINDOW_TOKENS, _Doc
+from monitor.score.relation.reading import _Doc
 
 
 @dataclass
@@ -37,11 +37,13 @@ class _Ctx:
     learned: dict[str, float]
 
 
-def _windows(d: _Doc, feats: dict[int, _Feats]) -> tuple[list[tuple[int, int]], list[list[int]]]:
+def _windows(
+    d: _Doc, feats: dict[int, _Feats], max_sentences: int, max_tokens: int
+) -> tuple[list[tuple[int, int]], list[list[int]]]:
     """Windows as (first, last) sentence index and their informative sentences (the title's
     too); a window starts at the first body sentence and at each sentence with evidence (a
     term or a facet place; one starting elsewhere is dominated by the one at the next such
-    sentence) and takes up to WINDOW_SENTENCES within WINDOW_TOKENS."""
+    sentence) and takes up to ``max_sentences`` within ``max_tokens``."""
     info = d.info
     ntok = d.ntok
     n = len(ntok)
@@ -58,8 +60,8 @@ def _windows(d: _Doc, feats: dict[int, _Feats]) -> tuple[list[tuple[int, int]], 
         for i in [b0] + [i for i in info if i > b0 and feats[i][1]]:
             end = i
             nt = ntok[i]
-            lim = min(n, i + WINDOW_SENTENCES)
-            while end + 1 < lim and nt + ntok[end + 1] <= WINDOW_TOKENS:
+            lim = min(n, i + max_sentences)
+            while end + 1 < lim and nt + ntok[end + 1] <= max_tokens:
                 end += 1
                 nt += ntok[end]
             windows.append((i, end))
