@@ -6,8 +6,7 @@ import hashlib
 import re
 import threading
 from datetime import UTC, datetime
-
-import trafilatura
+from types import ModuleType
 
 from .errors import ExtractError
 from .models import Article, Entry
@@ -21,6 +20,14 @@ _HTML_HINT = re.compile(rb"<(html|head|body|p|div|article)\b", re.I)
 _TRAFILATURA = threading.Lock()
 
 
+def _trafilatura() -> ModuleType:
+    # imported on first use: commands that never extract (digest, matches, status, explain) start
+    # ~0.1 s sooner; the worker processes preload it (workers.py)
+    import trafilatura
+
+    return trafilatura
+
+
 def content_hash(title: str, text: str) -> str:
     normal = " ".join(f"{title}\n{text}".split()).lower()
     return hashlib.sha256(normal.encode("utf-8")).hexdigest()
@@ -29,7 +36,7 @@ def content_hash(title: str, text: str) -> str:
 def html_to_text(html: bytes | str) -> str:
     """Main text of an HTML document (for .html seeds)."""
     with _TRAFILATURA:
-        text = trafilatura.extract(html, include_comments=False, include_tables=False, favor_recall=True)
+        text = _trafilatura().extract(html, include_comments=False, include_tables=False, favor_recall=True)
     return text or ""
 
 
@@ -52,7 +59,7 @@ def extract_page(content: bytes, content_type: str, url: str) -> tuple[str, dict
         raise ExtractError("not an HTML page")
     try:
         with _TRAFILATURA:
-            doc = trafilatura.bare_extraction(
+            doc = _trafilatura().bare_extraction(
                 content, url=url, include_comments=False, include_tables=False, with_metadata=True
             )
     except Exception as exc:  # trafilatura can raise on hostile markup

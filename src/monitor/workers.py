@@ -99,8 +99,8 @@ def _context() -> multiprocessing.context.BaseContext:
     ctx = multiprocessing.get_context("forkserver")
     # "__main__" too: a child re-imports the parent's main script (for `monitor`, the CLI and all
     # it imports) unless the fork server already has; then each fork skips it.
-    # and the scorer's tables, built on first use elsewhere: built once here, shared by every fork
-    ctx.set_forkserver_preload(["__main__", __name__, "monitor.score.warm"])
+    # and the scorer's tables and trafilatura, loaded on first use elsewhere: once here, shared by every fork
+    ctx.set_forkserver_preload(["__main__", __name__, "monitor.score.warm", "trafilatura"])
     return ctx
 
 
