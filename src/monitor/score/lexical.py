@@ -35,6 +35,7 @@ class Reading:
     terms: Vector  # unit-length weighted term vector of title and text
     names: Vector  # unit-length vector of the capitalised names alone
     title: Vector  # unit-length vector of the title alone (empty without a title)
+    years: frozenset[str] = frozenset()  # the years it names (as number terms, ``#2005``)
 
 
 class _NameKeys(dict[str, str | None]):
@@ -50,6 +51,7 @@ class _NameKeys(dict[str, str | None]):
 
 
 _NAME_KEYS = _NameKeys()
+_YEAR = re.compile(r"#(?:1[89]|2[01])[0-9][0-9]")  # a number read as a year: 1800-2199
 
 
 def names_in(text: str) -> set[str]:
@@ -87,9 +89,9 @@ def unit(weights: Mapping[str, float]) -> dict[str, float]:
 
 def weigh(
     text: str, name_boost: float, number_weight: float, tokens: Iterable[str] | None = None
-) -> tuple[dict[str, float], dict[str, float]]:
-    """(terms vector, names vector) of a text (``tokens``: its folded tokens, when already read).
-    Terms are in the order of their first token, words before numbers."""
+) -> tuple[dict[str, float], dict[str, float], frozenset[str]]:
+    """(terms vector, names vector, years named) of a text (``tokens``: its folded tokens, when
+    already read). Terms are in the order of their first token, words before numbers."""
     counts: Counter[str | None] = Counter(map(_KEYS.__getitem__, quick_tokens(text) if tokens is None else tokens))
     counts.pop(None, None)
     weight, log = _WEIGHT, math.log
@@ -108,7 +110,8 @@ def weigh(
             terms[t] = w * name_boost
     for t in numbers:
         terms[t] = (1.0 + log(counts[t])) * number_weight
-    return unit(terms), unit(name_vec)
+    years = frozenset(t for t in numbers if len(t) == 5 and _YEAR.match(t))
+    return unit(terms), unit(name_vec), years
 
 
 def read(
@@ -123,12 +126,12 @@ def read(
     sentence, when the relation model has read them already."""
     full = f"{title}\n{text}" if title else text
     tokens = None if sentence_tokens is None else chain.from_iterable(sentence_tokens)
-    terms, names = weigh(full, name_boost, number_weight, tokens)
+    terms, names, years = weigh(full, name_boost, number_weight, tokens)
     head: dict[str, float] = {}
     if title.strip():
         title_tokens = sentence_tokens[0] if sentence_tokens and has_title else None
         head = weigh(title, name_boost, number_weight, title_tokens)[0]
-    return Reading(terms=terms, names=names, title=head)
+    return Reading(terms=terms, names=names, title=head, years=years)
 
 
 def cosine(a: Vector, b: Vector) -> float:

@@ -32,6 +32,7 @@ _LABELS = {
     Feature.RELATION: "relation",
     Feature.RELATION_BROAD: "relation",
     Feature.LEX_BROAD: "words",
+    Feature.YEARS: "year",
 }
 
 
@@ -73,10 +74,11 @@ class Scorer:
         reading = read(title, text, w.name_boost, w.number_weight, rel_doc.tokens, rel_doc.has_title)
         rel = self.relation.explain(rel_eval, rel_doc)
         margin = rel.value - self.relation.base_threshold
-        feats = features(self.profile, reading, margin, self.breadth, self._centroid)
+        near_seed, near = nearest(self.profile, reading)
+        feats = features(self.profile, reading, margin, self.breadth, self._centroid, near)
         if self._judged_vectors:
             feats[Feature.LEX_NEAREST] = self._nearest_judged(reading, feats[Feature.LEX_NEAREST])
-        return Evaluation(self.weights.value(feats), feats, nearest(self.profile, reading)[0], rel)
+        return Evaluation(self.weights.value(feats), feats, near_seed, rel)
 
     def _nearest_judged(self, reading: Reading, to_seeds: float) -> float:
         """Judged documents as Rocchio's neighbours: a relevant one counts like a seed (times
