@@ -23,6 +23,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from sys import intern
 from typing import TYPE_CHECKING
 
 import orjson
@@ -158,8 +159,8 @@ class StoryTracker:
         return len(members)
 
     def _load(self, store: Storage, saved: StoryEngineState, since: datetime) -> None:
-        df = {t: n for t, n, _ in saved.terms}
-        self._df.restore(FrequencyState(saved.articles, df, {t: p for t, _, p in saved.terms}))
+        terms = [(intern(t), n, p) for t, n, p in saved.terms]  # shared with the stories' vectors
+        self._df.restore(FrequencyState(saved.articles, {t: n for t, n, _ in terms}, {t: p for t, _, p in terms}))
         missing: list[int] = []
         for story_id, raw in saved.stories:
             try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 STATE_VERSION = 1  # bumped when the meaning of a field changes; older states are refused
@@ -109,8 +110,8 @@ def state_from_json(data: Any) -> ClustererState:
         df = data["df"]
         freq = FrequencyState(
             n=int(df["n"]),
-            df={str(t): int(c) for t, c in df["df"].items()},
-            prior={str(t): float(p) for t, p in df["prior"].items()},
+            df={intern(str(t)): int(c) for t, c in df["df"].items()},
+            prior={intern(str(t)): float(p) for t, p in df["prior"].items()},
         )
         return ClustererState(
             stories=tuple(story_from_json(s) for s in data["stories"]), df=freq, next_id=int(data["next_id"])
@@ -126,4 +127,7 @@ def state_from_json(data: Any) -> ClustererState:
 def _vector(raw: Any) -> dict[str, float]:
     if not isinstance(raw, Mapping):
         raise TypeError("a term vector must be an object of term: weight")
-    return {str(t): float(v) for t, v in raw.items()}
+    # interned: every story and member vector read back would otherwise hold its own copy of each
+    # term string (a replayed engine shares one per term); measured 947 MB peak for a service
+    # that loaded 17k articles' stories without it
+    return {intern(str(t)): float(v) for t, v in raw.items()}
