@@ -100,8 +100,9 @@ def _context() -> multiprocessing.context.BaseContext:
     ctx = multiprocessing.get_context("forkserver")
     # "__main__" too: a child re-imports the parent's main script (for `monitor`, the CLI and all
     # it imports) unless the fork server already has; then each fork skips it.
-    # and the scorer's tables and trafilatura, loaded on first use elsewhere: once here, shared by every fork
-    ctx.set_forkserver_preload(["__main__", __name__, "monitor.score.warm", "trafilatura"])
+    # and the scorer's tables and trafilatura, loaded on first use elsewhere: once here, shared by every fork;
+    # extract_warm runs one extraction, so trafilatura's own first-page tables are built here too
+    ctx.set_forkserver_preload(["__main__", __name__, "monitor.score.warm", "trafilatura", "monitor.extract_warm"])
     return ctx
 
 
