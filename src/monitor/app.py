@@ -42,7 +42,7 @@ from .score.semantic import INSTALL_HINT, SemanticScorer, semantic_available
 from .store import POSTGRES_HINT, Location, Storage, open_storage
 from .store import database_location as database_location  # --db's parser, for the CLI
 from .storyline import StoryTracker
-from .workers import WorkerPool
+from .workers import WorkerPool, start_server
 
 log = logging.getLogger("monitor")
 ProjectScorer = Scorer | SemanticScorer  # the lexical scorer, or it fused with the semantic backend
@@ -93,6 +93,8 @@ class App:
         app's lifetime (a poll, a service run), rebuilt when the scorer changes."""
         if self.settings.workers <= 1:
             return None
+        if self._pool is None:
+            start_server()  # before building the scorer, so that the two overlap
         scorer = self.scorer
         if self._pool is None or self._pool.scorer is not scorer:
             if self._pool is not None:
@@ -217,8 +219,8 @@ def poll(
     if only_due:
         due = set(app.store.due_feeds(app.now()))
         feeds = tuple(f for f in feeds if f.url in due)
+    analyse = app.analyser()  # first: it starts the worker processes' server before building the scorer
     scorer = app.scorer
-    analyse = app.analyser()
     with Fetcher(app.settings.fetch) as fetcher:
 
         def one(spec: Any) -> FeedResult:
