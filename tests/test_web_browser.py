@@ -95,6 +95,8 @@ def shot(driver: Any, name: str) -> None:
 
 def test_read_search_open_judge_and_see_feed_health(browser: Any, site: tuple[str, Path, str]) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     d = browser
     base, db, failing = site
@@ -127,7 +129,10 @@ def test_read_search_open_judge_and_see_feed_health(browser: Any, site: tuple[st
     assert "Versions (1)" in d.find_element(By.ID, "versions").text
     shot(d, "article")
 
+    before = d.find_element(By.ID, "judgment")
     d.find_element(By.CSS_SELECTOR, "#judgment button[value=irrelevant]").click()
+    # the form posts and the page reloads; until it has, the old section is still there to read
+    WebDriverWait(d, 60).until(expected_conditions.staleness_of(before))
     judgment = d.find_element(By.ID, "judgment").text
     assert "judged irrelevant" in judgment and "Threshold" in judgment
     d.get(article_url)  # reload the article's own page
