@@ -32,33 +32,6 @@ def test_filter_query_string_round_trips_for_pagination() -> None:
     assert views.parse_filter(dict(p.split("=") for p in f.query().split("&")))[0].feed == "X"
 
 
-def test_filter_matches_by_feed_date_score_judgment_and_search() -> None:
-    early, late = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 25, tzinfo=UTC)
-    items = [
-        match_item(1, feed="A", score=0.9, published=late),
-        match_item(2, feed="B", score=0.6, published=early),
-        match_item(3, feed="A", score=0.4, published=None, first_seen=late),
-    ]
-
-    def ids(verdicts: dict[int, bool] | None = None, hits: set[int] | None = None, **params: str) -> list[int]:
-        f, _ = views.parse_filter(params)
-        return [m.article_id for m in views.filter_matches(items, f, verdicts or {}, hits)]
-
-    assert ids() == [1, 2, 3]
-    assert ids(feed="A") == [1, 3]
-    assert ids(since="2026-11-20") == [1, 3]  # no publication date: first seen counts
-    assert ids(min_score="0.5") == [1, 2]
-    assert ids({2: False}, judged="yes") == [2] and ids({2: False}, judged="no") == [1, 3]
-    assert ids(hits={3, 99}) == [3] and ids(hits=set()) == []
-
-
-def test_paginate_clamps_the_page_number() -> None:
-    page = views.paginate(list(range(45)), 3, size=20)
-    assert (list(page.items), page.number, page.pages, page.total) == ([40, 41, 42, 43, 44], 3, 3, 45)
-    assert views.paginate(list(range(45)), 99, size=20).number == 3
-    assert views.paginate([], 1).pages == 1
-
-
 def test_highlight_marks_the_first_occurrence_of_the_best_sentence() -> None:
     text = "Intro line.\n\nThe junta took power. It said so.\nThe junta took power."
     paras = views.highlight(text, "The junta took power.")

@@ -9,7 +9,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from math import ceil
 from typing import Generic, TypeVar
 from urllib.parse import urlencode
 
@@ -17,7 +16,6 @@ from ..models import MatchItem
 from ..store.records import FeedStatus, StoredArticle, StoredMatch
 
 PAGE_SIZE = 20
-SEARCH_LIMIT = 1000  # FTS hits considered for one search (the matches among them are shown)
 T = TypeVar("T")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -80,38 +78,12 @@ def fts_query(text: str) -> str:
     return " ".join(f'"{w}"' for w in _WORD.findall(text))
 
 
-def filter_matches(
-    items: Sequence[MatchItem], f: MatchFilter, verdicts: Mapping[int, bool], hits: set[int] | None
-) -> list[MatchItem]:
-    """Keep the order given (best first); `hits` are the article ids a search found (None: no search)."""
-    out = []
-    for m in items:
-        if hits is not None and m.article_id not in hits:
-            continue
-        if f.feed and m.feed != f.feed:
-            continue
-        if f.since and (m.published or m.first_seen) < f.since:
-            continue
-        if f.min_score is not None and m.score < f.min_score:
-            continue
-        if f.judged and (m.article_id in verdicts) != (f.judged == "yes"):
-            continue
-        out.append(m)
-    return out
-
-
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: Sequence[T]
     number: int
     pages: int
     total: int
-
-
-def paginate(items: Sequence[T], number: int, size: int = PAGE_SIZE) -> Page[T]:
-    pages = max(1, ceil(len(items) / size))
-    number = min(max(1, number), pages)
-    return Page(items[(number - 1) * size : number * size], number, pages, len(items))
 
 
 def highlight(text: str, sentence: str) -> list[list[tuple[str, bool]]]:
