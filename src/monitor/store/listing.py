@@ -7,7 +7,8 @@ import sqlite3
 from math import ceil
 
 from ..models import MatchItem
-from .common import from_iso, iso, required_time, rows
+from . import stories
+from .common import iso, rows
 from .matches import SELECT, enrich, item
 from .records import MatchPage, MatchQuery, StoryMember
 
@@ -66,20 +67,4 @@ def match_item(conn: sqlite3.Connection, article_id: int) -> MatchItem | None:
 
 def story_articles(conn: sqlite3.Connection, story_id: int) -> list[StoryMember]:
     """One story's articles (copies excluded), in arrival order."""
-    return [
-        StoryMember(
-            article_id=r["id"],
-            story_id=r["story_id"],
-            title=r["title"] or "",
-            text=r["text"] or "",
-            url=r["url"],
-            published=from_iso(r["published"]),
-            first_seen=required_time(r["first_seen"]),
-        )
-        for r in rows(
-            conn,
-            """SELECT id, story_id, title, text, url, published, first_seen FROM articles
-               WHERE story_id = ? AND copy_of IS NULL ORDER BY id""",
-            [story_id],
-        )
-    ]
+    return stories.members(conn, "story_id = ?", [story_id])

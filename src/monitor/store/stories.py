@@ -33,8 +33,11 @@ def inherit(conn: sqlite3.Connection, article_id: int, original: int) -> None:
     )
 
 
-def members_since(conn: sqlite3.Connection, since: datetime) -> list[StoryMember]:
-    """Articles (not copies) with a story, first seen since `since`, in arrival order."""
+_MEMBERS = "SELECT id, story_id, title, text, url, published, first_seen FROM articles"
+
+
+def members(conn: sqlite3.Connection, where: str, params: list[object]) -> list[StoryMember]:
+    """Articles (not copies) with a story matching `where`, in arrival order."""
     return [
         StoryMember(
             article_id=r["id"],
@@ -45,13 +48,13 @@ def members_since(conn: sqlite3.Connection, since: datetime) -> list[StoryMember
             published=from_iso(r["published"]),
             first_seen=required_time(r["first_seen"]),
         )
-        for r in rows(
-            conn,
-            """SELECT id, story_id, title, text, url, published, first_seen FROM articles
-               WHERE story_id IS NOT NULL AND copy_of IS NULL AND first_seen >= ? ORDER BY id""",
-            [iso(since)],
-        )
+        for r in rows(conn, f"{_MEMBERS} WHERE {where} AND copy_of IS NULL ORDER BY id", params)
     ]
+
+
+def members_since(conn: sqlite3.Connection, since: datetime) -> list[StoryMember]:
+    """Articles (not copies) with a story, first seen since `since`, in arrival order."""
+    return members(conn, "story_id IS NOT NULL AND first_seen >= ?", [iso(since)])
 
 
 def first_reported(
