@@ -214,11 +214,12 @@ def inherit_story(conn: Conn, article_id: int, original: int) -> None:
     )
 
 
-def story_members(conn: Conn, since: datetime) -> list[StoryMember]:
+def members(conn: Conn, where: str, params: list[object]) -> list[StoryMember]:
+    """Articles (not copies) matching `where`, in arrival order."""
     found = conn.execute(
-        """SELECT id, story_id, title, text, url, published, first_seen FROM articles
-           WHERE story_id IS NOT NULL AND copy_of IS NULL AND first_seen >= %s ORDER BY id""",
-        [since],
+        "SELECT id, story_id, title, text, url, published, first_seen FROM articles"
+        f" WHERE {where} AND copy_of IS NULL ORDER BY id",
+        params,
     ).fetchall()
     return [
         StoryMember(
@@ -232,6 +233,10 @@ def story_members(conn: Conn, since: datetime) -> list[StoryMember]:
         )
         for r in found
     ]
+
+
+def story_members(conn: Conn, since: datetime) -> list[StoryMember]:
+    return members(conn, "story_id IS NOT NULL AND first_seen >= %s", [since])
 
 
 def index_story_terms(conn: Conn, story_id: int, terms: list[str], when: datetime) -> None:

@@ -73,20 +73,4 @@ def story_of(conn: Conn, article_id: int) -> int | None:
 
 
 def story_articles(conn: Conn, story_id: int) -> list[StoryMember]:
-    found = conn.execute(
-        """SELECT id, story_id, title, text, url, published, first_seen FROM articles
-           WHERE story_id = %s AND copy_of IS NULL ORDER BY id""",
-        [story_id],
-    ).fetchall()
-    return [
-        StoryMember(
-            article_id=r["id"],
-            story_id=r["story_id"],
-            title=r["title"] or "",
-            text=r["text"] or "",
-            url=r["url"],
-            published=r["published"],
-            first_seen=r["first_seen"],
-        )
-        for r in found
-    ]
+    return pg_changes.members(conn, "story_id = %s", [story_id])
