@@ -6,12 +6,12 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from ..errors import StorageError
-from ..models import FeedSpec, FeedState, FeedUpdate, FetchRecord, Move
+from ..models import FeedSpec, FeedState, FeedUpdate, Move
 from .common import from_iso, iso, one, rows
 from .records import FeedStatus
+from .rows import SQLITE, fetch_record
 
 
 def sync(conn: sqlite3.Connection, specs: Sequence[FeedSpec]) -> None:
@@ -110,7 +110,7 @@ def apply(conn: sqlite3.Connection, update: FeedUpdate) -> None:
     if update.move is not None:
         _move(conn, update.url, update.move)
     if update.record is not None:
-        _record(conn, update.url, update.record)
+        conn.execute(*fetch_record(SQLITE, update.url, update.record))
 
 
 def _move(conn: sqlite3.Connection, url: str, move: Move) -> None:
@@ -119,24 +119,3 @@ def _move(conn: sqlite3.Connection, url: str, move: Move) -> None:
         "UPDATE feeds SET fetch_url = ?, etag = ?, last_modified = ? WHERE url = ?",
         (move.fetch_url, move.etag, move.last_modified, url),
     )
-
-
-def _record(conn: sqlite3.Connection, url: str, record: FetchRecord) -> None:
-    sets = ["last_fetch_at = :now", "next_due_at = :due"]
-    params: dict[str, Any] = {"url": url, "now": iso(record.fetched_at), "due": iso(record.next_due)}
-    if record.error is None:
-        sets += ["last_success_at = :now", "error_count = 0", "last_error = NULL", "last_warning = :warning"]
-        params["warning"] = record.warning
-    else:
-        sets += ["error_count = error_count + 1", "last_error = :error", "last_error_at = :now"]
-        params["error"] = record.error.message  # stored as the text `monitor status` shows
-    if record.validators is not None:  # every 200 refreshes both, each independently (None clears)
-        sets += ["etag = :etag", "last_modified = :lm"]
-        params["etag"], params["lm"] = record.validators
-    if record.status is not None:
-        sets.append("status = :status")
-        params["status"] = record.status
-    if record.title:
-        sets.append("title = :title")
-        params["title"] = record.title
-    conn.execute(f"UPDATE feeds SET {', '.join(sets)} WHERE url = :url", params)

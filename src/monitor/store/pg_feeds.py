@@ -8,8 +8,9 @@ from typing import Any
 import psycopg
 
 from ..errors import StorageError
-from ..models import FeedSpec, FeedState, FeedUpdate, FetchRecord
+from ..models import FeedSpec, FeedState, FeedUpdate
 from .records import FeedStatus
+from .rows import POSTGRES, fetch_record
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -128,25 +129,5 @@ def _write(conn: Conn, update: FeedUpdate) -> None:
             [m.fetch_url, m.etag, m.last_modified, update.url],
         )
     if update.record is not None:
-        _record(conn, update.url, update.record)
-
-
-def _record(conn: Conn, url: str, record: FetchRecord) -> None:
-    sets = ["last_fetch_at = %(now)s", "next_due_at = %(due)s"]
-    params: dict[str, Any] = {"url": url, "now": record.fetched_at, "due": record.next_due}
-    if record.error is None:
-        sets += ["last_success_at = %(now)s", "error_count = 0", "last_error = NULL", "last_warning = %(warning)s"]
-        params["warning"] = record.warning
-    else:
-        sets += ["error_count = error_count + 1", "last_error = %(error)s", "last_error_at = %(now)s"]
-        params["error"] = record.error.message  # stored as the text `monitor status` shows
-    if record.validators is not None:  # every 200 refreshes both, each independently (None clears)
-        sets += ["etag = %(etag)s", "last_modified = %(lm)s"]
-        params["etag"], params["lm"] = record.validators
-    if record.status is not None:
-        sets.append("status = %(status)s")
-        params["status"] = record.status
-    if record.title:
-        sets.append("title = %(title)s")
-        params["title"] = record.title
-    conn.execute(f"UPDATE feeds SET {', '.join(sets)} WHERE url = %(url)s".encode(), params)
+        sql, params = fetch_record(POSTGRES, update.url, update.record)
+        conn.execute(sql.encode(), params)
