@@ -9,9 +9,9 @@ from datetime import datetime
 
 from ..errors import StorageError
 from ..models import FeedSpec, FeedState, FeedUpdate, Move
-from .common import from_iso, iso, one, rows
+from .common import iso, one, rows
 from .records import FeedStatus
-from .rows import SQLITE, fetch_record
+from .rows import SQLITE, feed_state, feed_status, fetch_record
 
 
 def sync(conn: sqlite3.Connection, specs: Sequence[FeedSpec]) -> None:
@@ -35,19 +35,7 @@ def state(conn: sqlite3.Connection, url: str) -> FeedState:
     r = one(conn, "SELECT * FROM feeds WHERE url = ?", [url])
     if r is None:
         raise StorageError(f"unknown feed {url}")
-    return FeedState(
-        url=r["url"],
-        name=r["name"] or r["url"],
-        etag=r["etag"],
-        last_modified=r["last_modified"],
-        status=r["status"] or "active",
-        error_count=r["error_count"] or 0,
-        next_due_at=from_iso(r["next_due_at"]),
-        last_fetch_at=from_iso(r["last_fetch_at"]),
-        last_error=r["last_error"],
-        entries=r["entries"] or 0,
-        fetch_url=r["fetch_url"],
-    )
+    return feed_state(SQLITE, r)
 
 
 def statuses(conn: sqlite3.Connection) -> list[FeedStatus]:
@@ -59,30 +47,7 @@ def statuses(conn: sqlite3.Connection) -> list[FeedStatus]:
                WHERE m.status = 'active' GROUP BY a.feed_id) c ON c.feed_id = f.id
            ORDER BY f.id""",
     )
-    return [
-        FeedStatus(
-            url=r["url"],
-            name=r["name"] or r["url"],
-            tags=tuple(json.loads(r["tags"] or "[]")),
-            interval=r["interval"],
-            full_text=bool(r["full_text"]),
-            title=r["title"],
-            status=r["status"] or "active",
-            entries=r["entries"] or 0,
-            matches=r["matches"],
-            last_fetch_at=from_iso(r["last_fetch_at"]),
-            last_success_at=from_iso(r["last_success_at"]),
-            next_due_at=from_iso(r["next_due_at"]),
-            error_count=r["error_count"] or 0,
-            last_error=r["last_error"],
-            last_error_at=from_iso(r["last_error_at"]),
-            last_warning=r["last_warning"],
-            etag=r["etag"],
-            last_modified=r["last_modified"],
-            fetch_url=r["fetch_url"],
-        )
-        for r in found
-    ]
+    return [feed_status(SQLITE, r) for r in found]
 
 
 def due(conn: sqlite3.Connection, now: datetime) -> list[str]:

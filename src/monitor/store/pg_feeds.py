@@ -10,7 +10,7 @@ import psycopg
 from ..errors import StorageError
 from ..models import FeedSpec, FeedState, FeedUpdate
 from .records import FeedStatus
-from .rows import POSTGRES, fetch_record
+from .rows import POSTGRES, feed_state, feed_status, fetch_record
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -29,19 +29,7 @@ def state(conn: Conn, url: str) -> FeedState:
     r = conn.execute("SELECT * FROM feeds WHERE url = %s", [url]).fetchone()
     if r is None:
         raise StorageError(f"unknown feed {url}")
-    return FeedState(
-        url=r["url"],
-        name=r["name"] or r["url"],
-        etag=r["etag"],
-        last_modified=r["last_modified"],
-        status=r["status"],
-        error_count=r["error_count"],
-        next_due_at=r["next_due_at"],
-        last_fetch_at=r["last_fetch_at"],
-        last_error=r["last_error"],
-        entries=r["entries"],
-        fetch_url=r["fetch_url"],
-    )
+    return feed_state(POSTGRES, r)
 
 
 def statuses(conn: Conn) -> list[FeedStatus]:
@@ -50,30 +38,7 @@ def statuses(conn: Conn) -> list[FeedStatus]:
                         WHERE a.feed_id = f.id AND m.status = 'active') AS matches
            FROM feeds f ORDER BY f.id"""
     ).fetchall()
-    return [
-        FeedStatus(
-            url=r["url"],
-            name=r["name"] or r["url"],
-            tags=tuple(r["tags"]),
-            interval=r["interval"],
-            full_text=bool(r["full_text"]),
-            title=r["title"],
-            status=r["status"],
-            entries=r["entries"],
-            matches=int(r["matches"]),
-            last_fetch_at=r["last_fetch_at"],
-            last_success_at=r["last_success_at"],
-            next_due_at=r["next_due_at"],
-            error_count=r["error_count"],
-            last_error=r["last_error"],
-            last_error_at=r["last_error_at"],
-            last_warning=r["last_warning"],
-            etag=r["etag"],
-            last_modified=r["last_modified"],
-            fetch_url=r["fetch_url"],
-        )
-        for r in found
-    ]
+    return [feed_status(POSTGRES, r) for r in found]
 
 
 class StaleWrite(StorageError):

@@ -4,28 +4,50 @@ ISO text in SQLite and timestamptz in PostgreSQL; named parameters are :name or 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from ..models import FetchRecord
-from .common import iso
+from ..models import FeedState, FetchRecord
+from .common import EPOCH, from_iso, iso
+from .records import FeedStatus
+
+
+class Row(Protocol):
+    """A row read by column name: sqlite3.Row, or psycopg's dict row."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
 
 
 @dataclass(frozen=True)
 class Dialect:
-    """How one backend writes a named parameter and a time."""
+    """How one backend writes a named parameter and a time, and reads a time and a list."""
 
     named: str  # a named parameter, with {} for its name
     write_time: Callable[[datetime | None], Any]
+    read_time: Callable[[Any], datetime | None]
+    read_list: Callable[[Any], tuple[str, ...]]
 
     def param(self, name: str) -> str:
         return self.named.format(name)
 
+    def required_time(self, value: Any) -> datetime:
+        """A column the code always writes; EPOCH only if a row was edited by hand."""
+        return self.read_time(value) or EPOCH
 
-SQLITE = Dialect(named=":{}", write_time=iso)
-POSTGRES = Dialect(named="%({})s", write_time=lambda value: value)  # psycopg sends datetimes as timestamptz
+
+SQLITE = Dialect(
+    named=":{}", write_time=iso, read_time=from_iso, read_list=lambda value: tuple(json.loads(value or "[]"))
+)
+# psycopg sends and returns datetimes as timestamptz and lists as text[]
+POSTGRES = Dialect(
+    named="%({})s",
+    write_time=lambda value: value,
+    read_time=lambda value: value,
+    read_list=lambda value: tuple(value or ()),
+)
 
 
 def fetch_record(d: Dialect, url: str, record: FetchRecord) -> tuple[str, dict[str, Any]]:
@@ -50,3 +72,44 @@ def fetch_record(d: Dialect, url: str, record: FetchRecord) -> tuple[str, dict[s
         sets.append(f"title = {p('title')}")
         params["title"] = record.title
     return f"UPDATE feeds SET {', '.join(sets)} WHERE url = {p('url')}", params
+
+
+def feed_state(d: Dialect, r: Row) -> FeedState:
+    return FeedState(
+        url=r["url"],
+        name=r["name"] or r["url"],
+        etag=r["etag"],
+        last_modified=r["last_modified"],
+        status=r["status"] or "active",
+        error_count=r["error_count"] or 0,
+        next_due_at=d.read_time(r["next_due_at"]),
+        last_fetch_at=d.read_time(r["last_fetch_at"]),
+        last_error=r["last_error"],
+        entries=r["entries"] or 0,
+        fetch_url=r["fetch_url"],
+    )
+
+
+def feed_status(d: Dialect, r: Row) -> FeedStatus:
+    """A row of feeds with its count of active matches (`matches`)."""
+    return FeedStatus(
+        url=r["url"],
+        name=r["name"] or r["url"],
+        tags=d.read_list(r["tags"]),
+        interval=r["interval"],
+        full_text=bool(r["full_text"]),
+        title=r["title"],
+        status=r["status"] or "active",
+        entries=r["entries"] or 0,
+        matches=int(r["matches"]),
+        last_fetch_at=d.read_time(r["last_fetch_at"]),
+        last_success_at=d.read_time(r["last_success_at"]),
+        next_due_at=d.read_time(r["next_due_at"]),
+        error_count=r["error_count"] or 0,
+        last_error=r["last_error"],
+        last_error_at=d.read_time(r["last_error_at"]),
+        last_warning=r["last_warning"],
+        etag=r["etag"],
+        last_modified=r["last_modified"],
+        fetch_url=r["fetch_url"],
+    )
