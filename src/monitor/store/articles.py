@@ -7,8 +7,9 @@ from datetime import datetime
 
 from ..errors import StorageError
 from ..models import Article
-from .common import from_iso, iso, one, required_time, rows
+from .common import iso, one, rows
 from .records import Recheck, StoredArticle
+from .rows import SQLITE, recheck, stored_article
 
 _SELECT = "SELECT a.*, coalesce(f.name, f.url) AS feed FROM articles a JOIN feeds f ON f.id = a.feed_id"
 
@@ -76,7 +77,7 @@ def listed(conn: sqlite3.Connection, since: datetime | None, after_id: int) -> l
             ORDER BY a.id""",
         [after_id, iso(since), iso(since)],
     )
-    return [_stored(r) for r in found]
+    return [stored_article(SQLITE, r) for r in found]
 
 
 def find(conn: sqlite3.Connection, ref: str) -> StoredArticle | None:
@@ -84,7 +85,7 @@ def find(conn: sqlite3.Connection, ref: str) -> StoredArticle | None:
         r = one(conn, f"{_SELECT} WHERE a.id = ?", [int(ref)])
     else:
         r = one(conn, f"{_SELECT} WHERE a.url = ? OR a.canonical_url = ? ORDER BY a.id LIMIT 1", [ref, ref])
-    return _stored(r) if r is not None else None
+    return stored_article(SQLITE, r) if r is not None else None
 
 
 def search(conn: sqlite3.Connection, query: str, limit: int) -> list[StoredArticle]:
@@ -95,20 +96,7 @@ def search(conn: sqlite3.Connection, query: str, limit: int) -> list[StoredArtic
            WHERE articles_fts MATCH ? ORDER BY rank LIMIT ?""",
         [query, limit],
     )
-    return [_stored(r) for r in found]
-
-
-def _stored(r: sqlite3.Row) -> StoredArticle:
-    return StoredArticle(
-        id=r["id"],
-        feed=r["feed"],
-        url=r["url"],
-        title=r["title"] or "",
-        text=r["text"] or "",
-        published=from_iso(r["published"]),
-        first_seen=required_time(r["first_seen"]),
-        language=r["language"],
-    )
+    return [stored_article(SQLITE, r) for r in found]
 
 
 def due_rechecks(conn: sqlite3.Connection, now: datetime, limit: int) -> list[Recheck]:
@@ -122,22 +110,7 @@ def due_rechecks(conn: sqlite3.Connection, now: datetime, limit: int) -> list[Re
            ORDER BY a.next_check_at, a.id LIMIT ?""",
         [iso(now), limit],
     )
-    return [
-        Recheck(
-            article_id=r["id"],
-            feed_url=r["feed_url"],
-            entry_id=r["entry_id"],
-            entry_hash=r["entry_hash"] or "",
-            url=r["url"],
-            title=r["title"] or "",
-            summary=r["summary"] or "",
-            published=from_iso(r["published"]),
-            first_seen=required_time(r["first_seen"]),
-            etag=r["page_etag"],
-            last_modified=r["page_last_modified"],
-        )
-        for r in found
-    ]
+    return [recheck(SQLITE, r) for r in found]
 
 
 def set_recheck(

@@ -16,6 +16,7 @@ from ..changes.track import Verdict, Version, verdict
 from ..models import AlsoIn, Article, MatchItem, VersionChange
 from .copies import MAX_CANDIDATES, WINDOW, key_of, title_key
 from .records import Recheck, StoredVersion, StoryMember
+from .rows import POSTGRES, recheck
 from .stories import MAX_TERMS
 
 Conn = psycopg.Connection[dict[str, Any]]
@@ -315,22 +316,7 @@ def due_rechecks(conn: Conn, now: datetime, limit: int) -> list[Recheck]:
            AND a.extraction = 'page' ORDER BY a.next_check_at, a.id LIMIT %s""",
         [now, limit],
     ).fetchall()
-    return [
-        Recheck(
-            article_id=r["id"],
-            feed_url=r["feed_url"],
-            entry_id=r["entry_id"],
-            entry_hash=r["entry_hash"] or "",
-            url=r["url"],
-            title=r["title"] or "",
-            summary=r["summary"] or "",
-            published=r["published"],
-            first_seen=r["first_seen"],
-            etag=r["page_etag"],
-            last_modified=r["page_last_modified"],
-        )
-        for r in found
-    ]
+    return [recheck(POSTGRES, r) for r in found]
 
 
 def set_recheck(

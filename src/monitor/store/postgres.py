@@ -21,7 +21,6 @@ from psycopg.rows import dict_row
 from ..errors import StorageError
 from ..models import Article, Document, FeedSpec, FeedState, FeedUpdate, Judgment, MatchItem, Score
 from . import describe_location, pg_changes, pg_feeds, pg_listing, pg_retention, pg_saving, pg_story_engine
-from .common import EPOCH
 from .lifecycle import rescore_outcome
 from .pg_migrations import lock_migrations, migrate, schema_version
 from .records import (
@@ -43,6 +42,7 @@ from .records import (
     StoryMember,
     StoryStep,
 )
+from .rows import POSTGRES, stored_article
 
 T = TypeVar("T")
 Conn = psycopg.Connection[dict[str, Any]]
@@ -242,14 +242,14 @@ class PostgresStore:
                 ORDER BY a.id""",
             {"after": after_id, "since": since},
         )
-        return [_stored_article(r) for r in found]
+        return [stored_article(POSTGRES, r) for r in found]
 
     def find_article(self, ref: str) -> StoredArticle | None:
         if ref.isdigit():
             found = self._rows(f"{_ARTICLE} WHERE a.id = %s", [int(ref)])
         else:
             found = self._rows(f"{_ARTICLE} WHERE a.url = %s OR a.canonical_url = %s ORDER BY a.id LIMIT 1", [ref, ref])
-        return _stored_article(found[0]) if found else None
+        return stored_article(POSTGRES, found[0]) if found else None
 
     def search(self, query: str, limit: int = 20) -> list[StoredArticle]:
         # websearch_to_tsquery never raises on user input (quotes, OR, -word are understood)
@@ -258,7 +258,7 @@ class PostgresStore:
                 ORDER BY ts_rank(a.search, q) DESC, a.id LIMIT %(limit)s""",
             {"q": query, "limit": limit},
         )
-        return [_stored_article(r) for r in found]
+        return [stored_article(POSTGRES, r) for r in found]
 
     def match_for(self, article_id: int) -> StoredMatch | None:
         found = self._rows("SELECT * FROM matches WHERE article_id = %s", [article_id])
@@ -436,19 +436,6 @@ class PostgresStore:
                       (SELECT count(*) FROM feeds) AS feeds"""
         )
         return Counts(articles=int(r["articles"]), matches=int(r["matches"]), feeds=int(r["feeds"]))
-
-
-def _stored_article(r: Row) -> StoredArticle:
-    return StoredArticle(
-        id=r["id"],
-        feed=r["feed"],
-        url=r["url"],
-        title=r["title"] or "",
-        text=r["text"] or "",
-        published=r["published"],
-        first_seen=r["first_seen"] or EPOCH,
-        language=r["language"],
-    )
 
 
 def _match_item(r: Row) -> MatchItem:

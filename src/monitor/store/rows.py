@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from ..models import FeedState, FetchRecord
 from .common import EPOCH, from_iso, iso
-from .records import FeedStatus
+from .records import FeedStatus, Recheck, StoredArticle
 
 
 class Row(Protocol):
@@ -112,4 +112,35 @@ def feed_status(d: Dialect, r: Row) -> FeedStatus:
         etag=r["etag"],
         last_modified=r["last_modified"],
         fetch_url=r["fetch_url"],
+    )
+
+
+def stored_article(d: Dialect, r: Row) -> StoredArticle:
+    """A row of articles with its feed's name (`feed`)."""
+    return StoredArticle(
+        id=r["id"],
+        feed=r["feed"],
+        url=r["url"],
+        title=r["title"] or "",
+        text=r["text"] or "",
+        published=d.read_time(r["published"]),
+        first_seen=d.required_time(r["first_seen"]),
+        language=r["language"],
+    )
+
+
+def recheck(d: Dialect, r: Row) -> Recheck:
+    """A row of articles with its feed's URL (`feed_url`)."""
+    return Recheck(
+        article_id=r["id"],
+        feed_url=r["feed_url"],
+        entry_id=r["entry_id"],
+        entry_hash=r["entry_hash"] or "",
+        url=r["url"],
+        title=r["title"] or "",
+        summary=r["summary"] or "",
+        published=d.read_time(r["published"]),
+        first_seen=d.required_time(r["first_seen"]),
+        etag=r["page_etag"],
+        last_modified=r["page_last_modified"],
     )
