@@ -4,7 +4,6 @@ native types and a tsvector/GIN story index where SQLite has FTS5."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,11 +11,11 @@ from typing import Any
 import psycopg
 
 from ..changes.copies import band_keys, confirm, same_article, shingles, signature
-from ..changes.track import Verdict, Version, verdict
+from ..changes.track import Verdict, Version
 from ..models import AlsoIn, Article, MatchItem, VersionChange
 from .copies import MAX_CANDIDATES, WINDOW, key_of, title_key
 from .records import Recheck, StoredVersion, StoryMember
-from .rows import POSTGRES, recheck
+from .rows import POSTGRES, new_version, recheck, stored_version, version, version_change
 from .stories import MAX_TERMS
 
 Conn = psycopg.Connection[dict[str, Any]]
@@ -30,59 +29,22 @@ def _versions(conn: Conn, article_id: int) -> list[Version]:
            WHERE article_id = %s ORDER BY number""",
         [article_id],
     ).fetchall()
-    return [
-        Version(r["number"], r["title"] or "", r["text"] or "", r["extraction"] or "", r["content_hash"] or "")
-        for r in found
-    ]
+    return [version(r) for r in found]
 
 
 def record_version(conn: Conn, article_id: int, article: Article, now: datetime) -> Verdict | None:
     """Store the article's text as a new version unless it is the latest one already."""
-    history = _versions(conn, article_id)
-    last = history[-1] if history else None
-    if last is not None and last.content_hash == article.content_hash:
+    found = new_version(POSTGRES, article_id, _versions(conn, article_id), article, now)
+    if found is None:
         return None
-    result = verdict(last, history, article.title, article.text, article.extraction)
-    diff = None if result.change is None else json.dumps([list(c) for c in result.change.changes])
-    conn.execute(
-        """INSERT INTO article_versions (article_id, number, seen_at, title, text, extraction,
-           content_hash, material, significance, summary, reason, diff)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-        [
-            article_id,
-            (last.number if last else 0) + 1,
-            now,
-            article.title,
-            article.text,
-            article.extraction,
-            article.content_hash,
-            result.material,
-            result.significance,
-            result.summary,
-            result.reason,
-            diff,
-        ],
-    )
+    result, sql, params = found
+    conn.execute(sql.encode(), params)
     return result
 
 
 def versions(conn: Conn, article_id: int) -> list[StoredVersion]:
     found = conn.execute("SELECT * FROM article_versions WHERE article_id = %s ORDER BY number", [article_id])
-    return [
-        StoredVersion(
-            number=int(r["number"]),
-            seen_at=r["seen_at"],
-            title=r["title"] or "",
-            words=len((r["text"] or "").split()),
-            extraction=r["extraction"] or "",
-            material=bool(r["material"]),
-            significance=float(r["significance"] or 0.0),
-            summary=r["summary"] or "",
-            reason=r["reason"] or "",
-            text=r["text"] or "",
-        )
-        for r in found.fetchall()
-    ]
+    return [stored_version(POSTGRES, r) for r in found.fetchall()]
 
 
 def reported_change(conn: Conn, article_ids: list[int], material_only: bool) -> VersionChange | None:
@@ -93,10 +55,7 @@ def reported_change(conn: Conn, article_ids: list[int], material_only: bool) -> 
            ORDER BY seen_at DESC, id DESC LIMIT 1""",
         [article_ids, material_only],
     ).fetchone()
-    if r is None:
-        return None
-    changes = tuple((str(op), str(b), str(a)) for op, b, a in json.loads(r["diff"]))
-    return VersionChange(bool(r["material"]), float(r["significance"] or 0.0), r["summary"] or "", changes)
+    return None if r is None else version_change(r)
 
 
 # --- copies ------------------------------------------------------------------------------------

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from ..models import FeedState, FetchRecord
+from ..changes.track import Verdict, Version, verdict
+from ..models import Article, FeedState, FetchRecord, VersionChange
 from .common import EPOCH, from_iso, iso
-from .records import FeedStatus, Recheck, StoredArticle
+from .records import FeedStatus, Recheck, StoredArticle, StoredVersion
 
 
 class Row(Protocol):
@@ -144,3 +145,56 @@ def recheck(d: Dialect, r: Row) -> Recheck:
         etag=r["page_etag"],
         last_modified=r["page_last_modified"],
     )
+
+
+def version(r: Row) -> Version:
+    """A row of article_versions as the verdict reads it."""
+    return Version(r["number"], r["title"] or "", r["text"] or "", r["extraction"] or "", r["content_hash"] or "")
+
+
+def new_version(
+    d: Dialect, article_id: int, history: list[Version], article: Article, now: datetime
+) -> tuple[Verdict, str, dict[str, Any]] | None:
+    """The article's text as its next version: the verdict against the version before it, and the
+    INSERT with its parameters; None when the text is the latest version already."""
+    last = history[-1] if history else None
+    if last is not None and last.content_hash == article.content_hash:
+        return None
+    result = verdict(last, history, article.title, article.text, article.extraction)
+    values = {
+        "article_id": article_id,
+        "number": (last.number if last else 0) + 1,
+        "seen_at": d.write_time(now),
+        "title": article.title,
+        "text": article.text,
+        "extraction": article.extraction,
+        "content_hash": article.content_hash,
+        "material": result.material,  # SQLite stores a bool as 1 or 0
+        "significance": result.significance,
+        "summary": result.summary,
+        "reason": result.reason,
+        "diff": None if result.change is None else json.dumps([list(c) for c in result.change.changes]),
+    }
+    sql = f"INSERT INTO article_versions ({', '.join(values)}) VALUES ({', '.join(map(d.param, values))})"
+    return result, sql, values
+
+
+def stored_version(d: Dialect, r: Row) -> StoredVersion:
+    return StoredVersion(
+        number=int(r["number"]),
+        seen_at=d.required_time(r["seen_at"]),
+        title=r["title"] or "",
+        words=len((r["text"] or "").split()),
+        extraction=r["extraction"] or "",
+        material=bool(r["material"]),
+        significance=float(r["significance"] or 0.0),
+        summary=r["summary"] or "",
+        reason=r["reason"] or "",
+        text=r["text"] or "",
+    )
+
+
+def version_change(r: Row) -> VersionChange:
+    """A version's reported change from its material, significance, summary and diff columns."""
+    changes = tuple((str(op), str(b), str(a)) for op, b, a in json.loads(r["diff"]))
+    return VersionChange(bool(r["material"]), float(r["significance"] or 0.0), r["summary"] or "", changes)
