@@ -15,7 +15,7 @@ from ..changes.track import Verdict, Version
 from ..models import AlsoIn, Article, MatchItem, VersionChange
 from .copies import MAX_CANDIDATES, WINDOW, key_of, title_key
 from .records import Recheck, StoredVersion, StoryMember
-from .rows import POSTGRES, new_version, recheck, stored_version, version, version_change
+from .rows import POSTGRES, new_version, recheck, stored_version, story_member, version, version_change
 from .stories import MAX_TERMS
 
 Conn = psycopg.Connection[dict[str, Any]]
@@ -181,18 +181,7 @@ def members(conn: Conn, where: str, params: list[object]) -> list[StoryMember]:
         f" WHERE {where} AND copy_of IS NULL ORDER BY id",
         params,
     ).fetchall()
-    return [
-        StoryMember(
-            article_id=r["id"],
-            story_id=r["story_id"],
-            title=r["title"] or "",
-            text=r["text"] or "",
-            url=r["url"],
-            published=r["published"],
-            first_seen=r["first_seen"],
-        )
-        for r in found
-    ]
+    return [story_member(POSTGRES, r) for r in found]
 
 
 def story_members(conn: Conn, since: datetime) -> list[StoryMember]:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from ..changes.track import Verdict, Version, verdict
 from ..models import Article, FeedState, FetchRecord, VersionChange
 from .common import EPOCH, from_iso, iso
-from .records import FeedStatus, Recheck, StoredArticle, StoredVersion
+from .records import FeedStatus, Recheck, StoredArticle, StoredVersion, StoryMember
 
 
 class Row(Protocol):
@@ -198,3 +198,15 @@ def version_change(r: Row) -> VersionChange:
     """A version's reported change from its material, significance, summary and diff columns."""
     changes = tuple((str(op), str(b), str(a)) for op, b, a in json.loads(r["diff"]))
     return VersionChange(bool(r["material"]), float(r["significance"] or 0.0), r["summary"] or "", changes)
+
+
+def story_member(d: Dialect, r: Row) -> StoryMember:
+    return StoryMember(
+        article_id=r["id"],
+        story_id=r["story_id"],
+        title=r["title"] or "",
+        text=r["text"] or "",
+        url=r["url"],
+        published=d.read_time(r["published"]),
+        first_seen=d.required_time(r["first_seen"]),
+    )

@@ -9,8 +9,9 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
-from .common import from_iso, iso, required_time, rows
+from .common import from_iso, iso, rows
 from .records import StoryMember
+from .rows import SQLITE, story_member
 
 
 def assign(conn: sqlite3.Connection, article_id: int, story_id: int | None, now: datetime) -> int:
@@ -38,18 +39,8 @@ _MEMBERS = "SELECT id, story_id, title, text, url, published, first_seen FROM ar
 
 def members(conn: sqlite3.Connection, where: str, params: list[object]) -> list[StoryMember]:
     """Articles (not copies) with a story matching `where`, in arrival order."""
-    return [
-        StoryMember(
-            article_id=r["id"],
-            story_id=r["story_id"],
-            title=r["title"] or "",
-            text=r["text"] or "",
-            url=r["url"],
-            published=from_iso(r["published"]),
-            first_seen=required_time(r["first_seen"]),
-        )
-        for r in rows(conn, f"{_MEMBERS} WHERE {where} AND copy_of IS NULL ORDER BY id", params)
-    ]
+    found = rows(conn, f"{_MEMBERS} WHERE {where} AND copy_of IS NULL ORDER BY id", params)
+    return [story_member(SQLITE, r) for r in found]
 
 
 def members_since(conn: sqlite3.Connection, since: datetime) -> list[StoryMember]:
