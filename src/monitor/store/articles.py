@@ -9,7 +9,7 @@ from ..errors import StorageError
 from ..models import Article
 from .common import iso, one, rows
 from .records import Recheck, StoredArticle
-from .rows import SQLITE, recheck, stored_article
+from .shared import SQLITE, recheck, stored_article
 
 _SELECT = "SELECT a.*, coalesce(f.name, f.url) AS feed FROM articles a JOIN feeds f ON f.id = a.feed_id"
 

@@ -10,6 +10,7 @@ from ..models import MatchItem
 from . import matches
 from .common import from_iso, iso, required_time, rows
 from .records import DigestRecord, PendingDigest
+from .shared import SQLITE, match_item
 
 # A digest's items with the revision it held (an update since is a later digest's news).
 AS_SENT = matches.SELECT.replace("m.revision", "d.revision", 1)
@@ -39,7 +40,7 @@ def items(conn: sqlite3.Connection, digest_id: int) -> tuple[MatchItem, ...]:
             WHERE d.digest_id = ? ORDER BY m.score DESC, m.id""",
         [digest_id],
     )
-    return tuple(matches.item(r) for r in found)
+    return tuple(match_item(SQLITE, r) for r in found)
 
 
 def enriched(conn: sqlite3.Connection, digest_id: int) -> tuple[MatchItem, ...]:

@@ -11,7 +11,7 @@ from ..errors import StorageError
 from ..models import FeedSpec, FeedState, FeedUpdate, Move
 from .common import iso, one, rows
 from .records import FeedStatus
-from .rows import SQLITE, feed_state, feed_status, fetch_record
+from .shared import SQLITE, feed_state, feed_status, fetch_record
 
 
 def sync(conn: sqlite3.Connection, specs: Sequence[FeedSpec]) -> None:

@@ -7,10 +7,11 @@ import sqlite3
 from math import ceil
 
 from ..models import MatchItem
-from . import stories
+from . import shared, stories
 from .common import iso, rows
-from .matches import SELECT, enrich, item
+from .matches import SELECT, enrich
 from .records import MatchPage, MatchQuery, StoryMember
+from .shared import SQLITE
 
 SEARCH_HITS = 1000  # full-text hits considered for one search (the matches among them are listed)
 
@@ -50,7 +51,7 @@ def match_page(conn: sqlite3.Connection, q: MatchQuery) -> MatchPage:
     )
     feeds = [r[0] for r in conn.execute(f"SELECT DISTINCT coalesce(f.name, f.url) {_FROM} WHERE {_LISTED} ORDER BY 1")]
     return MatchPage(
-        items=tuple(enrich(conn, [item(r) for r in found])),
+        items=tuple(enrich(conn, [shared.match_item(SQLITE, r) for r in found])),
         number=number,
         pages=pages,
         total=total,
@@ -62,7 +63,7 @@ def match_page(conn: sqlite3.Connection, q: MatchQuery) -> MatchPage:
 def match_item(conn: sqlite3.Connection, article_id: int) -> MatchItem | None:
     """An article's match as a list shows it (active or demoted), or None."""
     found = rows(conn, f"{SELECT} WHERE m.article_id = ?", [article_id])
-    return enrich(conn, [item(found[0])])[0] if found else None
+    return enrich(conn, [shared.match_item(SQLITE, found[0])])[0] if found else None
 
 
 def story_articles(conn: sqlite3.Connection, story_id: int) -> list[StoryMember]:

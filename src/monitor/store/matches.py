@@ -9,9 +9,10 @@ from datetime import datetime
 
 from ..models import AlsoIn, MatchItem, Score
 from . import copies, stories, versions
-from .common import from_iso, iso, one, required_time, rows
+from .common import iso, one, rows
 from .lifecycle import MatchChange, match_change
 from .records import MatchStatus, StoredMatch
+from .shared import SQLITE, match_item, stored_match
 
 SELECT = """SELECT m.id AS match_id, m.revision, m.score, m.nearest_seed, m.facets, m.terms,
     m.sentence, m.matched_at, a.id AS article_id, a.url, a.title, a.published, a.first_seen,
@@ -65,19 +66,7 @@ def stored(conn: sqlite3.Connection, article_id: int) -> StoredMatch | None:
     r = one(conn, "SELECT * FROM matches WHERE article_id = ?", [article_id])
     if r is None:
         return None
-    return StoredMatch(
-        id=r["id"],
-        article_id=r["article_id"],
-        score=float(r["score"]),
-        nearest_seed=r["nearest_seed"] or "",
-        facets=tuple(json.loads(r["facets"] or "[]")),
-        terms=tuple(json.loads(r["terms"] or "[]")),
-        sentence=r["sentence"] or "",
-        matched_at=required_time(r["matched_at"]),
-        updated_at=required_time(r["updated_at"]),
-        revision=int(r["revision"] or 1),
-        status="active" if r["status"] == "active" else "demoted",
-    )
+    return stored_match(SQLITE, r)
 
 
 def top(conn: sqlite3.Connection, limit: int | None) -> list[MatchItem]:
@@ -86,7 +75,7 @@ def top(conn: sqlite3.Connection, limit: int | None) -> list[MatchItem]:
         f"{SELECT} WHERE m.status = 'active' ORDER BY m.score DESC, m.id LIMIT ?",
         [limit if limit is not None else -1],
     )
-    return enrich(conn, [item(r) for r in found])
+    return enrich(conn, [match_item(SQLITE, r) for r in found])
 
 
 def since(conn: sqlite3.Connection, when: datetime | None) -> list[MatchItem]:
@@ -96,7 +85,7 @@ def since(conn: sqlite3.Connection, when: datetime | None) -> list[MatchItem]:
             ORDER BY m.score DESC, m.id""",
         [iso(when), iso(when)],
     )
-    return enrich(conn, [item(r) for r in found])
+    return enrich(conn, [match_item(SQLITE, r) for r in found])
 
 
 def undelivered(conn: sqlite3.Connection, target: str) -> list[MatchItem]:
@@ -108,7 +97,7 @@ def undelivered(conn: sqlite3.Connection, target: str) -> list[MatchItem]:
             ORDER BY m.score DESC, m.id""",
         [target],
     )
-    return enrich(conn, [item(r) for r in found], target)
+    return enrich(conn, [match_item(SQLITE, r) for r in found], target)
 
 
 def enrich(
@@ -134,21 +123,3 @@ def enrich(
             diff = versions.reported_change(conn, ids, True) or versions.reported_change(conn, ids, False)
         out.append(replace(m, also_in=also, diff=diff))
     return out
-
-
-def item(r: sqlite3.Row) -> MatchItem:
-    return MatchItem(
-        article_id=r["article_id"],
-        url=r["url"] or "",
-        title=r["title"] or "(untitled)",
-        feed=r["feed"],
-        published=from_iso(r["published"]),
-        first_seen=required_time(r["first_seen"]),
-        score=float(r["score"]),
-        sentence=r["sentence"] or "",
-        nearest_seed=r["nearest_seed"] or "",
-        facets=tuple(json.loads(r["facets"] or "[]")),
-        terms=tuple(json.loads(r["terms"] or "[]")),
-        changed=int(r["revision"] or 1) > 1,
-        revision=int(r["revision"] or 1),
-    )

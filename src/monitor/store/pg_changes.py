@@ -15,7 +15,7 @@ from ..changes.track import Verdict, Version
 from ..models import AlsoIn, Article, MatchItem, VersionChange
 from .copies import MAX_CANDIDATES, WINDOW, key_of, title_key
 from .records import Recheck, StoredVersion, StoryMember
-from .rows import POSTGRES, new_version, recheck, stored_version, story_member, version, version_change
+from .shared import POSTGRES, new_version, recheck, stored_version, story_member, version, version_change
 from .stories import MAX_TERMS
 
 Conn = psycopg.Connection[dict[str, Any]]

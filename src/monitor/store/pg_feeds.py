@@ -10,7 +10,7 @@ import psycopg
 from ..errors import StorageError
 from ..models import FeedSpec, FeedState, FeedUpdate
 from .records import FeedStatus
-from .rows import POSTGRES, feed_state, feed_status, fetch_record
+from .shared import POSTGRES, feed_state, feed_status, fetch_record
 
 Conn = psycopg.Connection[dict[str, Any]]
 

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from math import ceil
 from typing import Any
 
 import psycopg
 
 from ..models import MatchItem
-from . import pg_changes
+from . import pg_changes, shared
 from .listing import SEARCH_HITS
 from .records import MatchPage, MatchQuery, StoryMember
+from .shared import POSTGRES
 
 Conn = psycopg.Connection[dict[str, Any]]
-ToItem = Callable[[dict[str, Any]], MatchItem]  # the backend's row → MatchItem
 
 _FROM = """FROM matches m JOIN articles a ON a.id = m.article_id JOIN feeds f ON f.id = a.feed_id
     LEFT JOIN judgments j ON j.article_id = a.id"""
@@ -31,7 +30,7 @@ _COLUMNS = """m.id AS match_id, m.revision, m.score, m.nearest_seed, m.facets, m
     coalesce(f.name, f.url) AS feed"""
 
 
-def match_page(conn: Conn, q: MatchQuery, item: ToItem) -> MatchPage:
+def match_page(conn: Conn, q: MatchQuery) -> MatchPage:
     params: dict[str, Any] = {
         "feed": q.feed,
         "since": q.since,
@@ -53,7 +52,7 @@ def match_page(conn: Conn, q: MatchQuery, item: ToItem) -> MatchPage:
     ).fetchall()
     feeds = conn.execute(f"SELECT DISTINCT coalesce(f.name, f.url) AS name {_FROM} WHERE {_LISTED} ORDER BY 1")
     return MatchPage(
-        items=tuple(pg_changes.enrich(conn, [item(r) for r in found], None, None)),
+        items=tuple(pg_changes.enrich(conn, [shared.match_item(POSTGRES, r) for r in found], None, None)),
         number=number,
         pages=pages,
         total=total,
@@ -62,9 +61,9 @@ def match_page(conn: Conn, q: MatchQuery, item: ToItem) -> MatchPage:
     )
 
 
-def match_item(conn: Conn, article_id: int, item: ToItem) -> MatchItem | None:
+def match_item(conn: Conn, article_id: int) -> MatchItem | None:
     found = conn.execute(f"SELECT {_COLUMNS} {_FROM} WHERE m.article_id = %s", [article_id]).fetchall()
-    return pg_changes.enrich(conn, [item(found[0])], None, None)[0] if found else None
+    return pg_changes.enrich(conn, [shared.match_item(POSTGRES, found[0])], None, None)[0] if found else None
 
 
 def story_of(conn: Conn, article_id: int) -> int | None:

@@ -42,7 +42,7 @@ from .records import (
     StoryMember,
     StoryStep,
 )
-from .rows import POSTGRES, stored_article
+from .shared import POSTGRES, match_item, stored_article, stored_match
 
 T = TypeVar("T")
 Conn = psycopg.Connection[dict[str, Any]]
@@ -264,26 +264,13 @@ class PostgresStore:
         found = self._rows("SELECT * FROM matches WHERE article_id = %s", [article_id])
         if not found:
             return None
-        r = found[0]
-        return StoredMatch(
-            id=r["id"],
-            article_id=r["article_id"],
-            score=float(r["score"]),
-            nearest_seed=r["nearest_seed"] or "",
-            facets=tuple(r["facets"]),
-            terms=tuple(r["terms"]),
-            sentence=r["sentence"] or "",
-            matched_at=r["matched_at"],
-            updated_at=r["updated_at"],
-            revision=int(r["revision"]),
-            status="active" if r["status"] == "active" else "demoted",
-        )
+        return stored_match(POSTGRES, found[0])
 
     def match_page(self, query: MatchQuery) -> MatchPage:
-        return self._read(lambda conn: pg_listing.match_page(conn, query, _match_item))
+        return self._read(lambda conn: pg_listing.match_page(conn, query))
 
     def match_item(self, article_id: int) -> MatchItem | None:
-        return self._read(lambda conn: pg_listing.match_item(conn, article_id, _match_item))
+        return self._read(lambda conn: pg_listing.match_item(conn, article_id))
 
     def story_of(self, article_id: int) -> int | None:
         return self._read(lambda conn: pg_listing.story_of(conn, article_id))
@@ -299,7 +286,7 @@ class PostgresStore:
 
     def top_matches(self, limit: int | None = None) -> list[MatchItem]:
         found = self._rows(f"{_MATCH} WHERE m.status = 'active' ORDER BY m.score DESC, m.id LIMIT %s", [limit])
-        return self._enrich([_match_item(r) for r in found])
+        return self._enrich([match_item(POSTGRES, r) for r in found])
 
     def matches_since(self, since: datetime | None) -> list[MatchItem]:
         found = self._rows(
@@ -307,7 +294,7 @@ class PostgresStore:
                 ORDER BY m.score DESC, m.id""",
             {"since": since},
         )
-        return self._enrich([_match_item(r) for r in found])
+        return self._enrich([match_item(POSTGRES, r) for r in found])
 
     def undelivered(self, target: str) -> list[MatchItem]:
         found = self._rows(
@@ -317,7 +304,7 @@ class PostgresStore:
                 ORDER BY m.score DESC, m.id""",
             [target],
         )
-        return self._enrich([_match_item(r) for r in found], target)
+        return self._enrich([match_item(POSTGRES, r) for r in found], target)
 
     def _enrich(self, found: list[MatchItem], target: str | None = None, digest: int | None = None) -> list[MatchItem]:
         return self._read(lambda conn: pg_changes.enrich(conn, found, target, digest))
@@ -361,7 +348,7 @@ class PostgresStore:
                 ORDER BY m.score DESC, m.id""",
             [digest_id],
         )
-        return list(map(_match_item, found))
+        return [match_item(POSTGRES, r) for r in found]
 
     def finish_digest(self, digest_id: int, now: datetime, error: str | None = None) -> None:
         with self._tx() as conn:
@@ -436,24 +423,6 @@ class PostgresStore:
                       (SELECT count(*) FROM feeds) AS feeds"""
         )
         return Counts(articles=int(r["articles"]), matches=int(r["matches"]), feeds=int(r["feeds"]))
-
-
-def _match_item(r: Row) -> MatchItem:
-    return MatchItem(
-        article_id=r["article_id"],
-        url=r["url"] or "",
-        title=r["title"] or "(untitled)",
-        feed=r["feed"],
-        published=r["published"],
-        first_seen=r["first_seen"],
-        score=float(r["score"]),
-        sentence=r["sentence"] or "",
-        nearest_seed=r["nearest_seed"] or "",
-        facets=tuple(r["facets"]),
-        terms=tuple(r["terms"]),
-        changed=int(r["revision"]) > 1,
-        revision=int(r["revision"]),
-    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from .common import from_iso, iso, rows
 from .records import StoryMember
-from .rows import SQLITE, story_member
+from .shared import SQLITE, story_member
 
 
 def assign(conn: sqlite3.Connection, article_id: int, story_id: int | None, now: datetime) -> int:

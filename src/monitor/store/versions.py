@@ -10,7 +10,7 @@ from ..changes.track import Verdict, Version
 from ..models import Article, VersionChange
 from .common import rows
 from .records import StoredVersion
-from .rows import SQLITE, new_version, stored_version, version, version_change
+from .shared import SQLITE, new_version, stored_version, version, version_change
 
 
 def _versions(conn: sqlite3.Connection, article_id: int) -> list[Version]:

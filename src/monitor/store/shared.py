@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ..changes.track import Verdict, Version, verdict
-from ..models import Article, FeedState, FetchRecord, VersionChange
+from ..models import Article, FeedState, FetchRecord, MatchItem, VersionChange
 from .common import EPOCH, from_iso, iso
-from .records import FeedStatus, Recheck, StoredArticle, StoredVersion, StoryMember
+from .records import FeedStatus, Recheck, StoredArticle, StoredMatch, StoredVersion, StoryMember
 
 
 class Row(Protocol):
@@ -209,4 +209,40 @@ def story_member(d: Dialect, r: Row) -> StoryMember:
         url=r["url"],
         published=d.read_time(r["published"]),
         first_seen=d.required_time(r["first_seen"]),
+    )
+
+
+def match_item(d: Dialect, r: Row) -> MatchItem:
+    """A match joined with its article and its feed's name (`article_id`, `feed`)."""
+    revision = int(r["revision"] or 1)
+    return MatchItem(
+        article_id=r["article_id"],
+        url=r["url"] or "",
+        title=r["title"] or "(untitled)",
+        feed=r["feed"],
+        published=d.read_time(r["published"]),
+        first_seen=d.required_time(r["first_seen"]),
+        score=float(r["score"]),
+        sentence=r["sentence"] or "",
+        nearest_seed=r["nearest_seed"] or "",
+        facets=d.read_list(r["facets"]),
+        terms=d.read_list(r["terms"]),
+        changed=revision > 1,
+        revision=revision,
+    )
+
+
+def stored_match(d: Dialect, r: Row) -> StoredMatch:
+    return StoredMatch(
+        id=r["id"],
+        article_id=r["article_id"],
+        score=float(r["score"]),
+        nearest_seed=r["nearest_seed"] or "",
+        facets=d.read_list(r["facets"]),
+        terms=d.read_list(r["terms"]),
+        sentence=r["sentence"] or "",
+        matched_at=d.required_time(r["matched_at"]),
+        updated_at=d.required_time(r["updated_at"]),
+        revision=int(r["revision"] or 1),
+        status="active" if r["status"] == "active" else "demoted",
     )
