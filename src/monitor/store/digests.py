@@ -8,9 +8,9 @@ from datetime import datetime
 
 from ..models import MatchItem
 from . import matches
-from .common import from_iso, iso, required_time, rows
+from .common import iso, required_time, rows
 from .records import DigestRecord, PendingDigest
-from .shared import SQLITE, match_item
+from .shared import SQLITE, digest_record, match_item
 
 # A digest's items with the revision it held (an update since is a later digest's news).
 AS_SENT = matches.SELECT.replace("m.revision", "d.revision", 1)
@@ -73,16 +73,4 @@ def finish(conn: sqlite3.Connection, digest_id: int, now: datetime, error: str |
 
 
 def listed(conn: sqlite3.Connection) -> list[DigestRecord]:
-    return [
-        DigestRecord(
-            id=r["id"],
-            target=r["target"],
-            created_at=required_time(r["created_at"]),
-            status="delivered" if r["status"] == "delivered" else "pending",
-            delivered_at=from_iso(r["delivered_at"]),
-            count=r["count"] or 0,
-            attempts=r["attempts"] or 0,
-            last_error=r["last_error"],
-        )
-        for r in rows(conn, "SELECT * FROM digests ORDER BY id")
-    ]
+    return [digest_record(SQLITE, r) for r in rows(conn, "SELECT * FROM digests ORDER BY id")]

@@ -42,7 +42,7 @@ from .records import (
     StoryMember,
     StoryStep,
 )
-from .shared import POSTGRES, match_item, stored_article, stored_match
+from .shared import POSTGRES, digest_record, match_item, stored_article, stored_match
 
 T = TypeVar("T")
 Conn = psycopg.Connection[dict[str, Any]]
@@ -364,19 +364,7 @@ class PostgresStore:
                 )
 
     def digests(self) -> list[DigestRecord]:
-        return [
-            DigestRecord(
-                id=r["id"],
-                target=r["target"],
-                created_at=r["created_at"],
-                status="delivered" if r["status"] == "delivered" else "pending",
-                delivered_at=r["delivered_at"],
-                count=r["count"],
-                attempts=r["attempts"],
-                last_error=r["last_error"],
-            )
-            for r in self._rows("SELECT * FROM digests ORDER BY id")
-        ]
+        return [digest_record(POSTGRES, r) for r in self._rows("SELECT * FROM digests ORDER BY id")]
 
     # --- judgments and bookkeeping -------------------------------------------------------------
 

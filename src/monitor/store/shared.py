@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from ..changes.track import Verdict, Version, verdict
 from ..models import Article, FeedState, FetchRecord, MatchItem, VersionChange
 from .common import EPOCH, from_iso, iso
-from .records import FeedStatus, Recheck, StoredArticle, StoredMatch, StoredVersion, StoryMember
+from .records import DigestRecord, FeedStatus, Recheck, StoredArticle, StoredMatch, StoredVersion, StoryMember
 
 
 class Row(Protocol):
@@ -245,4 +245,17 @@ def stored_match(d: Dialect, r: Row) -> StoredMatch:
         updated_at=d.required_time(r["updated_at"]),
         revision=int(r["revision"] or 1),
         status="active" if r["status"] == "active" else "demoted",
+    )
+
+
+def digest_record(d: Dialect, r: Row) -> DigestRecord:
+    return DigestRecord(
+        id=r["id"],
+        target=r["target"],
+        created_at=d.required_time(r["created_at"]),
+        status="delivered" if r["status"] == "delivered" else "pending",
+        delivered_at=d.read_time(r["delivered_at"]),
+        count=r["count"] or 0,
+        attempts=r["attempts"] or 0,
+        last_error=r["last_error"],
     )
