@@ -5,8 +5,9 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
-from ..models import Document, Judgment
+from ..models import Judgment
 from .common import iso, rows
+from .shared import JUDGMENTS, judgment
 
 
 def judge(conn: sqlite3.Connection, article_id: int, relevant: bool, now: datetime) -> None:
@@ -19,15 +20,4 @@ def judge(conn: sqlite3.Connection, article_id: int, relevant: bool, now: dateti
 
 
 def listed(conn: sqlite3.Connection) -> list[Judgment]:
-    found = rows(
-        conn,
-        """SELECT a.id, a.title, a.text, a.language, j.relevant FROM judgments j
-           JOIN articles a ON a.id = j.article_id ORDER BY j.judged_at, a.id""",
-    )
-    return [
-        Judgment(
-            document=Document(id=str(r["id"]), title=r["title"] or "", text=r["text"] or "", language=r["language"]),
-            relevant=bool(r["relevant"]),
-        )
-        for r in found
-    ]
+    return [judgment(r) for r in rows(conn, JUDGMENTS)]

@@ -19,7 +19,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from ..errors import StorageError
-from ..models import Article, Document, FeedSpec, FeedState, FeedUpdate, Judgment, MatchItem, Score
+from ..models import Article, FeedSpec, FeedState, FeedUpdate, Judgment, MatchItem, Score
 from . import describe_location, pg_changes, pg_feeds, pg_listing, pg_retention, pg_saving, pg_story_engine
 from .lifecycle import rescore_outcome
 from .pg_migrations import lock_migrations, migrate, schema_version
@@ -42,7 +42,7 @@ from .records import (
     StoryMember,
     StoryStep,
 )
-from .shared import POSTGRES, digest_record, match_item, stored_article, stored_match
+from .shared import JUDGMENTS, POSTGRES, digest_record, judgment, match_item, stored_article, stored_match
 
 T = TypeVar("T")
 Conn = psycopg.Connection[dict[str, Any]]
@@ -378,19 +378,7 @@ class PostgresStore:
             )
 
     def judgments(self) -> list[Judgment]:
-        found = self._rows(
-            """SELECT a.id, a.title, a.text, a.language, j.relevant FROM judgments j
-               JOIN articles a ON a.id = j.article_id ORDER BY j.judged_at, a.id"""
-        )
-        return [
-            Judgment(
-                document=Document(
-                    id=str(r["id"]), title=r["title"] or "", text=r["text"] or "", language=r["language"]
-                ),
-                relevant=bool(r["relevant"]),
-            )
-            for r in found
-        ]
+        return [judgment(r) for r in self._rows(JUDGMENTS)]
 
     def set_value(self, key: str, value: str) -> None:
         with self._tx() as conn:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ..changes.track import Verdict, Version, verdict
-from ..models import Article, FeedState, FetchRecord, MatchItem, VersionChange
+from ..models import Article, Document, FeedState, FetchRecord, Judgment, MatchItem, VersionChange
 from .common import EPOCH, from_iso, iso
 from .records import DigestRecord, FeedStatus, Recheck, StoredArticle, StoredMatch, StoredVersion, StoryMember
 
@@ -258,4 +258,16 @@ def digest_record(d: Dialect, r: Row) -> DigestRecord:
         count=r["count"] or 0,
         attempts=r["attempts"] or 0,
         last_error=r["last_error"],
+    )
+
+
+JUDGMENTS = """SELECT a.id, a.title, a.text, a.language, j.relevant FROM judgments j
+    JOIN articles a ON a.id = j.article_id ORDER BY j.judged_at, a.id"""
+
+
+def judgment(r: Row) -> Judgment:
+    """A row of JUDGMENTS."""
+    return Judgment(
+        document=Document(id=str(r["id"]), title=r["title"] or "", text=r["text"] or "", language=r["language"]),
+        relevant=bool(r["relevant"]),
     )
