@@ -1,11 +1,13 @@
 """What the SQLite and PostgreSQL modules share between SQL rows and records: the statements and
 row mappers whose logic is the same, parameterised by the dialect's few differences (times are
-ISO text in SQLite and timestamptz in PostgreSQL; named parameters are :name or %(name)s)."""
+ISO text in SQLite and timestamptz in PostgreSQL, lists JSON text or text[], named parameters
+:name or %(name)s)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -22,17 +24,22 @@ class Row(Protocol):
     def __getitem__(self, key: str, /) -> Any: ...
 
 
+_NAMED = re.compile(r"(?<![:\w]):(\w+)")  # a :name parameter (not a ::cast)
+
+
 @dataclass(frozen=True)
 class Dialect:
-    """How one backend writes a named parameter and a time, and reads a time and a list."""
+    """How one backend writes a named parameter, a time and a list, and reads a time and a list."""
 
-    named: str  # a named parameter, with {} for its name
+    named: str  # the replacement for a :name parameter (\1 is its name)
     write_time: Callable[[datetime | None], Any]
     read_time: Callable[[Any], datetime | None]
+    write_list: Callable[[Sequence[str]], Any]
     read_list: Callable[[Any], tuple[str, ...]]
 
-    def param(self, name: str) -> str:
-        return self.named.format(name)
+    def sql(self, text: str) -> str:
+        """A statement written with SQLite's :name parameters, in this dialect."""
+        return _NAMED.sub(self.named, text)
 
     def required_time(self, value: Any) -> datetime:
         """A column the code always writes; EPOCH only if a row was edited by hand."""
@@ -40,39 +47,42 @@ class Dialect:
 
 
 SQLITE = Dialect(
-    named=":{}", write_time=iso, read_time=from_iso, read_list=lambda value: tuple(json.loads(value or "[]"))
+    named=r":\1",
+    write_time=iso,
+    read_time=from_iso,
+    write_list=lambda value: json.dumps(list(value)),
+    read_list=lambda value: tuple(json.loads(value or "[]")),
 )
 # psycopg sends and returns datetimes as timestamptz and lists as text[]
 POSTGRES = Dialect(
-    named="%({})s",
+    named=r"%(\1)s",
     write_time=lambda value: value,
     read_time=lambda value: value,
+    write_list=list,
     read_list=lambda value: tuple(value or ()),
 )
 
 
 def fetch_record(d: Dialect, url: str, record: FetchRecord) -> tuple[str, dict[str, Any]]:
     """The UPDATE writing a poll's fetch record to its feed's row, with its parameters."""
-    p = d.param
-    sets = [f"last_fetch_at = {p('now')}", f"next_due_at = {p('due')}"]
+    sets = ["last_fetch_at = :now", "next_due_at = :due"]
     params: dict[str, Any] = {"url": url, "now": d.write_time(record.fetched_at), "due": d.write_time(record.next_due)}
     if record.error is None:
-        sets += [f"last_success_at = {p('now')}", "error_count = 0", "last_error = NULL"]
-        sets.append(f"last_warning = {p('warning')}")
+        sets += ["last_success_at = :now", "error_count = 0", "last_error = NULL", "last_warning = :warning"]
         params["warning"] = record.warning
     else:
-        sets += ["error_count = error_count + 1", f"last_error = {p('error')}", f"last_error_at = {p('now')}"]
+        sets += ["error_count = error_count + 1", "last_error = :error", "last_error_at = :now"]
         params["error"] = record.error.message  # stored as the text `monitor status` shows
     if record.validators is not None:  # every 200 refreshes both, each independently (None clears)
-        sets += [f"etag = {p('etag')}", f"last_modified = {p('lm')}"]
+        sets += ["etag = :etag", "last_modified = :lm"]
         params["etag"], params["lm"] = record.validators
     if record.status is not None:
-        sets.append(f"status = {p('status')}")
+        sets.append("status = :status")
         params["status"] = record.status
     if record.title:
-        sets.append(f"title = {p('title')}")
+        sets.append("title = :title")
         params["title"] = record.title
-    return f"UPDATE feeds SET {', '.join(sets)} WHERE url = {p('url')}", params
+    return d.sql(f"UPDATE feeds SET {', '.join(sets)} WHERE url = :url"), params
 
 
 def feed_state(d: Dialect, r: Row) -> FeedState:
@@ -175,8 +185,8 @@ def new_version(
         "reason": result.reason,
         "diff": None if result.change is None else json.dumps([list(c) for c in result.change.changes]),
     }
-    sql = f"INSERT INTO article_versions ({', '.join(values)}) VALUES ({', '.join(map(d.param, values))})"
-    return result, sql, values
+    sql = f"INSERT INTO article_versions ({', '.join(values)}) VALUES ({', '.join(':' + c for c in values)})"
+    return result, d.sql(sql), values
 
 
 def stored_version(d: Dialect, r: Row) -> StoredVersion:
