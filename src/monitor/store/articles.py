@@ -9,7 +9,7 @@ from ..errors import StorageError
 from ..models import Article
 from .common import iso, one, rows
 from .records import Recheck, StoredArticle
-from .shared import SQLITE, recheck, stored_article
+from .shared import SQLITE, article_values, recheck, stored_article
 
 _SELECT = "SELECT a.*, coalesce(f.name, f.url) AS feed FROM articles a JOIN feeds f ON f.id = a.feed_id"
 
@@ -19,23 +19,7 @@ def save(conn: sqlite3.Connection, feed_url: str, article: Article, entry_hash: 
     feed = conn.execute("SELECT id FROM feeds WHERE url = ?", (feed_url,)).fetchone()
     if feed is None:
         raise StorageError(f"unknown feed {feed_url}")
-    e = article.entry
-    values = {
-        "feed_id": feed[0],
-        "entry_id": e.id,
-        "entry_hash": entry_hash,
-        "url": article.url,
-        "canonical_url": article.canonical_url,
-        "title": article.title,
-        "published": iso(article.published),
-        "now": iso(now),
-        "summary": e.summary,
-        "text": article.text,
-        "content_hash": article.content_hash,
-        "extraction": article.extraction,
-        "author": article.author,
-        "language": article.language,
-    }
+    values = article_values(SQLITE, feed[0], article, entry_hash, now)
     row = conn.execute(
         "SELECT id, content_hash FROM articles WHERE feed_id = :feed_id AND entry_id = :entry_id", values
     ).fetchone()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import replace
 from datetime import datetime
@@ -12,7 +11,7 @@ from . import copies, stories, versions
 from .common import iso, one, rows
 from .lifecycle import MatchChange, match_change
 from .records import MatchStatus, StoredMatch
-from .shared import SQLITE, match_item, stored_match
+from .shared import SQLITE, match_item, match_write, stored_match
 
 SELECT = """SELECT m.id AS match_id, m.revision, m.score, m.nearest_seed, m.facets, m.terms,
     m.sentence, m.matched_at, a.id AS article_id, a.url, a.title, a.published, a.first_seen,
@@ -34,31 +33,7 @@ def save_score(
     change = match_change(status(conn, article_id), score.match, content_changed)
     if change is None:
         return None
-    fields = {
-        "article_id": article_id,
-        "score": score.value,
-        "nearest_seed": score.nearest_seed,
-        "facets": json.dumps(list(score.facets)),
-        "terms": json.dumps(list(score.terms)),
-        "sentence": score.sentence,
-        "now": iso(now),
-        "status": change.status,
-        "bump": int(change.new_revision),
-    }
-    if change.insert:
-        conn.execute(
-            """INSERT INTO matches (article_id, score, nearest_seed, facets, terms, sentence,
-               matched_at, updated_at, status) VALUES (:article_id, :score, :nearest_seed, :facets,
-               :terms, :sentence, :now, :now, :status)""",
-            fields,
-        )
-    else:
-        conn.execute(
-            """UPDATE matches SET score = :score, nearest_seed = :nearest_seed, facets = :facets,
-               terms = :terms, sentence = :sentence, updated_at = :now, status = :status,
-               revision = revision + :bump WHERE article_id = :article_id""",
-            fields,
-        )
+    conn.execute(*match_write(SQLITE, article_id, score, now, change))
     return change
 
 

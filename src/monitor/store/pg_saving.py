@@ -4,18 +4,17 @@ the article it is reported under."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import psycopg
 
-from ..changes.track import degraded
 from ..errors import StorageError
 from ..models import Article, Score
 from . import pg_changes
 from .lifecycle import MatchChange, match_change
 from .records import MatchStatus, SavedArticle
+from .shared import POSTGRES, article_values, kept_text, match_write
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -28,15 +27,7 @@ def save(
            JOIN feeds f ON f.id = a.feed_id WHERE f.url = %s AND a.entry_id = %s FOR UPDATE OF a""",
         [feed_url, article.entry.id],
     ).fetchone()
-    if before is not None and degraded(article.extraction, before["extraction"]):
-        # a failed read of a page read before: the stored text stays (never a version)
-        article = replace(
-            article,
-            title=before["title"] or article.title,
-            text=before["text"] or "",
-            extraction=before["extraction"],
-            content_hash=before["content_hash"],
-        )
+    article = kept_text(article, before)  # a failed read of a page read before: the stored text stays
     article_id, _, feed_id = save_row(conn, feed_url, article, entry_hash, now)
     verdict = pg_changes.record_version(conn, article_id, article, now)
     if before is None:
@@ -81,23 +72,7 @@ def save_row(
     feed = conn.execute("SELECT id FROM feeds WHERE url = %s", [feed_url]).fetchone()
     if feed is None:
         raise StorageError(f"unknown feed {feed_url}")
-    e = article.entry
-    values = {
-        "feed_id": feed["id"],
-        "entry_id": e.id,
-        "entry_hash": entry_hash,
-        "url": article.url,
-        "canonical_url": article.canonical_url,
-        "title": article.title,
-        "published": article.published,
-        "now": now,
-        "summary": e.summary,
-        "text": article.text,
-        "content_hash": article.content_hash,
-        "extraction": article.extraction,
-        "author": article.author,
-        "language": article.language,
-    }
+    values = article_values(POSTGRES, feed["id"], article, entry_hash, now)
     inserted = conn.execute(
         """INSERT INTO articles (feed_id, entry_id, entry_hash, url, canonical_url, title, published,
            first_seen, updated_at, summary, text, content_hash, extraction, author, language)
@@ -137,29 +112,6 @@ def save_score(conn: Conn, article_id: int, score: Score, now: datetime, content
     change = match_change(match_status(conn, article_id), score.match, content_changed)
     if change is None:
         return None
-    fields = {
-        "article_id": article_id,
-        "score": score.value,
-        "nearest_seed": score.nearest_seed,
-        "facets": list(score.facets),
-        "terms": list(score.terms),
-        "sentence": score.sentence,
-        "now": now,
-        "status": change.status,
-        "bump": int(change.new_revision),
-    }
-    if change.insert:
-        conn.execute(
-            """INSERT INTO matches (article_id, score, nearest_seed, facets, terms, sentence, matched_at,
-               updated_at, status) VALUES (%(article_id)s, %(score)s, %(nearest_seed)s, %(facets)s, %(terms)s,
-               %(sentence)s, %(now)s, %(now)s, %(status)s)""",
-            fields,
-        )
-    else:
-        conn.execute(
-            """UPDATE matches SET score = %(score)s, nearest_seed = %(nearest_seed)s, facets = %(facets)s,
-               terms = %(terms)s, sentence = %(sentence)s, updated_at = %(now)s, status = %(status)s,
-               revision = revision + %(bump)s WHERE article_id = %(article_id)s""",
-            fields,
-        )
+    sql, params = match_write(POSTGRES, article_id, score, now, change)
+    conn.execute(sql.encode(), params)
     return change

@@ -12,15 +12,14 @@ across feeds, and the match lifecycle applied to the article it is reported unde
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import replace
 from datetime import datetime
 
-from ..changes.track import degraded
 from ..models import Article, Score
 from . import articles, copies, matches, stories, versions
 from .common import from_iso
 from .lifecycle import MatchChange
 from .records import SavedArticle
+from .shared import kept_text
 
 
 def save(
@@ -33,14 +32,7 @@ def save(
     notify: str = "material",
 ) -> SavedArticle:
     before = articles.previous(conn, feed_url, article.entry.id)
-    if before is not None and degraded(article.extraction, before["extraction"]):
-        article = replace(
-            article,
-            title=before["title"] or article.title,
-            text=before["text"] or "",
-            extraction=before["extraction"],
-            content_hash=before["content_hash"],
-        )
+    article = kept_text(article, before)
     article_id, _ = articles.save(conn, feed_url, article, entry_hash, now)
     verdict = versions.record(conn, article_id, article, now)
     if before is None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from ..changes.track import Verdict, Version, verdict
-from ..models import Article, Document, FeedState, FetchRecord, Judgment, MatchItem, VersionChange
+from ..changes.track import Verdict, Version, degraded, verdict
+from ..models import Article, Document, FeedState, FetchRecord, Judgment, MatchItem, Score, VersionChange
 from .common import EPOCH, from_iso, iso
+from .lifecycle import MatchChange
 from .records import DigestRecord, FeedStatus, Recheck, StoredArticle, StoredMatch, StoredVersion, StoryMember
 
 
@@ -281,3 +282,64 @@ def judgment(r: Row) -> Judgment:
         document=Document(id=str(r["id"]), title=r["title"] or "", text=r["text"] or "", language=r["language"]),
         relevant=bool(r["relevant"]),
     )
+
+
+def kept_text(article: Article, before: Row | None) -> Article:
+    """A degraded read (the page failed and the feed's text stood in for an article read from its
+    page before) keeps the stored text of `before`: it is never a version."""
+    if before is None or not degraded(article.extraction, before["extraction"]):
+        return article
+    return replace(
+        article,
+        title=before["title"] or article.title,
+        text=before["text"] or "",
+        extraction=before["extraction"],
+        content_hash=before["content_hash"],
+    )
+
+
+def article_values(d: Dialect, feed_id: int, article: Article, entry_hash: str, now: datetime) -> dict[str, Any]:
+    """The named parameters of an article row's insert or update (`now`: first seen, updated)."""
+    e = article.entry
+    return {
+        "feed_id": feed_id,
+        "entry_id": e.id,
+        "entry_hash": entry_hash,
+        "url": article.url,
+        "canonical_url": article.canonical_url,
+        "title": article.title,
+        "published": d.write_time(article.published),
+        "now": d.write_time(now),
+        "summary": e.summary,
+        "text": article.text,
+        "content_hash": article.content_hash,
+        "extraction": article.extraction,
+        "author": article.author,
+        "language": article.language,
+    }
+
+
+def match_write(
+    d: Dialect, article_id: int, score: Score, now: datetime, change: MatchChange
+) -> tuple[str, dict[str, Any]]:
+    """The INSERT or UPDATE applying a lifecycle change (store.lifecycle) to an article's match."""
+    fields = {
+        "article_id": article_id,
+        "score": score.value,
+        "nearest_seed": score.nearest_seed,
+        "facets": d.write_list(score.facets),
+        "terms": d.write_list(score.terms),
+        "sentence": score.sentence,
+        "now": d.write_time(now),
+        "status": change.status,
+        "bump": int(change.new_revision),
+    }
+    if change.insert:
+        sql = """INSERT INTO matches (article_id, score, nearest_seed, facets, terms, sentence,
+           matched_at, updated_at, status) VALUES (:article_id, :score, :nearest_seed, :facets,
+           :terms, :sentence, :now, :now, :status)"""
+    else:
+        sql = """UPDATE matches SET score = :score, nearest_seed = :nearest_seed, facets = :facets,
+           terms = :terms, sentence = :sentence, updated_at = :now, status = :status,
+           revision = revision + :bump WHERE article_id = :article_id"""
+    return d.sql(sql), fields
