@@ -14,7 +14,7 @@ from ..models import Article, Score
 from . import pg_changes
 from .lifecycle import MatchChange, match_change
 from .records import MatchStatus, SavedArticle
-from .shared import POSTGRES, article_values, kept_text, match_write
+from .shared import POSTGRES, article_values, kept_text, match_write, reports_change, saved_article
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -36,24 +36,15 @@ def save(
             pg_changes.inherit_story(conn, article_id, original)
     else:
         original = before["copy_of"]
-    changed = verdict is not None and verdict.change is not None and (verdict.material or notify == "all")
+    changed = reports_change(verdict, notify)
     if original is None:
         change = save_score(conn, article_id, score, now, changed)
     else:
         change = copy_match(conn, original, score, now, changed)
     target = original if original is not None else article_id
     active = match_status(conn, target) == "active"
-    first = conn.execute("SELECT first_seen FROM articles WHERE id = %s", [target]).fetchone()
-    return SavedArticle(
-        article_id=article_id,
-        news=change is not None and change.news,
-        copy_of=original,
-        version="" if verdict is None else (verdict.reason or "material"),
-        material=verdict is not None and verdict.material,
-        reported=target if active else None,
-        first_seen=first["first_seen"] if active and first else None,
-        new_article=before is None,
-    )
+    reported = conn.execute("SELECT first_seen FROM articles WHERE id = %s", [target]).fetchone() if active else None
+    return saved_article(POSTGRES, article_id, before, original, verdict, change, reported)
 
 
 def copy_match(conn: Conn, original: int, score: Score, now: datetime, changed: bool) -> MatchChange | None:

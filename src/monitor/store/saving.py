@@ -16,10 +16,10 @@ from datetime import datetime
 
 from ..models import Article, Score
 from . import articles, copies, matches, stories, versions
-from .common import from_iso
+from .common import one
 from .lifecycle import MatchChange
 from .records import SavedArticle
-from .shared import kept_text
+from .shared import SQLITE, kept_text, reports_change, saved_article
 
 
 def save(
@@ -42,21 +42,12 @@ def save(
             stories.inherit(conn, article_id, original)
     else:
         original = before["copy_of"]
-    changed = verdict is not None and verdict.change is not None and (verdict.material or notify == "all")
+    changed = reports_change(verdict, notify)
     change = _match(conn, article_id, original, score, now, changed)
     target = original if original is not None else article_id
     active = matches.status(conn, target) == "active"
-    first = conn.execute("SELECT first_seen FROM articles WHERE id = ?", (target,)).fetchone()
-    return SavedArticle(
-        article_id=article_id,
-        news=change is not None and change.news,
-        copy_of=original,
-        version="" if verdict is None else (verdict.reason or "material"),
-        material=verdict is not None and verdict.material,
-        reported=target if active else None,
-        first_seen=from_iso(first[0]) if active and first else None,
-        new_article=before is None,
-    )
+    reported = one(conn, "SELECT first_seen FROM articles WHERE id = ?", [target]) if active else None
+    return saved_article(SQLITE, article_id, before, original, verdict, change, reported)
 
 
 def _match(

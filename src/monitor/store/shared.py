@@ -16,7 +16,16 @@ from ..changes.track import Verdict, Version, degraded, verdict
 from ..models import Article, Document, FeedState, FetchRecord, Judgment, MatchItem, Score, VersionChange
 from .common import EPOCH, from_iso, iso
 from .lifecycle import MatchChange
-from .records import DigestRecord, FeedStatus, Recheck, StoredArticle, StoredMatch, StoredVersion, StoryMember
+from .records import (
+    DigestRecord,
+    FeedStatus,
+    Recheck,
+    SavedArticle,
+    StoredArticle,
+    StoredMatch,
+    StoredVersion,
+    StoryMember,
+)
 
 
 class Row(Protocol):
@@ -295,6 +304,36 @@ def kept_text(article: Article, before: Row | None) -> Article:
         text=before["text"] or "",
         extraction=before["extraction"],
         content_hash=before["content_hash"],
+    )
+
+
+def reports_change(verdict: Verdict | None, notify: str) -> bool:
+    """A new version re-reports the article (a new match revision) only when material, or with
+    `notify="all"` for any new version."""
+    return verdict is not None and verdict.change is not None and (verdict.material or notify == "all")
+
+
+def saved_article(
+    d: Dialect,
+    article_id: int,
+    before: Row | None,
+    original: int | None,
+    verdict: Verdict | None,
+    change: MatchChange | None,
+    reported: Row | None,
+) -> SavedArticle:
+    """What saving an entry did. `before`: its stored row, if any; `original`: the article it is a
+    copy of; `reported`: the row (first_seen) of the article it is reported under, if that article's
+    match is active."""
+    return SavedArticle(
+        article_id=article_id,
+        news=change is not None and change.news,
+        copy_of=original,
+        version="" if verdict is None else (verdict.reason or "material"),
+        material=verdict is not None and verdict.material,
+        reported=(original if original is not None else article_id) if reported is not None else None,
+        first_seen=d.read_time(reported["first_seen"]) if reported is not None else None,
+        new_article=before is None,
     )
 
 
