@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from . import app
 from .cli_common import _paths, _Usage
+
+FC = TypeVar("FC", bound=Callable[..., Any])
+_FILE = click.Path(path_type=Path, dir_okay=False, exists=True)  # an existing file to read
+
+
+def _input_file(flag: str, help: str) -> Callable[[FC], FC]:
+    """An optional option naming an existing file to read."""
+    return click.option(flag, type=_FILE, default=None, help=help)
 
 
 def _eval_mode(**given: Any) -> str:
@@ -47,23 +56,11 @@ def _eval_mode(**given: Any) -> str:
 
 
 @click.command(name="eval")
-@click.option(
-    "--items",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    default=None,
-    help="JSON lines of news items (id, date, language, title, summary); with --labels.",
-)
-@click.option(
-    "--labels",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    default=None,
-    help="TSV of id and grade (2 on topic, 1 related, 0 off topic).",
-)
-@click.option(
+@_input_file("--items", "JSON lines of news items (id, date, language, title, summary); with --labels.")
+@_input_file("--labels", "TSV of id and grade (2 on topic, 1 related, 0 off topic).")
+@_input_file(
     "--tasks",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    default=None,
-    help="JSON lines of tracking tasks (task, items, lang, seeds, grades): each task's seeds replace seeds/.",
+    "JSON lines of tracking tasks (task, items, lang, seeds, grades): each task's seeds replace seeds/.",
 )
 @click.option(
     "--corpus",
@@ -71,17 +68,10 @@ def _eval_mode(**given: Any) -> str:
     default=None,
     help="Folder the tasks' item files are relative to  [default: the tasks file's parent's parent].",
 )
-@click.option(
-    "--stories",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    default=None,
-    help="Story clustering against gold `story` labels (JSON lines); see docs/changes.md.",
-)
-@click.option(
+@_input_file("--stories", "Story clustering against gold `story` labels (JSON lines); see docs/changes.md.")
+@_input_file(
     "--revisions",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    default=None,
-    help="Revision significance against labelled edits (JSON lines: before, after, material, edits).",
+    "Revision significance against labelled edits (JSON lines: before, after, material, edits).",
 )
 @click.option(
     "--feedback",
@@ -218,8 +208,8 @@ def cluster(input_: Any, output: Any) -> None:
 
 
 @click.command()
-@click.argument("old", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.argument("new", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("old", type=_FILE)
+@click.argument("new", type=_FILE)
 @click.option(
     "--format",
     "fmt",
