@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from . import app
 from .errors import MonitorError
+
+FC = TypeVar("FC", bound=Callable[..., Any])
 
 
 class _Group(click.Group):
@@ -56,12 +59,11 @@ class _Usage(click.UsageError):
         click.echo(f"{where}: error: {self.format_message()}", err=True)
 
 
-# the --format option of the commands that print either a table for people or JSON for programs
-text_or_json = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Human-readable text or JSON.",
-)
+def text_or_json_option(help: str) -> Callable[[FC], FC]:
+    """The --format option of the commands that print either a table for people or JSON for programs."""
+    return click.option(
+        "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help=help
+    )
+
+
+text_or_json = text_or_json_option("Human-readable text or JSON.")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from . import app
-from .cli_common import _paths, _Usage
+from .cli_common import FC, _paths, _Usage, text_or_json_option
 
-FC = TypeVar("FC", bound=Callable[..., Any])
 _FILE = click.Path(path_type=Path, dir_okay=False, exists=True)  # an existing file to read
 
 
@@ -86,14 +85,7 @@ def _eval_mode(**given: Any) -> str:
     default=None,
     help='Write {"id", "score", "match"} per item in processing order.',
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="A table per language, or JSON.",
-)
+@text_or_json_option("A table per language, or JSON.")
 @click.option(
     "--semantic-model",
     metavar="NAME_OR_PATH",
