@@ -9,9 +9,7 @@ from ..errors import StorageError
 from ..models import Article
 from .common import iso, one, rows
 from .records import Recheck, StoredArticle
-from .shared import SQLITE, article_values, recheck, stored_article
-
-_SELECT = "SELECT a.*, coalesce(f.name, f.url) AS feed FROM articles a JOIN feeds f ON f.id = a.feed_id"
+from .shared import ARTICLES, SQLITE, article_values, recheck, stored_article
 
 
 def save(conn: sqlite3.Connection, feed_url: str, article: Article, entry_hash: str, now: datetime) -> tuple[int, bool]:
@@ -57,7 +55,7 @@ def previous(conn: sqlite3.Connection, feed_url: str, entry_id: str) -> sqlite3.
 def listed(conn: sqlite3.Connection, since: datetime | None, after_id: int) -> list[StoredArticle]:
     found = rows(
         conn,
-        f"""{_SELECT} WHERE a.id > ? AND (? IS NULL OR coalesce(a.published, a.first_seen) >= ?)
+        f"""{ARTICLES} WHERE a.id > ? AND (? IS NULL OR coalesce(a.published, a.first_seen) >= ?)
             ORDER BY a.id""",
         [after_id, iso(since), iso(since)],
     )
@@ -66,9 +64,9 @@ def listed(conn: sqlite3.Connection, since: datetime | None, after_id: int) -> l
 
 def find(conn: sqlite3.Connection, ref: str) -> StoredArticle | None:
     if ref.isdigit():
-        r = one(conn, f"{_SELECT} WHERE a.id = ?", [int(ref)])
+        r = one(conn, f"{ARTICLES} WHERE a.id = ?", [int(ref)])
     else:
-        r = one(conn, f"{_SELECT} WHERE a.url = ? OR a.canonical_url = ? ORDER BY a.id LIMIT 1", [ref, ref])
+        r = one(conn, f"{ARTICLES} WHERE a.url = ? OR a.canonical_url = ? ORDER BY a.id LIMIT 1", [ref, ref])
     return stored_article(SQLITE, r) if r is not None else None
 
 

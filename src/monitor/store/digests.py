@@ -10,10 +10,7 @@ from ..models import MatchItem
 from . import matches
 from .common import iso, required_time, rows
 from .records import DigestRecord, PendingDigest
-from .shared import SQLITE, digest_record, match_item
-
-# A digest's items with the revision it held (an update since is a later digest's news).
-AS_SENT = matches.SELECT.replace("m.revision", "d.revision", 1)
+from .shared import AS_SENT, SQLITE, digest_record, match_item
 
 
 def reserve(conn: sqlite3.Connection, target: str, items: Sequence[MatchItem], now: datetime) -> int:

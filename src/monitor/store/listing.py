@@ -9,9 +9,9 @@ from math import ceil
 from ..models import MatchItem
 from . import shared, stories
 from .common import iso, rows
-from .matches import SELECT, enrich
+from .matches import enrich
 from .records import MatchPage, MatchQuery, StoryMember
-from .shared import SQLITE
+from .shared import MATCHES, SQLITE
 
 SEARCH_HITS = 1000  # full-text hits considered for one search (the matches among them are listed)
 
@@ -62,7 +62,7 @@ def match_page(conn: sqlite3.Connection, q: MatchQuery) -> MatchPage:
 
 def match_item(conn: sqlite3.Connection, article_id: int) -> MatchItem | None:
     """An article's match as a list shows it (active or demoted), or None."""
-    found = rows(conn, f"{SELECT} WHERE m.article_id = ?", [article_id])
+    found = rows(conn, f"{MATCHES} WHERE m.article_id = ?", [article_id])
     return enrich(conn, [shared.match_item(SQLITE, found[0])])[0] if found else None
 
 

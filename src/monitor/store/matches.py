@@ -11,12 +11,7 @@ from . import copies, stories, versions
 from .common import iso, one, rows
 from .lifecycle import MatchChange, match_change
 from .records import MatchStatus, StoredMatch
-from .shared import SQLITE, match_item, match_write, stored_match
-
-SELECT = """SELECT m.id AS match_id, m.revision, m.score, m.nearest_seed, m.facets, m.terms,
-    m.sentence, m.matched_at, a.id AS article_id, a.url, a.title, a.published, a.first_seen,
-    coalesce(f.name, f.url) AS feed
-    FROM matches m JOIN articles a ON a.id = m.article_id JOIN feeds f ON f.id = a.feed_id"""
+from .shared import MATCHES, SQLITE, match_item, match_write, stored_match
 
 
 def status(conn: sqlite3.Connection, article_id: int) -> MatchStatus | None:
@@ -47,7 +42,7 @@ def stored(conn: sqlite3.Connection, article_id: int) -> StoredMatch | None:
 def top(conn: sqlite3.Connection, limit: int | None) -> list[MatchItem]:
     found = rows(
         conn,
-        f"{SELECT} WHERE m.status = 'active' ORDER BY m.score DESC, m.id LIMIT ?",
+        f"{MATCHES} WHERE m.status = 'active' ORDER BY m.score DESC, m.id LIMIT ?",
         [limit if limit is not None else -1],
     )
     return enrich(conn, [match_item(SQLITE, r) for r in found])
@@ -56,7 +51,7 @@ def top(conn: sqlite3.Connection, limit: int | None) -> list[MatchItem]:
 def since(conn: sqlite3.Connection, when: datetime | None) -> list[MatchItem]:
     found = rows(
         conn,
-        f"""{SELECT} WHERE m.status = 'active' AND (? IS NULL OR m.updated_at >= ?)
+        f"""{MATCHES} WHERE m.status = 'active' AND (? IS NULL OR m.updated_at >= ?)
             ORDER BY m.score DESC, m.id""",
         [iso(when), iso(when)],
     )
@@ -66,7 +61,7 @@ def since(conn: sqlite3.Connection, when: datetime | None) -> list[MatchItem]:
 def undelivered(conn: sqlite3.Connection, target: str) -> list[MatchItem]:
     found = rows(
         conn,
-        f"""{SELECT} WHERE m.status = 'active' AND NOT EXISTS (
+        f"""{MATCHES} WHERE m.status = 'active' AND NOT EXISTS (
               SELECT 1 FROM digest_items d WHERE d.target = ? AND d.match_id = m.id
               AND d.revision = m.revision)
             ORDER BY m.score DESC, m.id""",

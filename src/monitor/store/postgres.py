@@ -42,19 +42,23 @@ from .records import (
     StoryMember,
     StoryStep,
 )
-from .shared import JUDGMENTS, POSTGRES, digest_record, judgment, match_item, stored_article, stored_match
+from .shared import (
+    ARTICLES,
+    AS_SENT,
+    JUDGMENTS,
+    MATCHES,
+    POSTGRES,
+    digest_record,
+    judgment,
+    match_item,
+    stored_article,
+    stored_match,
+)
 
 T = TypeVar("T")
 Conn = psycopg.Connection[dict[str, Any]]
 Row = dict[str, Any]
 
-_ARTICLE = "SELECT a.*, coalesce(f.name, f.url) AS feed FROM articles a JOIN feeds f ON f.id = a.feed_id"
-_MATCH = """SELECT m.id AS match_id, m.revision, m.score, m.nearest_seed, m.facets, m.terms,
-    m.sentence, m.matched_at, a.id AS article_id, a.url, a.title, a.published, a.first_seen,
-    coalesce(f.name, f.url) AS feed
-    FROM matches m JOIN articles a ON a.id = m.article_id JOIN feeds f ON f.id = a.feed_id"""
-# A digest's items with the revision it held (an update since is a later digest's news).
-_AS_SENT = _MATCH.replace("m.revision", "d.revision", 1)
 
 
 class PostgresStore:
@@ -237,7 +241,7 @@ class PostgresStore:
 
     def articles(self, *, since: datetime | None = None, after_id: int = 0) -> list[StoredArticle]:
         found = self._rows(
-            f"""{_ARTICLE} WHERE a.id > %(after)s
+            f"""{ARTICLES} WHERE a.id > %(after)s
                 AND (%(since)s::timestamptz IS NULL OR coalesce(a.published, a.first_seen) >= %(since)s)
                 ORDER BY a.id""",
             {"after": after_id, "since": since},
@@ -246,15 +250,15 @@ class PostgresStore:
 
     def find_article(self, ref: str) -> StoredArticle | None:
         if ref.isdigit():
-            found = self._rows(f"{_ARTICLE} WHERE a.id = %s", [int(ref)])
+            found = self._rows(f"{ARTICLES} WHERE a.id = %s", [int(ref)])
         else:
-            found = self._rows(f"{_ARTICLE} WHERE a.url = %s OR a.canonical_url = %s ORDER BY a.id LIMIT 1", [ref, ref])
+            found = self._rows(f"{ARTICLES} WHERE a.url = %s OR a.canonical_url = %s ORDER BY a.id LIMIT 1", [ref, ref])
         return stored_article(POSTGRES, found[0]) if found else None
 
     def search(self, query: str, limit: int = 20) -> list[StoredArticle]:
         # websearch_to_tsquery never raises on user input (quotes, OR, -word are understood)
         found = self._rows(
-            f"""{_ARTICLE}, websearch_to_tsquery('simple', %(q)s) AS q WHERE a.search @@ q
+            f"""{ARTICLES}, websearch_to_tsquery('simple', %(q)s) AS q WHERE a.search @@ q
                 ORDER BY ts_rank(a.search, q) DESC, a.id LIMIT %(limit)s""",
             {"q": query, "limit": limit},
         )
@@ -285,12 +289,12 @@ class PostgresStore:
     # --- matches for digests -----------------------------------------------------------------
 
     def top_matches(self, limit: int | None = None) -> list[MatchItem]:
-        found = self._rows(f"{_MATCH} WHERE m.status = 'active' ORDER BY m.score DESC, m.id LIMIT %s", [limit])
+        found = self._rows(f"{MATCHES} WHERE m.status = 'active' ORDER BY m.score DESC, m.id LIMIT %s", [limit])
         return self._enrich([match_item(POSTGRES, r) for r in found])
 
     def matches_since(self, since: datetime | None) -> list[MatchItem]:
         found = self._rows(
-            f"""{_MATCH} WHERE m.status = 'active' AND (%(since)s::timestamptz IS NULL OR m.updated_at >= %(since)s)
+            f"""{MATCHES} WHERE m.status = 'active' AND (%(since)s::timestamptz IS NULL OR m.updated_at >= %(since)s)
                 ORDER BY m.score DESC, m.id""",
             {"since": since},
         )
@@ -298,7 +302,7 @@ class PostgresStore:
 
     def undelivered(self, target: str) -> list[MatchItem]:
         found = self._rows(
-            f"""{_MATCH} WHERE m.status = 'active' AND NOT EXISTS (
+            f"""{MATCHES} WHERE m.status = 'active' AND NOT EXISTS (
                   SELECT 1 FROM digest_items d WHERE d.target = %s AND d.match_id = m.id
                   AND d.revision = m.revision)
                 ORDER BY m.score DESC, m.id""",
@@ -344,7 +348,7 @@ class PostgresStore:
 
     def _digest_rows(self, digest_id: int) -> list[MatchItem]:
         found = self._rows(
-            f"""{_AS_SENT} JOIN digest_items d ON d.match_id = m.id WHERE d.digest_id = %s
+            f"""{AS_SENT} JOIN digest_items d ON d.match_id = m.id WHERE d.digest_id = %s
                 ORDER BY m.score DESC, m.id""",
             [digest_id],
         )

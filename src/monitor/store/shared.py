@@ -73,6 +73,17 @@ POSTGRES = Dialect(
 )
 
 
+# Reads shared by both backends (a WHERE/ORDER follows): articles with their feed's name
+# (stored_article), and matches with their article and feed (match_item).
+ARTICLES = "SELECT a.*, coalesce(f.name, f.url) AS feed FROM articles a JOIN feeds f ON f.id = a.feed_id"
+MATCHES = """SELECT m.id AS match_id, m.revision, m.score, m.nearest_seed, m.facets, m.terms,
+    m.sentence, m.matched_at, a.id AS article_id, a.url, a.title, a.published, a.first_seen,
+    coalesce(f.name, f.url) AS feed
+    FROM matches m JOIN articles a ON a.id = m.article_id JOIN feeds f ON f.id = a.feed_id"""
+# A digest's items with the revision it held (an update since is a later digest's news).
+AS_SENT = MATCHES.replace("m.revision", "d.revision", 1)
+
+
 def fetch_record(d: Dialect, url: str, record: FetchRecord) -> tuple[str, dict[str, Any]]:
     """The UPDATE writing a poll's fetch record to its feed's row, with its parameters."""
     sets = ["last_fetch_at = :now", "next_due_at = :due"]
