@@ -4,21 +4,15 @@ in SQL, only the page enriched), one story's articles, one article's story and l
 from __future__ import annotations
 
 import sqlite3
-from math import ceil
 
 from ..models import MatchItem
 from . import shared, stories
-from .common import iso, rows
+from .common import rows
 from .matches import enrich
 from .records import MatchPage, MatchQuery, StoryMember
-from .shared import MATCHES, SQLITE
+from .shared import LISTED, LISTED_COLUMNS, LISTED_FROM, MATCHES, SQLITE, listing_params, page_window
 
-SEARCH_HITS = 1000  # full-text hits considered for one search (the matches among them are listed)
-
-_FROM = """FROM matches m JOIN articles a ON a.id = m.article_id JOIN feeds f ON f.id = a.feed_id
-    LEFT JOIN judgments j ON j.article_id = a.id"""
-_LISTED = "(m.status = 'active' OR j.article_id IS NOT NULL)"
-_WHERE = f"""{_LISTED}
+_WHERE = f"""{LISTED}
     AND (:feed = '' OR coalesce(f.name, f.url) = :feed)
     AND (:since IS NULL OR coalesce(a.published, a.first_seen) >= :since)
     AND (:min_score IS NULL OR m.score >= :min_score)
@@ -27,29 +21,20 @@ _SEARCH = " AND a.id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH
 
 
 def match_page(conn: sqlite3.Connection, q: MatchQuery) -> MatchPage:
-    params = {
-        "feed": q.feed,
-        "since": iso(q.since),
-        "min_score": q.min_score,
-        "judged": q.judged,
-        "q": q.search or "",
-        "hits": SEARCH_HITS,
-    }
+    params = listing_params(SQLITE, q)
     where = _WHERE + (_SEARCH if q.search is not None else "")
     if q.search == "":  # a search with no words finds nothing
         where += " AND 0"
-    total = int(conn.execute(f"SELECT count(*) {_FROM} WHERE {where}", params).fetchone()[0])
-    pages = max(1, ceil(total / q.size))
-    number = min(max(1, q.page), pages)
+    total = int(conn.execute(f"SELECT count(*) {LISTED_FROM} WHERE {where}", params).fetchone()[0])
+    number, pages, window = page_window(q, total)
     found = rows(
         conn,
-        f"""SELECT m.id AS match_id, m.revision, m.score, m.nearest_seed, m.facets, m.terms, m.sentence,
-            m.matched_at, m.status, a.id AS article_id, a.url, a.title, a.published, a.first_seen,
-            coalesce(f.name, f.url) AS feed {_FROM} WHERE {where}
+        f"""SELECT {LISTED_COLUMNS} {LISTED_FROM} WHERE {where}
             ORDER BY m.score DESC, a.id LIMIT :limit OFFSET :offset""",
-        {**params, "limit": q.size, "offset": (number - 1) * q.size},
+        {**params, **window},
     )
-    feeds = [r[0] for r in conn.execute(f"SELECT DISTINCT coalesce(f.name, f.url) {_FROM} WHERE {_LISTED} ORDER BY 1")]
+    names = conn.execute(f"SELECT DISTINCT coalesce(f.name, f.url) {LISTED_FROM} WHERE {LISTED} ORDER BY 1")
+    feeds = [r[0] for r in names]
     return MatchPage(
         items=tuple(enrich(conn, [shared.match_item(SQLITE, r) for r in found])),
         number=number,

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from math import ceil
 from typing import Any, Protocol
 
 from ..changes.track import Verdict, Version, degraded, verdict
@@ -19,6 +20,7 @@ from .lifecycle import MatchChange
 from .records import (
     DigestRecord,
     FeedStatus,
+    MatchQuery,
     Recheck,
     SavedArticle,
     StoredArticle,
@@ -82,6 +84,36 @@ MATCHES = """SELECT m.id AS match_id, m.revision, m.score, m.nearest_seed, m.fac
     FROM matches m JOIN articles a ON a.id = m.article_id JOIN feeds f ON f.id = a.feed_id"""
 # A digest's items with the revision it held (an update since is a later digest's news).
 AS_SENT = MATCHES.replace("m.revision", "d.revision", 1)
+
+
+# The web page's match list (store.listing): active matches and the judged ones.
+LISTED_FROM = """FROM matches m JOIN articles a ON a.id = m.article_id JOIN feeds f ON f.id = a.feed_id
+    LEFT JOIN judgments j ON j.article_id = a.id"""
+LISTED = "(m.status = 'active' OR j.article_id IS NOT NULL)"
+LISTED_COLUMNS = """m.id AS match_id, m.revision, m.score, m.nearest_seed, m.facets, m.terms, m.sentence,
+    m.matched_at, m.status, a.id AS article_id, a.url, a.title, a.published, a.first_seen,
+    coalesce(f.name, f.url) AS feed"""
+SEARCH_HITS = 1000  # full-text hits considered for one search (the matches among them are listed)
+
+
+def listing_params(d: Dialect, q: MatchQuery) -> dict[str, Any]:
+    """The named parameters of a match page's filters and search."""
+    return {
+        "feed": q.feed,
+        "since": d.write_time(q.since),
+        "min_score": q.min_score,
+        "judged": q.judged,
+        "q": q.search or "",
+        "hits": SEARCH_HITS,
+    }
+
+
+def page_window(q: MatchQuery, total: int) -> tuple[int, int, dict[str, int]]:
+    """The page shown (the one asked for, within 1..pages), the page count, and the page's
+    LIMIT and OFFSET parameters."""
+    pages = max(1, ceil(total / q.size))
+    number = min(max(1, q.page), pages)
+    return number, pages, {"limit": q.size, "offset": (number - 1) * q.size}
 
 
 def fetch_record(d: Dialect, url: str, record: FetchRecord) -> tuple[str, dict[str, Any]]:
