@@ -10,7 +10,7 @@ from . import shared, stories
 from .common import rows
 from .matches import enrich
 from .records import MatchPage, MatchQuery, StoryMember
-from .shared import LISTED, LISTED_COLUMNS, LISTED_FROM, MATCHES, SQLITE, listing_params, page_window
+from .shared import LISTED, LISTED_FROM, MATCH_COLUMNS, MATCHES, SQLITE, listing_params, page_window
 
 _WHERE = f"""{LISTED}
     AND (:feed = '' OR coalesce(f.name, f.url) = :feed)
@@ -29,7 +29,7 @@ def match_page(conn: sqlite3.Connection, q: MatchQuery) -> MatchPage:
     number, pages, window = page_window(q, total)
     found = rows(
         conn,
-        f"""SELECT {LISTED_COLUMNS} {LISTED_FROM} WHERE {where}
+        f"""SELECT {MATCH_COLUMNS} {LISTED_FROM} WHERE {where}
             ORDER BY m.score DESC, a.id LIMIT :limit OFFSET :offset""",
         {**params, **window},
     )

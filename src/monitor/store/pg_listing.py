@@ -9,7 +9,7 @@ import psycopg
 from ..models import MatchItem
 from . import pg_changes, shared
 from .records import MatchPage, MatchQuery, StoryMember
-from .shared import LISTED, LISTED_COLUMNS, LISTED_FROM, POSTGRES, listing_params, page_window
+from .shared import LISTED, LISTED_FROM, MATCH_COLUMNS, POSTGRES, listing_params, page_window
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -31,7 +31,7 @@ def match_page(conn: Conn, q: MatchQuery) -> MatchPage:
     total = int(row["n"]) if row else 0
     number, pages, window = page_window(q, total)
     found = conn.execute(
-        f"""SELECT {LISTED_COLUMNS} {LISTED_FROM} WHERE {where}
+        f"""SELECT {MATCH_COLUMNS} {LISTED_FROM} WHERE {where}
             ORDER BY m.score DESC, a.id LIMIT %(limit)s OFFSET %(offset)s""",
         {**params, **window},
     ).fetchall()
@@ -47,7 +47,7 @@ def match_page(conn: Conn, q: MatchQuery) -> MatchPage:
 
 
 def match_item(conn: Conn, article_id: int) -> MatchItem | None:
-    found = conn.execute(f"SELECT {LISTED_COLUMNS} {LISTED_FROM} WHERE m.article_id = %s", [article_id]).fetchall()
+    found = conn.execute(f"SELECT {MATCH_COLUMNS} {LISTED_FROM} WHERE m.article_id = %s", [article_id]).fetchall()
     return pg_changes.enrich(conn, [shared.match_item(POSTGRES, found[0])], None, None)[0] if found else None
 
 

@@ -78,21 +78,17 @@ POSTGRES = Dialect(
 # Reads shared by both backends (a WHERE/ORDER follows): articles with their feed's name
 # (stored_article), and matches with their article and feed (match_item).
 ARTICLES = "SELECT a.*, coalesce(f.name, f.url) AS feed FROM articles a JOIN feeds f ON f.id = a.feed_id"
-MATCHES = """SELECT m.id AS match_id, m.revision, m.score, m.nearest_seed, m.facets, m.terms,
-    m.sentence, m.matched_at, a.id AS article_id, a.url, a.title, a.published, a.first_seen,
-    coalesce(f.name, f.url) AS feed
-    FROM matches m JOIN articles a ON a.id = m.article_id JOIN feeds f ON f.id = a.feed_id"""
+MATCH_COLUMNS = """m.id AS match_id, m.revision, m.score, m.nearest_seed, m.facets, m.terms, m.sentence,
+    m.matched_at, m.status, a.id AS article_id, a.url, a.title, a.published, a.first_seen,
+    coalesce(f.name, f.url) AS feed"""
+_MATCH_FROM = "FROM matches m JOIN articles a ON a.id = m.article_id JOIN feeds f ON f.id = a.feed_id"
+MATCHES = f"SELECT {MATCH_COLUMNS} {_MATCH_FROM}"
 # A digest's items with the revision it held (an update since is a later digest's news).
 AS_SENT = MATCHES.replace("m.revision", "d.revision", 1)
 
-
 # The web page's match list (store.listing): active matches and the judged ones.
-LISTED_FROM = """FROM matches m JOIN articles a ON a.id = m.article_id JOIN feeds f ON f.id = a.feed_id
-    LEFT JOIN judgments j ON j.article_id = a.id"""
+LISTED_FROM = f"{_MATCH_FROM} LEFT JOIN judgments j ON j.article_id = a.id"
 LISTED = "(m.status = 'active' OR j.article_id IS NOT NULL)"
-LISTED_COLUMNS = """m.id AS match_id, m.revision, m.score, m.nearest_seed, m.facets, m.terms, m.sentence,
-    m.matched_at, m.status, a.id AS article_id, a.url, a.title, a.published, a.first_seen,
-    coalesce(f.name, f.url) AS feed"""
 SEARCH_HITS = 1000  # full-text hits considered for one search (the matches among them are listed)
 
 
