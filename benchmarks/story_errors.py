@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from monitor.changes.evaluate import SEEDS, bcubed, read_jsonl, stream_order, story_scores
+from monitor.changes.evaluate import SEEDS, bcubed, read_jsonl, story_scores, stream_order
 from monitor.changes.offline import parse_article
 from monitor.changes.stories import THRESHOLD, StoryClusterer
 
@@ -28,7 +28,9 @@ def topic_of(row: dict[str, Any]) -> str:
     return str(row.get("topic", row["story"]))
 
 
-def analyse(rows: list[dict[str, Any]], seed: int, threshold: float) -> tuple[dict[str, float], list[str], dict[str, float]]:
+def analyse(
+    rows: list[dict[str, Any]], seed: int, threshold: float
+) -> tuple[dict[str, float], list[str], dict[str, float]]:
     order = stream_order(rows, seed)
     engine = StoryClusterer(threshold)
     placed = [engine.assign(parse_article(r)) for r in order]
@@ -42,7 +44,9 @@ def analyse(rows: list[dict[str, Any]], seed: int, threshold: float) -> tuple[di
         if g not in seen:
             seen.add(g)
             if not a.new_story:
-                lines.append(f"  missed new  {r['id']:<14} joined {first_gold[a.story]:<12} sim {a.similarity:.3f}  {title}")
+                lines.append(
+                    f"  missed new  {r['id']:<14} joined {first_gold[a.story]:<12} sim {a.similarity:.3f}  {title}"
+                )
         elif a.new_story:
             lines.append(f"  false new   {r['id']:<14} own story so far            sim {a.similarity:.3f}  {title}")
     by_topic: dict[str, list[int]] = defaultdict(list)
