@@ -16,8 +16,8 @@ def test_a_shared_number_is_no_conflict() -> None:
     assert number_factor(frozenset({"14", "230", "6.1"}), {"6.1": None, "9": None}) == 1.0
 
 
-def test_the_factor_grows_with_the_numbers_stated_and_stops_at_the_cap() -> None:
-    story = {"58-3", "51"}
+def test_the_factor_grows_with_the_numbers_both_sides_state_and_stops_at_the_cap() -> None:
+    story = {str(n) for n in range(500, 520)}  # a story that has stated twenty numbers
     one = number_factor(frozenset({"52-3"}), story)
     four = number_factor(frozenset({"52-3", "46", "45-7-2", "36"}), story)
     assert one == NUMBER_PENALTY
@@ -26,6 +26,14 @@ def test_the_factor_grows_with_the_numbers_stated_and_stops_at_the_cap() -> None
     capped = frozenset(str(n) for n in range(100, 100 + NUMBER_CAP))
     assert number_factor(many, story) == number_factor(capped, story) == NUMBER_PENALTY ** math.sqrt(NUMBER_CAP)
     assert 0.0 < number_factor(many, story) < four < one < 1.0
+
+
+def test_the_side_stating_fewer_numbers_bounds_the_evidence() -> None:
+    # nine numbers (captions, background dates) against a story that has stated one: weak evidence
+    nine = frozenset(str(n) for n in range(100, 109))
+    assert number_factor(nine, {"50"}) == NUMBER_PENALTY
+    assert number_factor(frozenset({"7"}), nine) == NUMBER_PENALTY
+    assert math.isclose(number_factor(nine, {"1", "2", "3", "4"}), NUMBER_PENALTY**2)
 
 
 def test_a_penalty_of_one_turns_the_rule_off() -> None:

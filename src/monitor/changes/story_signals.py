@@ -15,7 +15,7 @@ import math
 from collections.abc import Collection
 
 NUMBER_PENALTY = 0.8  # similarity factor for one stated number that the story does not share
-NUMBER_CAP = 9  # numbers counted at most (the factor stops growing: 0.8 ** 3 = 0.51)
+NUMBER_CAP = 9  # numbers counted at most (the factor stops growing at 0.8 ** 3 = 0.51)
 
 
 def number_factor(
@@ -26,15 +26,18 @@ def number_factor(
 ) -> float:
     """Similarity factor from the numbers an article states and those its candidate story has
     stated: 1.0 when either side states none (absent numbers are no evidence) or when they share
-    one; else `penalty ** sqrt(k)` for an article stating k distinct numbers (k <= `cap`).
+    one; else `penalty ** sqrt(k)`, k the smaller of the two counts of distinct numbers (at most
+    `cap`).
 
-    Graded because the evidence grows with k: a report of the same event that states one number
-    may well state one the story has not, one that states nine and shares none almost never does.
-    Not `penalty ** k`: k misses are not independent pieces of evidence (a score and its parts,
-    a date and its day), and the exponential form splits true stories (docs/changes.md).
+    Graded because the evidence grows with the chances the two sides had to share a number: a
+    report of the same event stating nine numbers against a story that has stated twenty almost
+    always repeats one of them. The smaller side bounds those chances: an article's nine numbers
+    say little against a story that has stated one (a page's captions and background dates count
+    too). Not `penalty ** k`: the misses are not independent pieces of evidence (a score and its
+    parts, a date and its day), and the exponential form splits true stories (docs/changes.md).
     """
     if penalty >= 1.0 or not article or not story:
         return 1.0
     if any(n in story for n in article):
         return 1.0
-    return float(penalty ** math.sqrt(min(len(article), cap)))
+    return float(penalty ** math.sqrt(min(len(article), len(story), cap)))
