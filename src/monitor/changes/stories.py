@@ -37,7 +37,7 @@ QUERY_TERMS = 16  # distinctive terms an article is looked up by
 MAX_CANDIDATES = 12
 YEAR_GAP = 2  # an article whose own year is this much later than every year of a story: another event
 YEAR_PENALTY = 0.7  # similarity factor for such a conflict (1.0: off)
-NUMBER_PENALTY = 0.8  # similarity factor per √(numbers stated) when article and story share none (1.0: off)
+NUMBER_PENALTY = 0.8  # base of the factor when article and story share no number (story_signals; 1.0: off)
 MAX_NUMBERS = 256  # numbers a story remembers (its latest)
 TEXT_WORDS = 400  # leading body words used: a story's facts come first, and cost stays bounded
 
