@@ -354,7 +354,7 @@ class StoryClusterer:
             sim = story.similarity(vec, self.centroid_share) * _decay(story.last, when, self.half_life_days)
             if year is not None and story.years and _year_conflict(year, story.years):
                 sim *= self.year_penalty
-            # both state numbers, none in common: likely another event, the more so the more it states
+            # both state numbers, none in common: likely another event, the more so the more both state
             sim *= number_factor(numbers, story.numbers, self.number_penalty)
             if sim > best:
                 best_id, best = sid, sim
