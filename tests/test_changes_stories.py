@@ -117,7 +117,7 @@ def test_document_frequency_prior_ranks_rare_words_higher() -> None:
 
 
 def test_sentences_and_spans_agree() -> None:
-    text = "First one. Second one!\nThird line \"quoted.\" Fourth."
+    text = 'First one. Second one!\nThird line "quoted." Fourth.'
     spans = sentence_spans(text)
     assert [text[a:b] for a, b in spans] == sentences(text)
     assert sentences(text)[0] == "First one."
@@ -283,3 +283,21 @@ def test_an_article_sharing_no_number_with_a_story_is_penalised() -> None:
     bare = Article("a9", "Rescuers search Tanah Merah rubble in Kelantan", "Rescuers searched the rubble.")
     bare_on, bare_off = on.assign(bare), off.assign(bare)
     assert bare_on.similarity == bare_off.similarity > 0
+
+
+def test_the_number_penalty_grows_with_the_numbers_both_sides_state() -> None:
+    on, off = StoryClusterer(), StoryClusterer(number_penalty=1.0)
+    for c in (on, off):
+        c.assign(QUAKE_A1)  # 6.1, 14, 230
+    # another quake in the same town stating four numbers, none of the story's three: 0.8 ** sqrt(3)
+    other = Article(
+        "b8",
+        "Magnitude 5.2 earthquake kills 3 in Kelantan, Malaysia",
+        "A magnitude 5.2 earthquake struck Kelantan state in northern Malaysia, killing 3 people in the town "
+        "of Tanah Merah and injuring 41 on March 9, the national disaster agency said.",
+        published=QUAKE_A2.published,
+    )
+    assert article_numbers(term_counts(other.title, other.text)) == {"5.2", "3", "41", "9"}
+    other_on, other_off = on.assign(other), off.assign(other)
+    assert other_off.similarity > 0.25
+    assert abs(other_on.similarity - 0.8 ** (3**0.5) * other_off.similarity) < 1e-3

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from .story_signals import number_factor
 from .story_state import ClustererState, FrequencyState, StoryState
 from .text import STOPWORDS, WORD_RE, doc_probability, fold, headline, sentences, stem, text_date
 
@@ -36,7 +37,7 @@ QUERY_TERMS = 16  # distinctive terms an article is looked up by
 MAX_CANDIDATES = 12
 YEAR_GAP = 2  # an article whose own year is this much later than every year of a story: another event
 YEAR_PENALTY = 0.7  # similarity factor for such a conflict (1.0: off)
-NUMBER_PENALTY = 0.8  # similarity factor when article and story both state numbers but share none (1.0: off)
+NUMBER_PENALTY = 0.8  # base of the factor when article and story share no number (story_signals; 1.0: off)
 MAX_NUMBERS = 256  # numbers a story remembers (its latest)
 TEXT_WORDS = 400  # leading body words used: a story's facts come first, and cost stays bounded
 
@@ -353,8 +354,8 @@ class StoryClusterer:
             sim = story.similarity(vec, self.centroid_share) * _decay(story.last, when, self.half_life_days)
             if year is not None and story.years and _year_conflict(year, story.years):
                 sim *= self.year_penalty
-            if numbers and story.numbers and numbers.isdisjoint(story.numbers):
-                sim *= self.number_penalty  # both state numbers, none in common: likely another event
+            # both state numbers, none in common: likely another event, the more so the more both state
+            sim *= number_factor(numbers, story.numbers, self.number_penalty)
             if sim > best:
                 best_id, best = sid, sim
         return best_id, best
