@@ -389,7 +389,9 @@ def _check_politeness(hosts: HostsServer) -> None:
     print(f"{sum(feed_hits.values())} feed requests, {at_bound} hosts reached {PER_HOST} in flight (the bound)")
     assert max(hosts.max_in_flight.values()) <= PER_HOST
     big = hosts.addresses[:BIG_HOSTS]
-    assert [hosts.max_in_flight[a] for a in big] == [PER_HOST] * BIG_HOSTS  # contended: the bound was reached
+    # contended: the bound was reached somewhere (how many of the big hosts reach it depends on the
+    # machine's load, which a test must not assume; a run where none does proves nothing above)
+    assert any(hosts.max_in_flight[a] == PER_HOST for a in big), [hosts.max_in_flight[a] for a in big]
 
 
 def _check_digest_once(url: str, folder: Path) -> None:
