@@ -23,6 +23,7 @@ from .app_digest import deliver_target as deliver_target
 from .app_digest import new_digest as new_digest
 from .app_digest import render_digest as render_digest
 from .app_retention import prune_expired as prune_expired
+from .app_scorer import stored_scorer
 from .config import load_seeds, load_settings
 from .errors import ConfigError
 from .fetch import Fetcher
@@ -79,6 +80,9 @@ class App:
         if self._scorer is None:
             if not self.seeds:
                 self.seeds = load_seeds(self.paths.seeds)
+            if self.settings.scoring.semantic is None:  # what it learnt is kept in the store
+                self._scorer = stored_scorer(self.store, self.seeds, self.store.judgments(), self.now)
+                return self._scorer
             self._scorer = build_project_scorer(
                 self.seeds,
                 self.store.judgments(),
