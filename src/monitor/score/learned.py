@@ -15,7 +15,7 @@ Which judgments, seeds, weights and code a record belongs to is the caller's bus
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -31,13 +31,16 @@ class Learned:
     feedback); ``relation_threshold``/``threshold``: the relation model's and the combined
     score's thresholds after feedback; ``terms``/``vectors``: per judged document, in the order
     learnt, its lexical term vector and the relation model's opening vector (key order kept: sums
-    over them are then added in the original order)."""
+    over them are then added in the original order); ``rarity``: the wordfreq Zipf values that
+    building the scorer from the seeds looked up (score/zipf.py), so that building it again
+    reads no word table."""
 
     relation_base: float
     relation_threshold: float
     threshold: float
     terms: tuple[Vector, ...] = ()
     vectors: tuple[Vector, ...] = ()
+    rarity: Mapping[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
         # orjson writes floats in their shortest exact form (they read back to the same bits) and
@@ -50,6 +53,7 @@ class Learned:
                 "threshold": self.threshold,
                 "terms": [dict(v) for v in self.terms],
                 "vectors": [dict(v) for v in self.vectors],
+                "rarity": dict(self.rarity),
             }
         ).decode()
 
@@ -70,6 +74,7 @@ class Learned:
                 threshold=_number(data["threshold"]),
                 terms=tuple(_vector(v) for v in terms),
                 vectors=tuple(_vector(v) for v in vectors),
+                rarity=_vector(data.get("rarity", {})),
             )
         except (KeyError, TypeError, orjson.JSONDecodeError) as exc:
             raise ValueError(f"damaged learned-state record: {exc!r}") from None

@@ -16,10 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from monitor.models import Document, Judgment, Score, Seed
+from monitor.score import zipf
 from monitor.score.features import Feature, LexicalProfile, features, nearest
 from monitor.score.learned import Learned
 from monitor.score.lexical import Reading, Vector, cosine, read, unit
 from monitor.score.relation import RelationScorer, build_relation
+from monitor.score.text import trigger_words
 from monitor.score.weights import Weights, default_weights
 
 _WORD = re.compile(r"[^\W_]")  # a letter or digit: something to read
@@ -57,9 +59,11 @@ class Scorer:
         (``Learned.relation_base``); None derives it."""
         self.weights = weights or default_weights()
         w = self.weights
-        readings = tuple(read("", s.text, w.name_boost, w.number_weight) for s in seeds)
-        self.profile = LexicalProfile.of(tuple(s.name for s in seeds), readings)
-        self.relation: RelationScorer = build_relation(seeds, params=w.relation, threshold=relation_threshold)
+        with zipf.recording() as looked_up:  # what building from the seeds asks wordfreq (kept in learned())
+            readings = tuple(read("", s.text, w.name_boost, w.number_weight) for s in seeds)
+            self.profile = LexicalProfile.of(tuple(s.name for s in seeds), readings)
+            self.relation: RelationScorer = build_relation(seeds, params=w.relation, threshold=relation_threshold)
+        self._rarity_words = looked_up | trigger_words()
         self.breadth = self.relation.breadth
         self.base_threshold = w.threshold
         self.threshold = w.threshold
@@ -145,6 +149,7 @@ class Scorer:
             threshold=self.threshold,
             terms=tuple(terms for terms, _relevant in self._judged_vectors),
             vectors=tuple(self.relation.judged_vectors),
+            rarity={word: zipf.zipf(word) for word in sorted(self._rarity_words)},
         )
 
     def restore(self, judged: Sequence[tuple[Document, bool]], learned: Learned) -> None:
@@ -155,6 +160,7 @@ class Scorer:
             raise ValueError(f"the record holds {len(learned.terms)} documents, not the {len(judged)} judged")
         if learned.relation_base != self.relation.base_threshold:
             raise ValueError("the record was learnt over another relation threshold")
+        self._rarity_words |= learned.rarity.keys()
         if judged:
             self._take(judged, [dict(terms) for terms in learned.terms])
             self.relation.restore(judged, [dict(vec) for vec in learned.vectors], learned.relation_threshold)
@@ -210,6 +216,7 @@ def build_scorer(
         sc = Scorer(seeds, weights)
         sc.learn_many(judged)
     else:
+        zipf.remember(learned.rarity)
         sc = Scorer(seeds, weights, relation_threshold=learned.relation_base)
         sc.restore(judged, learned)
     return sc

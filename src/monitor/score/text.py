@@ -306,6 +306,11 @@ def gazetteer() -> Gazetteer:
     )
 
 
+def trigger_words() -> frozenset[str]:
+    """The words whose rarity building the tables looks up (those of aliases of several words)."""
+    return frozenset(w for k in gazetteer().table if len(k) > 1 for w in k)
+
+
 def tables_built() -> bool:
     """Whether this process has built the tables (checked without building them)."""
     return gazetteer.cache_info().currsize > 0

@@ -13,6 +13,10 @@ applies wordfreq's arithmetic to it, step for step (``_zipf_of``). Anything else
 apostrophes, hyphens, other scripts) is passed to wordfreq itself, as is every word when the data
 file is not where wordfreq keeps it or not in the format it documents. tests/test_score_zipf.py
 checks the answers against wordfreq's over its table.
+
+A scorer restored from its kept state (score/learned.py) brings the answers its seeds and the
+place names needed (``remember``), so `monitor explain` only looks up the explained article's
+new words, by bisection in the table's sorted buckets, without building the table's dict.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import math
+import operator
 import re
 import unicodedata
-from collections.abc import Iterable
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from itertools import repeat
 from pathlib import Path
@@ -45,20 +52,42 @@ def zipf(word: str) -> float:
         z = _zipf(word)
         if len(_SEEN) < 500_000:  # bounded like the callers' caches
             _SEEN[word] = z
+    for words in _RECORDING:
+        words.add(word)
     return z
 
 
 _SEEN: dict[str, float] = {}  # the place-name triggers ask for the same few thousand words often
+_RECORDING: list[set[str]] = []
+
+
+@contextmanager
+def recording() -> Iterator[set[str]]:
+    """The words looked up inside the block (by any thread), e.g. those building a scorer needs."""
+    words: set[str] = set()
+    _RECORDING.append(words)
+    try:
+        yield words
+    finally:
+        _RECORDING.remove(words)
+
+
+def remember(known: Mapping[str, float]) -> None:
+    """Answers given before (``{word: zipf(word)}``, kept with a scorer's learned state under the
+    identity of wordfreq's table), so that building the scorer again reads no table."""
+    for word, z in known.items():
+        if len(_SEEN) >= 500_000:
+            break
+        _SEEN.setdefault(word, z)
 
 
 def _zipf(word: str) -> float:
     table = _table()
     if table is not None and PLAIN.fullmatch(word):
-        index, by_bucket = table
         if " " not in word:
-            bucket = index.get(word)
-            return by_bucket[bucket] if bucket is not None else _FLOOR
-        return _zipf_of([index.get(w) for w in word.split(" ")])
+            bucket = table.bucket(word)
+            return table.single[bucket] if bucket is not None else _FLOOR
+        return _zipf_of([table.bucket(w) for w in word.split(" ")])
     from wordfreq import zipf_frequency  # the general case: wordfreq's own tokenizer
 
     return zipf_frequency(word, "en")
@@ -86,10 +115,53 @@ def _to_zipf(freq: float) -> float:
 _FLOOR = _to_zipf(_MINIMUM)
 
 
+class _Table:
+    """wordfreq's buckets (bucket b: the words at frequency 10^(-b/100), each list sorted, as its
+    format says and as checked here). A word is first looked for by bisection in every bucket
+    (0.05 ms; a process that restores its scorer looks up a few dozen new words), and once
+    bisection has cost about what it costs, through a dict of every word (0.1-0.2 s to build;
+    a process that learns, or scores a poll, looks up thousands)."""
+
+    BISECTIONS = 2000
+
+    def __init__(self, buckets: list[list[str]]) -> None:
+        if not all(isinstance(words, list) for words in buckets):
+            raise TypeError("a bucket is not a list")
+        # a word in two buckets: the later one counts, as in wordfreq's dict, so later first
+        self._filled = [(b, words) for b, words in reversed(list(enumerate(buckets))) if words]
+        self.single = [_zipf_of((b,)) for b in range(len(buckets))]
+        self._index: dict[str, int] | None = None
+        self._bisected = 0
+        if not all(all(map(operator.lt, words, words[1:])) for _b, words in self._filled):
+            self._index = self._build_index()  # not sorted after all: no bisection
+
+    def bucket(self, word: str) -> int | None:
+        if self._index is not None:
+            return self._index.get(word)
+        self._bisected += 1
+        if self._bisected > self.BISECTIONS:
+            self._index = self._build_index()
+            return self._index.get(word)
+        for b, words in self._filled:
+            i = bisect_left(words, word)
+            if i < len(words) and words[i] == word:
+                return b
+        return None
+
+    def words(self) -> Iterator[str]:
+        for _b, words in self._filled:
+            yield from words
+
+    def _build_index(self) -> dict[str, int]:
+        index: dict[str, int] = {}
+        for b, words in reversed(self._filled):  # in bucket order: the later wins
+            index.update(zip(words, repeat(b)))
+        return index
+
+
 @lru_cache(maxsize=1)
-def _table() -> tuple[dict[str, int], list[float]] | None:
-    """word -> its bucket (its frequency in -centibels) and each bucket's single-word Zipf value;
-    None when wordfreq's English table is not found as documented (then wordfreq answers)."""
+def _table() -> _Table | None:
+    """wordfreq's English table; None when it is not found as documented (then wordfreq answers)."""
     spec = importlib.util.find_spec("wordfreq")  # found, not imported
     if spec is None or spec.origin is None:
         return None
@@ -104,8 +176,7 @@ def _table() -> tuple[dict[str, int], list[float]] | None:
     header = data[0] if isinstance(data, list) and data else None
     if not isinstance(header, dict) or header.get("format") != "cB" or header.get("version") != 1:
         return None
-    buckets = data[1:]
-    index: dict[str, int] = {}
-    for b, words in enumerate(buckets):  # a word in two buckets: the later wins, as in wordfreq
-        index.update(zip(words, repeat(b)))
-    return index, [_zipf_of((b,)) for b in range(len(buckets))]
+    try:
+        return _Table(data[1:])
+    except TypeError:  # not lists of words after all
+        return None
