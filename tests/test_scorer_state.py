@@ -7,6 +7,9 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -198,3 +201,35 @@ def test_explain_from_the_kept_state_prints_what_a_rebuild_prints(
             _no_learning(m)
             assert application.explain(b, ref) == rebuilt[ref]
         b.close()
+
+
+CHILD = """
+import json, sys
+from pathlib import Path
+from monitor.models import Document, Judgment
+from monitor.score import build_scorer, zipf
+from monitor.score.learned import Learned
+from test_scorer_state import JUDGED, SEED_LIST, DOCS
+kept = Learned.from_json(Path(sys.argv[1]).read_text(encoding="utf-8"))
+scorer = build_scorer(SEED_LIST, JUDGED, learned=kept)
+table = zipf._table()
+print(json.dumps({
+    "score": scorer.score(DOCS[20]).value,
+    "wordfreq": "wordfreq" in sys.modules,
+    "dict": table is not None and table._index is not None,
+}))
+"""
+
+
+def test_a_restored_scorer_imports_no_wordfreq_and_builds_no_word_dict(tmp_path: Path) -> None:
+    """What makes `monitor explain` fast: in a new process, the seeds' and the place names' word
+    rarities come with the kept state; only the explained article's new words are looked up."""
+    rebuilt = build_scorer(SEED_LIST, JUDGED)
+    (tmp_path / "state.json").write_text(rebuilt.learned().to_json(), encoding="utf-8")
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(tmp_path / "state.json")], capture_output=True, text=True, env=env, check=True
+    )
+    child = json.loads(done.stdout)
+    assert child == {"score": rebuilt.score(DOCS[20]).value, "wordfreq": False, "dict": False}
