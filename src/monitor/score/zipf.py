@@ -26,6 +26,7 @@ import importlib.util
 import math
 import operator
 import re
+import sys
 import unicodedata
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
@@ -79,6 +80,23 @@ def remember(known: Mapping[str, float]) -> None:
         if len(_SEEN) >= 500_000:
             break
         _SEEN.setdefault(word, z)
+
+
+def preload() -> None:
+    """Everything a lookup may need, now (for the worker pool's fork server, score/warm.py): the
+    table's dict, and wordfreq itself for the words it answers."""
+    table = _table()
+    if table is not None and table._index is None:
+        table._index = table._build_index()
+    from wordfreq import zipf_frequency
+
+    zipf_frequency("warm", "en")
+
+
+def preloaded() -> bool:
+    """Whether this process holds the table's dict and wordfreq (checked without building them)."""
+    table = _table() if _table.cache_info().currsize else None
+    return table is not None and table._index is not None and "wordfreq" in sys.modules
 
 
 def _zipf(word: str) -> float:
