@@ -19,6 +19,7 @@ from factories import FEED, HIT, MISS, NOW, article, spec
 from helpers import SEEDS, write_feeds
 from monitor import app as application
 from monitor.app_scorer import code_fingerprint, state_key, stored_scorer
+from monitor.errors import StorageError
 from monitor.models import Document, Judgment, Seed
 from monitor.score import build_scorer, clean_seed_text
 from monitor.score.learned import Learned
@@ -233,3 +234,18 @@ def test_a_restored_scorer_imports_no_wordfreq_and_builds_no_word_dict(tmp_path:
     )
     child = json.loads(done.stdout)
     assert child == {"score": rebuilt.score(DOCS[20]).value, "wordfreq": False, "dict": False}
+
+
+def test_a_state_that_cannot_be_saved_is_a_warning_not_an_error(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    judgments = _judge(store, DOCS[:4])
+
+    def locked(key: str, state: str, now: object) -> None:
+        raise StorageError("m.db: database is locked")
+
+    monkeypatch.setattr(store, "save_scorer_state", locked)
+    with caplog.at_level(logging.WARNING, logger="monitor"):
+        scorer = stored_scorer(store, SEED_LIST, judgments, lambda: NOW)
+    assert "the scorer state was not kept: m.db: database is locked" in caplog.text
+    _same(scorer, build_scorer(SEED_LIST, judgments), DOCS[:10])

@@ -26,6 +26,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
+from .errors import StorageError
 from .models import Judgment, Seed
 from .score import Scorer, build_scorer
 from .score.learned import FORMAT, Learned
@@ -79,5 +80,8 @@ def stored_scorer(
         except ValueError as exc:  # a damaged row: learn again, and replace it below
             log.warning("the stored scorer state is unusable (%s); learning it again", exc)
     scorer = build_scorer(seeds, judgments, weights)
-    store.save_scorer_state(key, scorer.learned().to_json(), now())
+    try:
+        store.save_scorer_state(key, scorer.learned().to_json(), now())
+    except StorageError as exc:  # only a saving lost: the scorer is right, the next process learns again
+        log.warning("the scorer state was not kept: %s", exc)
     return scorer

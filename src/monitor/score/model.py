@@ -21,7 +21,7 @@ from monitor.score.features import Feature, LexicalProfile, features, nearest
 from monitor.score.learned import Learned
 from monitor.score.lexical import Reading, Vector, cosine, read, unit
 from monitor.score.relation import RelationScorer, build_relation
-from monitor.score.text import trigger_words
+from monitor.score.text import gazetteer_lookups
 from monitor.score.weights import Weights, default_weights
 
 _WORD = re.compile(r"[^\W_]")  # a letter or digit: something to read
@@ -63,7 +63,7 @@ class Scorer:
             readings = tuple(read("", s.text, w.name_boost, w.number_weight) for s in seeds)
             self.profile = LexicalProfile.of(tuple(s.name for s in seeds), readings)
             self.relation: RelationScorer = build_relation(seeds, params=w.relation, threshold=relation_threshold)
-        self._rarity_words = looked_up | trigger_words()
+        self._rarity_words = looked_up | gazetteer_lookups()
         self.breadth = self.relation.breadth
         self.base_threshold = w.threshold
         self.threshold = w.threshold

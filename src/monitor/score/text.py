@@ -306,7 +306,7 @@ def gazetteer() -> Gazetteer:
     )
 
 
-def trigger_words() -> frozenset[str]:
+def gazetteer_lookups() -> frozenset[str]:
     """The words whose rarity building the tables looks up (those of aliases of several words)."""
     return frozenset(w for k in gazetteer().table if len(k) > 1 for w in k)
 
