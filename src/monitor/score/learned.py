@@ -32,8 +32,8 @@ class Learned:
     score's thresholds after feedback; ``terms``/``vectors``: per judged document, in the order
     learnt, its lexical term vector and the relation model's opening vector (key order kept: sums
     over them are then added in the original order); ``rarity``: the wordfreq Zipf values that
-    building the scorer from the seeds looked up (score/zipf.py), so that building it again
-    reads no word table."""
+    building the scorer and learning looked up (score/zipf.py), so that building it again reads
+    no word table."""
 
     relation_base: float
     relation_threshold: float

@@ -137,9 +137,11 @@ class Scorer:
         one per judgment (which made rebuilding the scorer quadratic in the judgments)."""
         if not judged:
             return
-        self._take(judged, [self.read(doc).terms for doc, _relevant in judged])
-        self.relation.learn_many(judged)
-        self._adapt_threshold()
+        with zipf.recording() as looked_up:  # the judged documents' words: kept too (learned())
+            self._take(judged, [self.read(doc).terms for doc, _relevant in judged])
+            self.relation.learn_many(judged)
+            self._adapt_threshold()
+        self._rarity_words |= looked_up
 
     def learned(self) -> Learned:
         """What learning from the judged documents computed that is costly to compute again."""
