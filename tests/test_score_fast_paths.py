@@ -149,7 +149,9 @@ def test_workers_fork_with_the_tables_built() -> None:
     from concurrent.futures import ProcessPoolExecutor
 
     from monitor.score.text import tables_built
+    from monitor.score.zipf import preloaded
     from monitor.workers import _context
 
     with ProcessPoolExecutor(1, mp_context=_context()) as pool:
         assert pool.submit(tables_built).result(timeout=120) is True
+        assert pool.submit(preloaded).result(timeout=120) is True

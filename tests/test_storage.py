@@ -331,6 +331,17 @@ def test_the_latest_judgment_wins(storage: Storage) -> None:
     assert judgment.relevant is False and judgment.document.id == str(aid)
 
 
+def test_the_scorer_state_is_kept_under_its_key_one_at_a_time(storage: Storage) -> None:
+    assert storage.scorer_state("k1") is None
+    storage.save_scorer_state("k1", '{"format": 1}', NOW)
+    assert storage.scorer_state("k1") == '{"format": 1}'
+    assert storage.scorer_state("k2") is None  # saved under another key: stale, not read
+    big = '{"terms": "' + "é" * 1_000_000 + '"}'  # a state of ~100 judgments is about 1 MB
+    storage.save_scorer_state("k2", big, NOW + timedelta(minutes=1))
+    assert storage.scorer_state("k2") == big
+    assert storage.scorer_state("k1") is None  # the new state replaced the old one
+
+
 def test_values(storage: Storage) -> None:
     assert storage.get_value("heartbeat") is None
     storage.set_value("heartbeat", "a")

@@ -19,7 +19,7 @@ LEGACY = Path(__file__).parent / "fixtures" / "db" / "monitor-89c6e26.sql"
 def test_migrations_run_once_in_order_and_wal_is_on(tmp_path: Path) -> None:
     SqliteStore(tmp_path / "m.db").close()
     with SqliteStore(tmp_path / "m.db") as store:
-        assert store.schema_version == 6
+        assert store.schema_version == 7
     con = sqlite3.connect(tmp_path / "m.db")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     names = [r[0] for r in con.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
@@ -30,6 +30,7 @@ def test_migrations_run_once_in_order_and_wal_is_on(tmp_path: Path) -> None:
         "m004_changes",
         "m005_scale",
         "m006_story_state",
+        "m007_scorer_state",
     ]
 
 
@@ -44,7 +45,7 @@ def legacy_database(path: Path) -> Path:
 def test_a_database_made_by_the_previous_release_upgrades_in_place(tmp_path: Path) -> None:
     db = legacy_database(tmp_path / "old.db")
     with SqliteStore(db) as store:
-        assert store.schema_version == 6
+        assert store.schema_version == 7
         counts = store.counts()
         assert (counts.articles, counts.matches, counts.feeds) == (3, 1, 2)
         [match] = store.top_matches()
@@ -70,7 +71,7 @@ def test_a_database_made_by_the_previous_release_upgrades_in_place(tmp_path: Pat
     assert con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'migrations'").fetchone()[0] == 0
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     with SqliteStore(db) as again:  # opening twice changes nothing
-        assert again.schema_version == 6 and again.counts().articles == 4
+        assert again.schema_version == 7 and again.counts().articles == 4
 
 
 def test_unopenable_database_is_a_storage_error(tmp_path: Path) -> None:

@@ -16,9 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from monitor.models import Document, Judgment, Score, Seed
+from monitor.score import zipf
 from monitor.score.features import Feature, LexicalProfile, features, nearest
+from monitor.score.learned import Learned
 from monitor.score.lexical import Reading, Vector, cosine, read, unit
 from monitor.score.relation import RelationScorer, build_relation
+from monitor.score.text import gazetteer_lookups
 from monitor.score.weights import Weights, default_weights
 
 _WORD = re.compile(r"[^\W_]")  # a letter or digit: something to read
@@ -49,12 +52,18 @@ class Evaluation:
 class Scorer:
     """Scores documents against the seeds; learns from judgments."""
 
-    def __init__(self, seeds: Sequence[Seed], weights: Weights | None = None) -> None:
+    def __init__(
+        self, seeds: Sequence[Seed], weights: Weights | None = None, relation_threshold: float | None = None
+    ) -> None:
+        """``relation_threshold``: the relation model's threshold derived from these seeds before
+        (``Learned.relation_base``); None derives it."""
         self.weights = weights or default_weights()
         w = self.weights
-        readings = tuple(read("", s.text, w.name_boost, w.number_weight) for s in seeds)
-        self.profile = LexicalProfile.of(tuple(s.name for s in seeds), readings)
-        self.relation: RelationScorer = build_relation(seeds, params=w.relation)
+        with zipf.recording() as looked_up:  # what building from the seeds asks wordfreq (kept in learned())
+            readings = tuple(read("", s.text, w.name_boost, w.number_weight) for s in seeds)
+            self.profile = LexicalProfile.of(tuple(s.name for s in seeds), readings)
+            self.relation: RelationScorer = build_relation(seeds, params=w.relation, threshold=relation_threshold)
+        self._rarity_words = looked_up | gazetteer_lookups()
         self.breadth = self.relation.breadth
         self.base_threshold = w.threshold
         self.threshold = w.threshold
@@ -128,16 +137,46 @@ class Scorer:
         one per judgment (which made rebuilding the scorer quadratic in the judgments)."""
         if not judged:
             return
-        for doc, relevant in judged:
+        with zipf.recording() as looked_up:  # the judged documents' words: kept too (learned())
+            self._take(judged, [self.read(doc).terms for doc, _relevant in judged])
+            self.relation.learn_many(judged)
+            self._adapt_threshold()
+        self._rarity_words |= looked_up
+
+    def learned(self) -> Learned:
+        """What learning from the judged documents computed that is costly to compute again."""
+        return Learned(
+            relation_base=self.relation.base_threshold,
+            relation_threshold=self.relation.threshold,
+            threshold=self.threshold,
+            terms=tuple(terms for terms, _relevant in self._judged_vectors),
+            vectors=tuple(self.relation.judged_vectors),
+            rarity={word: zipf.zipf(word) for word in sorted(self._rarity_words)},
+        )
+
+    def restore(self, judged: Sequence[tuple[Document, bool]], learned: Learned) -> None:
+        """The state learn_many(judged) reaches, from ``learned`` (``learned()`` of a scorer of
+        the same seeds, weights and code that learnt exactly ``judged``): no document is read or
+        re-scored. ValueError when the record does not pair with ``judged``."""
+        if not len(learned.terms) == len(learned.vectors) == len(judged):
+            raise ValueError(f"the record holds {len(learned.terms)} documents, not the {len(judged)} judged")
+        if learned.relation_base != self.relation.base_threshold:
+            raise ValueError("the record was learnt over another relation threshold")
+        self._rarity_words |= learned.rarity.keys()
+        if judged:
+            self._take(judged, [dict(terms) for terms in learned.terms])
+            self.relation.restore(judged, [dict(vec) for vec in learned.vectors], learned.relation_threshold)
+        self.threshold = learned.threshold
+
+    def _take(self, judged: Sequence[tuple[Document, bool]], terms_of: Sequence[Vector]) -> None:
+        """The judged documents with their term vectors: neighbours, sums and the centroid."""
+        for (doc, relevant), terms in zip(judged, terms_of, strict=True):
             self._judged.append((doc, relevant))
             acc = self._rel if relevant else self._non
-            terms = self.read(doc).terms
             self._judged_vectors.append((terms, relevant))
             for t, x in terms.items():
                 acc[t] += x
-        self.relation.learn_many(judged)
         self._move_centroid()
-        self._adapt_threshold()
 
     def _move_centroid(self) -> None:
         beta, gamma = self.weights.rocchio
@@ -166,7 +205,20 @@ class Scorer:
             self.threshold = best[1]
 
 
-def build_scorer(seeds: Sequence[Seed], judgments: Sequence[Judgment] = (), weights: Weights | None = None) -> Scorer:
-    sc = Scorer(seeds, weights)
-    sc.learn_many([(j.document, j.relevant) for j in judgments])
+def build_scorer(
+    seeds: Sequence[Seed],
+    judgments: Sequence[Judgment] = (),
+    weights: Weights | None = None,
+    learned: Learned | None = None,
+) -> Scorer:
+    """The seeds' scorer after learning ``judgments``; with ``learned`` (what a scorer of the same
+    seeds, weights and code learnt from exactly these judgments), restored from it instead."""
+    judged = [(j.document, j.relevant) for j in judgments]
+    if learned is None:
+        sc = Scorer(seeds, weights)
+        sc.learn_many(judged)
+    else:
+        zipf.remember(learned.rarity)
+        sc = Scorer(seeds, weights, relation_threshold=learned.relation_base)
+        sc.restore(judged, learned)
     return sc

@@ -11,6 +11,7 @@ from operator import not_
 
 from monitor.score.geo import CASED, ENTRIES, REGIONS, inflect
 from monitor.score.geo_names import CASED_EXTRA, L10N_DROP, L10N_TABLE
+from monitor.score.zipf import zipf
 
 _ABBREV = [
     (re.compile(r"\bU\.\s?S\.(?:\s?A\.)?"), "US"),
@@ -248,11 +249,9 @@ REGION_MEMBERS: dict[str, frozenset[str]] = {"@" + n: frozenset(m) for n, m in R
 def _build_triggers(
     table: dict[tuple[str, ...], _Alias],
 ) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]], frozenset[str]]:
-    from wordfreq import zipf_frequency
-
     trig: dict[str, list[tuple[tuple[str, ...], _Alias]]] = {}
     for k, a in table.items():
-        t = min(k, key=lambda w: (zipf_frequency(w, "en"), w))
+        t = k[0] if len(k) == 1 else min(k, key=lambda w: (zipf(w), w))
         trig.setdefault(t, []).append((k, a))
     # triggers whose aliases all start with them and must be capitalised (or are acronyms):
     # the sentence must show the trigger written so
@@ -305,6 +304,11 @@ def gazetteer() -> Gazetteer:
         frozenset(codes),
         frozenset(w for k in table for w in k),
     )
+
+
+def gazetteer_lookups() -> frozenset[str]:
+    """The words whose rarity building the tables looks up (those of aliases of several words)."""
+    return frozenset(w for k in gazetteer().table if len(k) > 1 for w in k)
 
 
 def tables_built() -> bool:

@@ -232,6 +232,18 @@ def m006_story_state(db: sqlite_utils.Database) -> None:
            articles INTEGER NOT NULL)"""
     )
 
+
+@MIGRATIONS()
+def m007_scorer_state(db: sqlite_utils.Database) -> None:
+    """What the scorer learnt from the judgments (store/scorer_state.py), so a command that scores
+    does not re-read and re-score every judged document: one row, under the key of the seeds,
+    weights, scoring code and judgments it was learnt from."""
+    db.execute(
+        """CREATE TABLE scorer_state (id INTEGER PRIMARY KEY CHECK (id = 1), key TEXT NOT NULL,
+           state TEXT NOT NULL, saved_at TEXT NOT NULL)"""
+    )
+
+
 # The hand-rolled table's version N is migration N here.
 LEGACY_NAMES = ("m001_initial", "m002_fetch_url")
 

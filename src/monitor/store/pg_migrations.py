@@ -260,6 +260,19 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        "m007_scorer_state",
+        """
+        -- What the scorer learnt from the judgments (store/pg_scorer_state.py): one row, under the
+        -- key of the seeds, weights, scoring code and judgments it was learnt from.
+        CREATE TABLE scorer_state (
+            id integer PRIMARY KEY CHECK (id = 1),
+            key text NOT NULL,
+            state text NOT NULL,
+            saved_at timestamptz NOT NULL
+        );
+        """,
+    ),
 )
 
 # Any constant shared by every process of this project: serialises concurrent migrations.

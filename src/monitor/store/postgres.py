@@ -21,6 +21,7 @@ from psycopg.rows import dict_row
 from ..errors import StorageError
 from ..models import Article, FeedSpec, FeedState, FeedUpdate, Judgment, MatchItem, Score
 from . import describe_location, pg_changes, pg_feeds, pg_listing, pg_retention, pg_saving, pg_story_engine
+from . import pg_scorer_state as pg_state
 from .lifecycle import rescore_outcome
 from .pg_migrations import lock_migrations, migrate, schema_version
 from .records import (
@@ -383,6 +384,13 @@ class PostgresStore:
 
     def judgments(self) -> list[Judgment]:
         return [judgment(r) for r in self._rows(JUDGMENTS)]
+
+    def scorer_state(self, key: str) -> str | None:
+        return self._read(lambda conn: pg_state.load(conn, key))
+
+    def save_scorer_state(self, key: str, state: str, now: datetime) -> None:
+        with self._tx() as conn:
+            pg_state.save(conn, key, state, now)
 
     def set_value(self, key: str, value: str) -> None:
         with self._tx() as conn:

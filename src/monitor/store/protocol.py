@@ -186,6 +186,14 @@ class JudgmentStorage(Protocol):
 
     def judgments(self) -> list[Judgment]: ...
 
+    def scorer_state(self, key: str) -> str | None:
+        """The scorer state learnt from the judgments saved under `key` (score/learned.py's JSON),
+        or None: none saved, or saved under another key (stale)."""
+        ...
+
+    def save_scorer_state(self, key: str, state: str, now: datetime) -> None:
+        """Keep this learned scorer state under `key`, replacing the one kept before."""
+
 
 class ServiceStorage(Protocol):
     """Small bookkeeping: heartbeat, resume points, totals."""

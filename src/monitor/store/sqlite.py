@@ -28,6 +28,7 @@ from . import (
     matches,
     retention,
     saving,
+    scorer_state,
     stories,
     story_engine,
     versions,
@@ -270,6 +271,13 @@ class SqliteStore:
 
     def judgments(self) -> list[Judgment]:
         return self._read(judgments.listed)
+
+    def scorer_state(self, key: str) -> str | None:
+        return self._read(lambda conn: scorer_state.load(conn, key))
+
+    def save_scorer_state(self, key: str, state: str, now: datetime) -> None:
+        with self._tx() as conn:
+            scorer_state.save(conn, key, state, now)
 
     def set_value(self, key: str, value: str) -> None:
         with self._tx() as conn:

@@ -18,6 +18,7 @@ from monitor.score.text import (
     sentences,
     stem,
 )
+from monitor.score.zipf import zipf
 
 _PRIOR: list[RelationParams] = []  # the committed record, read on the first word looked up
 
@@ -39,11 +40,10 @@ def idf(word: str) -> float:
     """Background rarity of a (folded) word: wordfreq Zipf frequency as an IDF prior."""
     v = _IDF.get(word)
     if v is None:
-        from wordfreq import zipf_frequency  # on first use: a command that scores nothing skips its import
-
         p = _prior()
-        z = zipf_frequency(word, "en")
-        if z >= p.stop_zipf or len(word) < p.min_word_length or not word.isalpha():
+        # a short or non-alphabetic word weighs nothing, whatever its frequency: not looked up
+        z = zipf(word) if len(word) >= p.min_word_length and word.isalpha() else p.stop_zipf
+        if z >= p.stop_zipf:
             v = 0.0
         elif z <= 0:
             v = p.zipf_ceiling - p.unknown_word_zipf  # unknown words: names, typos
@@ -60,11 +60,9 @@ def country_rarity(code: str) -> float:
     """Background rarity of a country (IDF prior from how often its name is written)."""
     v = _CRARITY.get(code)
     if v is None:
-        from wordfreq import zipf_frequency
-
         p = _prior()
         name = NAMES.get(code, code).lower()
-        v = max(p.min_country_rarity, p.zipf_ceiling - zipf_frequency(name, "en"))
+        v = max(p.min_country_rarity, p.zipf_ceiling - zipf(name))
         _CRARITY[code] = v
     return v
 

@@ -452,9 +452,26 @@ class RelationScorer:
         the seed profile only), at one re-scoring of the judged instead of one per judgment."""
         if not judged:
             return
-        for doc, relevant in judged:
+        self._take(judged, [self._doc_vector(doc) for doc, _relevant in judged])
+        self._adapt_threshold()
+
+    def restore(
+        self, judged: Sequence[tuple[Document, bool]], vectors: Sequence[dict[str, float]], threshold: float
+    ) -> None:
+        """learn_many's state from what it computed before (each judged document's opening
+        vector, in order, and the adapted threshold): nothing is read or re-scored."""
+        if judged:
+            self._take(judged, vectors)
+        self.threshold = threshold
+
+    @property
+    def judged_vectors(self) -> list[dict[str, float]]:
+        """The judged documents' opening vectors, in the order learnt (for ``restore``)."""
+        return [vec for _id, vec, _y in self._knn]
+
+    def _take(self, judged: Sequence[tuple[Document, bool]], vectors: Sequence[dict[str, float]]) -> None:
+        for (doc, relevant), dv in zip(judged, vectors, strict=True):
             self._judged.append((doc, relevant))
-            dv = self._doc_vector(doc)
             (self._rel_vecs if relevant else self._non_vecs).append(dv)
             self._knn.append((doc.id, dv, 1.0 if relevant else -1.0))
         learned: dict[str, float] = defaultdict(float)
@@ -466,7 +483,6 @@ class RelationScorer:
                     learned[k] += sign * v / len(vecs)
         self._learned = {k: v for k, v in learned.items() if abs(v) > 1e-9}
         self._rebuild_vocab()
-        self._adapt_threshold()
 
     def _adapt_threshold(self) -> None:
         scored = sorted(((self._evaluate(d)[0].value, r) for d, r in self._judged), key=lambda x: x[0])

@@ -12,15 +12,14 @@ from monitor.score.relation.params import RelationParams
 from monitor.score.relation.profile import _build_profile, _Profile
 from monitor.score.relation.reading import _read, _Sent
 from monitor.score.relation.scorer import RelationScorer
+from monitor.score.zipf import zipf
 
 
 def _background_docs(p: RelationParams) -> list[Document]:
     """Deterministic pseudo-documents from general word and country frequencies."""
-    from wordfreq import zipf_frequency  # on first use, as in reading.idf
-
     words, draws = common_words(), uniforms()
     places = sorted(NAMES.values())
-    pz = [zipf_frequency(name.lower(), "en") for name in places]
+    pz = [zipf(name.lower()) for name in places]
     tot = sum(10**z for z in pz)
     docs = []
     for i in range(p.background_docs):
@@ -57,17 +56,21 @@ def _derive_threshold(seeds: Sequence[Seed], reads: list[list[_Sent]], prof: _Pr
 
 
 def build_relation(
-    seeds: Sequence[Seed], judgments: Sequence[Judgment] = (), params: RelationParams | None = None
+    seeds: Sequence[Seed],
+    judgments: Sequence[Judgment] = (),
+    params: RelationParams | None = None,
+    threshold: float | None = None,
 ) -> RelationScorer:
     """The relation model of the seeds; ``params``: its numbers (default: the committed weights
-    record's ``relation`` section)."""
+    record's ``relation`` section); ``threshold``: the one derived from these seeds and numbers
+    before (kept with the learned state, score/learned.py), so it is not derived again."""
     if params is None:
         from monitor.score.weights import default_weights  # weights imports this package
 
         params = default_weights().relation
     reads = [_read(s.text) for s in seeds]
     prof = _build_profile(seeds, reads, params)
-    th = _derive_threshold(seeds, reads, prof, params)
+    th = _derive_threshold(seeds, reads, prof, params) if threshold is None else threshold
     sc = RelationScorer(prof, th, th, params)
     sc.learn_many([(j.document, j.relevant) for j in judgments])
     return sc

@@ -1,0 +1,200 @@
+"""wordfreq's English Zipf frequency, exactly, without importing wordfreq for plain words.
+
+``wordfreq.zipf_frequency(word, "en")`` costs a process about 0.5 s before its first answer
+(importing wordfreq pulls in langcodes, ftfy and regex; then its table becomes a 321,000-entry
+dict) and ~15 us per new word after (its tokenizer runs on every word). The scorer asks for some
+25,000 words while it builds (place-name triggers, the seeds, the judged documents), which made
+rarity lookups a third of what `monitor explain` spent on scoring.
+
+For a *plain* word (lower-case Latin letters, single spaces between words) wordfreq's English
+tokenizer returns the words themselves, so its answer depends only on its table: this module
+reads that table from wordfreq's own data file (the gzipped msgpack "cBpack" wordfreq reads) and
+applies wordfreq's arithmetic to it, step for step (``_zipf_of``). Anything else (digits,
+apostrophes, hyphens, other scripts) is passed to wordfreq itself, as is every word when the data
+file is not where wordfreq keeps it or not in the format it documents. tests/test_score_zipf.py
+checks the answers against wordfreq's over its table.
+
+A scorer restored from its kept state (score/learned.py) brings the answers its seeds and the
+place names needed (``remember``), so `monitor explain` only looks up the explained article's
+new words, by bisection in the table's sorted buckets, without building the table's dict.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import math
+import operator
+import re
+import sys
+import unicodedata
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import lru_cache
+from itertools import repeat
+from pathlib import Path
+
+# lower-case Latin letters wordfreq's English preprocessing leaves as they are (NFKC and case
+# folding are the identity on them: no ß, no ligatures, no dotless i)
+_LATIN = "".join(
+    c
+    for c in map(chr, range(0xDF, 0x180))
+    if c.isalpha() and c.islower() and c.casefold() == c and unicodedata.normalize("NFKC", c) == c and c != "ı"
+)
+PLAIN = re.compile(f"[a-z{_LATIN}]+(?: [a-z{_LATIN}]+)*")
+_MINIMUM = 10**0.0 / 1e9  # wordfreq's zipf_to_freq(0.0): the floor zipf_frequency passes by default
+
+
+def zipf(word: str) -> float:
+    """``wordfreq.zipf_frequency(word, "en")``."""
+    z = _SEEN.get(word)
+    if z is None:
+        z = _zipf(word)
+        if len(_SEEN) < 500_000:  # bounded like the callers' caches
+            _SEEN[word] = z
+    for words in _RECORDING:
+        words.add(word)
+    return z
+
+
+_SEEN: dict[str, float] = {}  # the place-name triggers ask for the same few thousand words often
+_RECORDING: list[set[str]] = []
+
+
+@contextmanager
+def recording() -> Iterator[set[str]]:
+    """The words looked up inside the block (by any thread), e.g. those building a scorer needs."""
+    words: set[str] = set()
+    _RECORDING.append(words)
+    try:
+        yield words
+    finally:
+        _RECORDING.remove(words)
+
+
+def remember(known: Mapping[str, float]) -> None:
+    """Answers given before (``{word: zipf(word)}``, kept with a scorer's learned state under the
+    identity of wordfreq's table), so that building the scorer again reads no table."""
+    for word, z in known.items():
+        if len(_SEEN) >= 500_000:
+            break
+        _SEEN.setdefault(word, z)
+
+
+def preload() -> None:
+    """Everything a lookup may need, now (for the worker pool's fork server, score/warm.py): the
+    table's dict, and wordfreq itself for the words it answers."""
+    table = _table()
+    if table is not None and table._index is None:
+        table._index = table._build_index()
+    from wordfreq import zipf_frequency
+
+    zipf_frequency("warm", "en")
+
+
+def preloaded() -> bool:
+    """Whether this process holds the table's dict and wordfreq (checked without building them)."""
+    table = _table() if _table.cache_info().currsize else None
+    return table is not None and table._index is not None and "wordfreq" in sys.modules
+
+
+def _zipf(word: str) -> float:
+    table = _table()
+    if table is not None and PLAIN.fullmatch(word):
+        if " " not in word:
+            bucket = table.bucket(word)
+            return table.single[bucket] if bucket is not None else _FLOOR
+        return _zipf_of([table.bucket(w) for w in word.split(" ")])
+    from wordfreq import zipf_frequency  # the general case: wordfreq's own tokenizer
+
+    return zipf_frequency(word, "en")
+
+
+def _zipf_of(buckets: Iterable[int | None]) -> float:
+    """wordfreq's _word_frequency then zipf_frequency for tokens in these buckets (None: a token
+    not in the table), the same operations in the same order."""
+    one_over_result = 0.0
+    for b in buckets:
+        if b is None:
+            return _FLOOR  # a missing token: the floor, unrounded
+        one_over_result += 1.0 / (10 ** (-b / 100))  # wordfreq's cB_to_freq(-b)
+    if one_over_result == 0.0:
+        return _FLOOR  # no token
+    unrounded = max(1.0 / one_over_result, _MINIMUM)
+    leading_zeroes = math.floor(-math.log(unrounded, 10))
+    return _to_zipf(round(unrounded, leading_zeroes + 3))
+
+
+def _to_zipf(freq: float) -> float:
+    return round(math.log(freq, 10) + 9, 2)  # wordfreq's freq_to_zipf, rounded as zipf_frequency does
+
+
+_FLOOR = _to_zipf(_MINIMUM)
+
+
+class _Table:
+    """wordfreq's buckets (bucket b: the words at frequency 10^(-b/100), each list sorted, as its
+    format says and as checked here). A word is first looked for by bisection in every bucket
+    (0.05 ms; a process that restores its scorer looks up a few dozen new words), and once
+    bisection has cost about what it costs, through a dict of every word (0.1-0.2 s to build;
+    a process that learns, or scores a poll, looks up thousands)."""
+
+    BISECTIONS = 2000
+
+    def __init__(self, buckets: list[list[str]]) -> None:
+        if not all(isinstance(words, list) for words in buckets):
+            raise TypeError("a bucket is not a list")
+        # a word in two buckets: the later one counts, as in wordfreq's dict, so later first
+        self._filled = [(b, words) for b, words in reversed(list(enumerate(buckets))) if words]
+        self.single = [_zipf_of((b,)) for b in range(len(buckets))]
+        self._index: dict[str, int] | None = None
+        self._bisected = 0
+        if not all(all(map(operator.lt, words, words[1:])) for _b, words in self._filled):
+            self._index = self._build_index()  # not sorted after all: no bisection
+
+    def bucket(self, word: str) -> int | None:
+        if self._index is not None:
+            return self._index.get(word)
+        self._bisected += 1
+        if self._bisected > self.BISECTIONS:
+            self._index = self._build_index()
+            return self._index.get(word)
+        for b, words in self._filled:
+            i = bisect_left(words, word)
+            if i < len(words) and words[i] == word:
+                return b
+        return None
+
+    def words(self) -> Iterator[str]:
+        for _b, words in self._filled:
+            yield from words
+
+    def _build_index(self) -> dict[str, int]:
+        index: dict[str, int] = {}
+        for b, words in reversed(self._filled):  # in bucket order: the later wins
+            index.update(zip(words, repeat(b)))
+        return index
+
+
+@lru_cache(maxsize=1)
+def _table() -> _Table | None:
+    """wordfreq's English table; None when it is not found as documented (then wordfreq answers)."""
+    spec = importlib.util.find_spec("wordfreq")  # found, not imported
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "data" / "large_en.msgpack.gz"
+    try:
+        import msgpack
+
+        with gzip.open(path, "rb") as f:
+            data = msgpack.unpackb(f.read(), raw=False)
+    except (OSError, ValueError, ImportError):
+        return None
+    header = data[0] if isinstance(data, list) and data else None
+    if not isinstance(header, dict) or header.get("format") != "cB" or header.get("version") != 1:
+        return None
+    try:
+        return _Table(data[1:])
+    except TypeError:  # not lists of words after all
+        return None
