@@ -17,6 +17,7 @@ from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Protocol
 
 from .story_state import ClustererState, FrequencyState, StoryState
@@ -177,9 +178,22 @@ class ArticleTerms:
     lang: str = "en"
 
 
+@lru_cache(maxsize=65536)
+def _surface_probability(surface: str, lang: str) -> float:
+    # a worker looks up each surface once: the clusterer's priors, its cache, are not there
+    return doc_probability(surface, lang)
+
+
+class _NotedSurfaces(DocFrequency):
+    """Notes each term's first surface's bare probability (a prior of one pseudo-document)."""
+
+    def note_surface(self, term: str, surface: str) -> None:
+        if term not in self._prior:
+            self._prior[term] = _surface_probability(surface, self._lang)
+
+
 def article_terms(title: str, text: str, lang: str = "en") -> ArticleTerms:
-    # a scratch frequency with a prior of one pseudo-document notes each term's bare probability
-    noted = DocFrequency(prior_docs=1.0, lang=lang)
+    noted = _NotedSurfaces(prior_docs=1.0, lang=lang)
     counts = term_counts(title, text, noted)
     return ArticleTerms(dict(counts), dict(noted.state().prior), lang)
 
