@@ -8,9 +8,9 @@ are cut into 4-token shingles; per page, true positives, false positives and fal
 counted over the shingle multisets and normalised by their sum (so a long page weighs no more than
 a short one); precision is the mean over pages with anything predicted, recall the mean over pages
 with anything true, F1 their harmonic mean. Also printed: the bag-of-tokens F1 (lower-cased
-tokens, mean over pages) and the CPU time per page (``time.process_time``; the machine's load is
-printed with it). ``--metadata`` compares the metadata fields the monitor stores (title, url,
-date, author, language) of each mode with the default mode's, page by page.
+tokens, mean over pages) and the CPU time per page (``time.process_time``, the modes taking turns
+page by page; the machine's load is printed with it). ``--metadata`` compares the metadata fields
+the monitor stores (title, url, date, author, language) of each mode with the default mode's.
 
 Usage: python benchmarks/eval_extract.py --pages /work/shared/corpus/pages/scrapinghub-aeb
        [--modes default,fast,...] [--repeat 1] [--metadata]
@@ -114,16 +114,23 @@ def extractor(options: dict[str, bool]) -> Callable[[bytes, str], dict[str, Any]
     return run
 
 
-def run_mode(
-    pages: list[tuple[str, bytes, str, str]], options: dict[str, bool]
-) -> tuple[float, dict[str, dict[str, Any]]]:
-    """CPU seconds for one pass over the pages, and each page's result."""
-    extract = extractor(options)
-    out: dict[str, dict[str, Any]] = {}
-    cpu0 = time.process_time()
-    for key, html, url, _ in pages:
-        out[key] = extract(html, url)
-    return time.process_time() - cpu0, out
+def run_modes(
+    pages: list[tuple[str, bytes, str, str]], modes: list[str], passes: int
+) -> tuple[dict[str, float], dict[str, dict[str, dict[str, Any]]]]:
+    """CPU seconds per pass of each mode, and each page's result per mode. Modes are interleaved
+    page by page (in turn first on a page), so a change in the machine's load between modes, or
+    the caches a page leaves warm, cannot favour one of them."""
+    extract = {mode: extractor(MODES[mode]) for mode in modes}
+    cpu = dict.fromkeys(modes, 0.0)
+    out: dict[str, dict[str, dict[str, Any]]] = {mode: {} for mode in modes}
+    for _ in range(passes):
+        for i, (key, html, url, _) in enumerate(pages):
+            # the first mode on a page runs with colder caches: each mode goes first as often
+            for mode in modes[i % len(modes) :] + modes[: i % len(modes)]:
+                cpu0 = time.process_time()
+                out[mode][key] = extract[mode](html, url)
+                cpu[mode] += time.process_time() - cpu0
+    return {mode: c / passes for mode, c in cpu.items()}, out
 
 
 def metadata_differences(base: dict[str, dict[str, Any]], other: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
@@ -139,7 +146,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=Path, required=True, help="folder with ground-truth.json and html/*.html.gz")
     parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
-    parser.add_argument("--repeat", type=int, default=1, help="timed passes per mode (the median is printed)")
+    parser.add_argument("--repeat", type=int, default=1, help="timed passes (the mean is printed)")
     parser.add_argument("--metadata", action="store_true", help="compare each mode's metadata with the default's")
     args = parser.parse_args()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -151,15 +158,10 @@ def main() -> None:
             else f"eval_extract: no ground-truth.json in {args.pages}"
         )
     pages = load(args.pages)
-    run_mode(pages[:3], {})  # trafilatura's first-use tables: paid before any timed pass
+    run_modes(pages[:3], modes, 1)  # trafilatura's first-use tables: paid before any timed pass
     print(f"{len(pages)} pages, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"{'mode':<18} {'CPU ms/page':>11} {'precision':>9} {'recall':>7} {'F1':>6} {'token F1':>8} {'empty':>5}")
-    results: dict[str, dict[str, dict[str, Any]]] = {}
-    times: dict[str, list[float]] = {mode: [] for mode in modes}
-    for _ in range(max(1, args.repeat)):  # modes interleaved: the machine's load drifts
-        for mode in modes:
-            cpu, results[mode] = run_mode(pages, MODES[mode])
-            times[mode].append(cpu)
+    times, results = run_modes(pages, modes, max(1, args.repeat))
     for mode in modes:
         pairs = [(true, results[mode][key].get("text") or "") for key, _, _, true in pages]
         scores = shingle_scores(pairs)
@@ -167,7 +169,7 @@ def main() -> None:
         empty = sum(1 for _, pred in pairs if not pred)
         found = ", ".join(f"{f} {sum(1 for d in results[mode].values() if d.get(f))}" for f in META)
         print(
-            f"{mode:<18} {1000 * statistics.median(times[mode]) / len(pages):>11.1f} {scores['precision']:>9.4f} "
+            f"{mode:<18} {1000 * times[mode] / len(pages):>11.1f} {scores['precision']:>9.4f} "
             f"{scores['recall']:>7.4f} {scores['f1']:>6.4f} {tokens:>8.4f} {empty:>5}  metadata found: {found}"
         )
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
