@@ -1,7 +1,8 @@
 """Runs one small extraction on import: the worker pool's fork server imports this module
 (``monitor.workers``), so every worker forks with what trafilatura builds on its first page
-(justext's stop-word lists, the public-suffix list, ``_strptime``: ~0.2 s CPU, measured) already
-in memory, instead of each worker building it again. Nothing else imports it."""
+(the public-suffix list, ``_strptime``, date patterns; with trafilatura's fallback extractors,
+which extract.py no longer runs, justext's stop-word lists too: ~0.2 s CPU, measured) already in
+memory, instead of each worker building it again. Nothing else imports it."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import logging
 
 from monitor.extract import extract_page
 
-# Short enough that trafilatura falls back to justext (whose stop-word lists are the largest part);
-# a domain label under 4 letters makes courlan load the public-suffix list (as bbc.co.uk does).
+# Short (without extract.FAST, trafilatura falls back to justext here, whose stop-word lists are the
+# largest part); a domain label under 4 letters makes courlan load the public-suffix list (as bbc.co.uk does).
 _PAGE = (
     b"<html><head><title>Warm-up</title><meta name='date' content='2024-01-02'>"
     b"<link rel='canonical' href='https://abc.example/warm-up.html'></head><body>"

@@ -194,11 +194,21 @@ class _Fenced:
         self._token = token
 
     def save_article(
-        self, feed_url: str, article: Article, entry_hash: str, score: Score, now: datetime, *, notify: str = "material"
+        self,
+        feed_url: str,
+        article: Article,
+        entry_hash: str,
+        score: Score,
+        now: datetime,
+        *,
+        notify: str = "material",
+        shingles: frozenset[int] | None = None,
     ) -> SavedArticle:
         try:
             with self._store.fenced(feed_url, self._token):
-                return self._store.save_article(feed_url, article, entry_hash, score, now, notify=notify)
+                return self._store.save_article(
+                    feed_url, article, entry_hash, score, now, notify=notify, shingles=shingles
+                )
         except StaleWrite:
             log.warning("%s: claimed by a later job; this job's entries are dropped", feed_url)
             raise

@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from .changes.copies import shingles
+from .changes.stories import ArticleTerms, article_terms
 from .errors import ExtractError, FetchError, MonitorError, StorageError
 from .extract import build_article, extract_page
 from .models import (
@@ -57,10 +59,21 @@ class ScorerLike(Protocol):
 
 
 @dataclass(frozen=True)
+class ArticleFeatures:
+    """What storing an article derives from its text (its story terms, its copy shingles),
+    computed where it was extracted: in a worker process, so the polling process does not."""
+
+    story_terms: ArticleTerms
+    shingles: frozenset[int]
+
+
+@dataclass(frozen=True)
 class ProcessedEntry:
     article: Article
     score: Score
     scored: bool  # False: the scorer failed (logged); the score is a non-match placeholder
+    # computed by a worker process; None: the polling process computes them when storing
+    features: ArticleFeatures | None = field(default=None, compare=False)
 
 
 # --- one entry -------------------------------------------------------------------------------
@@ -122,6 +135,20 @@ def page_article(entry: Entry, page: FetchResult | None, why_not: str | None) ->
         log.exception("internal error extracting %s", entry.link)
         return build_article(entry, None, f"internal error: {type(exc).__name__}")
     return build_article(entry, extracted, None)
+
+
+def article_features(article: Article) -> ArticleFeatures | None:
+    """The article's features (see ArticleFeatures); None if computing them failed (logged): the
+    polling process then computes them itself, and fails or not as it would have."""
+    try:
+        return ArticleFeatures(article_terms(article.title, article.text), shingles(article.text))
+    except Exception:
+        log.exception("internal error computing the story terms and shingles of %s", article.entry.link)
+        return None
+
+
+def with_features(done: ProcessedEntry, features: ArticleFeatures | None) -> ProcessedEntry:
+    return done if features is None else replace(done, features=features)
 
 
 def score_article(article: Article, scorer: ScorerLike) -> ProcessedEntry:
@@ -241,9 +268,19 @@ def _store_entries(
             tally.lost.append(done)
             continue
         digest = planned.entry_hash if done.scored else UNSCORED
-        saved = store.save_article(update.url, done.article, digest, done.score, now(), notify=changes.notify)
+        features = done.features
+        saved = store.save_article(
+            update.url,
+            done.article,
+            digest,
+            done.score,
+            now(),
+            notify=changes.notify,
+            shingles=features.shingles if features is not None else None,
+        )
         if stories is not None and saved.new_article and saved.copy_of is None:
-            _place(stories, store, saved.article_id, done.article, spec.name, now())
+            terms = features.story_terms if features is not None else None
+            _place(stories, store, saved.article_id, done.article, spec.name, now(), terms)
         # only a page that was read has versions worth re-reading (feed text changes with its entry)
         if (
             saved.news
@@ -259,10 +296,18 @@ def _store_entries(
     return tally
 
 
-def _place(stories: StoryTracker, store: Storage, article_id: int, article: Article, feed: str, when: datetime) -> None:
+def _place(
+    stories: StoryTracker,
+    store: Storage,
+    article_id: int,
+    article: Article,
+    feed: str,
+    when: datetime,
+    terms: ArticleTerms | None = None,
+) -> None:
     """The article is stored already: a bug in the story engine costs its story, not the poll."""
     try:
-        stories.place(store, article_id, article, feed, when)
+        stories.place(store, article_id, article, feed, when, terms)
     except StorageError:
         raise
     except Exception:

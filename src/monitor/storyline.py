@@ -28,7 +28,14 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from .changes.stories import HALF_LIFE_DAYS, THRESHOLD, DocFrequency, MemoryStoryIndex, StoryClusterer
+from .changes.stories import (
+    HALF_LIFE_DAYS,
+    THRESHOLD,
+    ArticleTerms,
+    DocFrequency,
+    MemoryStoryIndex,
+    StoryClusterer,
+)
 from .changes.stories import Article as StoryArticle
 from .changes.story_state import STATE_VERSION, FrequencyState, StateError, StoryState, story_from_json, story_to_json
 from .models import Article
@@ -212,15 +219,24 @@ class StoryTracker:
         frequencies = StoryFrequencies(STATE_VERSION, freq.n, freq.df, freq.prior) if whole else None
         store.save_story_engine(states, frequencies)
 
-    def place(self, store: Storage, article_id: int, article: Article, feed: str, now: datetime) -> int:
+    def place(
+        self,
+        store: Storage,
+        article_id: int,
+        article: Article,
+        feed: str,
+        now: datetime,
+        terms: ArticleTerms | None = None,
+    ) -> int:
         """Assign a newly stored article to a story (a stored one, or a new one) and store the
-        story's engine state and the article's frequencies with it."""
+        story's engine state and the article's frequencies with it. `terms`: the article's story
+        terms when a worker process computed them (changes.stories.article_terms)."""
         self.warm(store, now)
         with self._lock:
             art = StoryArticle(
                 str(article_id), article.title, article.text, article.url, feed, article.published or now
             )
-            placed = self._clusterer.assign(art)
+            placed = self._clusterer.assign(art, terms=terms)
             state = self._clusterer.story_state(placed.story)
             step = StoryStep(_encode(state) if state else "null", self._df.added)
             target = None if placed.new_story else self._stored.get(placed.story)

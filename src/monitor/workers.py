@@ -37,7 +37,16 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from .models import Article, Entry, Failure, FailureKind, FetchResult
-from .pipeline import ProcessedEntry, ScorerLike, analyse_entry, page_article, score_article
+from .pipeline import (
+    ArticleFeatures,
+    ProcessedEntry,
+    ScorerLike,
+    analyse_entry,
+    article_features,
+    page_article,
+    score_article,
+    with_features,
+)
 from .score import Scorer
 
 log = logging.getLogger("monitor.workers")
@@ -83,10 +92,16 @@ def _alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
-def _work(entry: Entry, page: FetchResult, why_not: str | None) -> ProcessedEntry | Article:
+def _work(
+    entry: Entry, page: FetchResult, why_not: str | None
+) -> ProcessedEntry | tuple[Article, ArticleFeatures | None]:
+    """Extract and score; also the story terms and copy shingles the parent would compute when
+    storing (the parent is one process for every worker: what it does per article caps a poll)."""
+    article = page_article(entry, page, why_not)
+    features = article_features(article)
     if _scorer is None:  # the parent scores (see the module docstring): only the article
-        return page_article(entry, page, why_not)
-    return analyse_entry(entry, page, why_not, _scorer)
+        return article, features
+    return with_features(score_article(article, _scorer), features)
 
 
 def _pid() -> int:
@@ -203,7 +218,9 @@ class WorkerPool:
                 continue
             except CancelledError:  # closed while queued (the service is stopping)
                 break
-            return done if isinstance(done, ProcessedEntry) else score_article(done, self.scorer)
+            if isinstance(done, ProcessedEntry):
+                return done
+            return with_features(score_article(done[0], self.scorer), done[1])
         return Failure(FailureKind.WORKER, error)
 
     def _broken(self, entry: Entry, generation: int) -> str:

@@ -17,6 +17,7 @@ from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Protocol
 
 from .story_signals import number_factor
@@ -117,6 +118,12 @@ class DocFrequency:
         if term not in self._prior:
             self._prior[term] = self._prior_docs * doc_probability(surface, self._lang)
 
+    def note_probabilities(self, probabilities: Mapping[str, float]) -> None:
+        """`note_surface` for terms whose surface was looked up elsewhere (`ArticleTerms`)."""
+        for term, probability in probabilities.items():
+            if term not in self._prior:
+                self._prior[term] = self._prior_docs * probability
+
     def idf(self, term: str) -> float:
         prior = self._prior.get(term, 0.0)
         return math.log((self.n + self._prior_docs + 1.0) / (self.df[term] + prior + 1.0))
@@ -158,6 +165,38 @@ def term_counts(title: str, text: str, df: DocFrequency | None = None) -> dict[s
                 if budget <= 0:
                     return out
     return out
+
+
+@dataclass(frozen=True)
+class ArticleTerms:
+    """An article's `term_counts` and the word-frequency probability of each term's first surface
+    form, computed away from the clusterer (in the worker process that extracted the article):
+    `assign` given them does no stemming or word-frequency look-up, and places the article exactly
+    as it would have from its text."""
+
+    counts: dict[str, float]
+    probabilities: dict[str, float]
+    lang: str = "en"
+
+
+@lru_cache(maxsize=65536)
+def _surface_probability(surface: str, lang: str) -> float:
+    # a worker looks up each surface once: the clusterer's priors, its cache, are not there
+    return doc_probability(surface, lang)
+
+
+class _NotedSurfaces(DocFrequency):
+    """Notes each term's first surface's bare probability (a prior of one pseudo-document)."""
+
+    def note_surface(self, term: str, surface: str) -> None:
+        if term not in self._prior:
+            self._prior[term] = _surface_probability(surface, self._lang)
+
+
+def article_terms(title: str, text: str, lang: str = "en") -> ArticleTerms:
+    noted = _NotedSurfaces(prior_docs=1.0, lang=lang)
+    counts = term_counts(title, text, noted)
+    return ArticleTerms(dict(counts), dict(noted.state().prior), lang)
 
 
 def weigh(counts: Mapping[str, float], df: DocFrequency) -> dict[str, float]:
@@ -284,9 +323,16 @@ class StoryClusterer:
         self._max_stories = max_stories
         self._next = 0
 
-    def assign(self, article: Article, story_hint: str | None = None) -> Assignment:
-        """Place `article`; `story_hint` (e.g. the story of a confirmed copy) skips the search."""
-        counts = term_counts(article.title, article.text, self.df)
+    def assign(
+        self, article: Article, story_hint: str | None = None, terms: ArticleTerms | None = None
+    ) -> Assignment:
+        """Place `article`; `story_hint` (e.g. the story of a confirmed copy) skips the search;
+        `terms` (`article_terms` of its title and text) spares computing them here."""
+        if terms is not None and terms.lang == self.df._lang:
+            counts = terms.counts
+            self.df.note_probabilities(terms.probabilities)
+        else:
+            counts = term_counts(article.title, article.text, self.df)
         self.df.add(counts.keys())
         vec = weigh(counts, self.df)
         when = article.published.timestamp() if article.published else None

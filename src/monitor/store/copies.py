@@ -28,14 +28,20 @@ def key_of(article: Article) -> str | None:
 
 
 def find_original(
-    conn: sqlite3.Connection, article_id: int, feed_id: int, article: Article, now: datetime
+    conn: sqlite3.Connection,
+    article_id: int,
+    feed_id: int,
+    article: Article,
+    now: datetime,
+    known: frozenset[int] | None = None,
 ) -> int | None:
-    """The original this new article is a copy of, or None; records its band keys either way."""
+    """The original this new article is a copy of, or None; records its band keys either way.
+    `known`: the shingles of the article's text, when computed already (by a worker process)."""
     key = key_of(article)
     found = _by_key(conn, article_id, key) if key else None
     if found is None:
         found = _repaired(conn, article_id, feed_id, article, now)
-    sh = shingles(article.text)
+    sh = shingles(article.text) if known is None else known
     bands = band_keys(signature(sh))
     if found is None and bands:
         found = _near_duplicate(conn, article_id, sh, bands, now)

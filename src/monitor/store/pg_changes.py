@@ -61,8 +61,11 @@ def reported_change(conn: Conn, article_ids: list[int], material_only: bool) -> 
 # --- copies ------------------------------------------------------------------------------------
 
 
-def find_original(conn: Conn, article_id: int, feed_id: int, article: Article, now: datetime) -> int | None:
-    """The original this new article is a copy of, or None; records its band keys either way."""
+def find_original(
+    conn: Conn, article_id: int, feed_id: int, article: Article, now: datetime, known: frozenset[int] | None = None
+) -> int | None:
+    """The original this new article is a copy of, or None; records its band keys either way.
+    `known`: the shingles of the article's text, when computed already (by a worker process)."""
     key = key_of(article)
     found = None
     if key:
@@ -73,7 +76,7 @@ def find_original(conn: Conn, article_id: int, feed_id: int, article: Article, n
         found = int(row["root"]) if row else None
     if found is None:
         found = _repaired(conn, article_id, feed_id, article, now)
-    sh = shingles(article.text)
+    sh = shingles(article.text) if known is None else known
     bands = band_keys(signature(sh))
     if found is None and bands:
         found = _near_duplicate(conn, article_id, sh, bands, now)

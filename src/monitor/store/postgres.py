@@ -184,10 +184,18 @@ class PostgresStore:
     # --- articles and matches ----------------------------------------------------------------
 
     def save_article(
-        self, feed_url: str, article: Article, entry_hash: str, score: Score, now: datetime, *, notify: str = "material"
+        self,
+        feed_url: str,
+        article: Article,
+        entry_hash: str,
+        score: Score,
+        now: datetime,
+        *,
+        notify: str = "material",
+        shingles: frozenset[int] | None = None,
     ) -> SavedArticle:
         with self._tx() as conn:
-            return pg_saving.save(conn, feed_url, article, entry_hash, score, now, notify)
+            return pg_saving.save(conn, feed_url, article, entry_hash, score, now, notify, shingles)
 
     def versions(self, article_id: int) -> list[StoredVersion]:
         return self._read(lambda conn: pg_changes.versions(conn, article_id))

@@ -64,11 +64,20 @@ class ArticleStorage(Protocol):
     """Articles and their matches (pipeline, backfill, feedback, explain)."""
 
     def save_article(
-        self, feed_url: str, article: Article, entry_hash: str, score: Score, now: datetime, *, notify: str = "material"
+        self,
+        feed_url: str,
+        article: Article,
+        entry_hash: str,
+        score: Score,
+        now: datetime,
+        *,
+        notify: str = "material",
+        shingles: frozenset[int] | None = None,
     ) -> SavedArticle:
         """Insert or update an article, keep a new text as a version, find the article it is a
         copy of, and apply the match lifecycle (a material version, or any with notify="all",
-        is a new revision)."""
+        is a new revision). `shingles`: changes.copies.shingles(article.text), when computed
+        already (by a worker process)."""
         ...
 
     def versions(self, article_id: int) -> list[StoredVersion]:

@@ -30,6 +30,7 @@ def save(
     score: Score,
     now: datetime,
     notify: str = "material",
+    shingles: frozenset[int] | None = None,
 ) -> SavedArticle:
     before = articles.previous(conn, feed_url, article.entry.id)
     article = kept_text(article, before)
@@ -37,7 +38,7 @@ def save(
     verdict = versions.record(conn, article_id, article, now)
     if before is None:
         feed_id = conn.execute("SELECT feed_id FROM articles WHERE id = ?", (article_id,)).fetchone()[0]
-        original = copies.find_original(conn, article_id, int(feed_id), article, now)
+        original = copies.find_original(conn, article_id, int(feed_id), article, now, shingles)
         if original is not None:
             stories.inherit(conn, article_id, original)
     else:

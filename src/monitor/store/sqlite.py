@@ -153,10 +153,18 @@ class SqliteStore:
     # --- articles and matches ----------------------------------------------------------------
 
     def save_article(
-        self, feed_url: str, article: Article, entry_hash: str, score: Score, now: datetime, *, notify: str = "material"
+        self,
+        feed_url: str,
+        article: Article,
+        entry_hash: str,
+        score: Score,
+        now: datetime,
+        *,
+        notify: str = "material",
+        shingles: frozenset[int] | None = None,
     ) -> SavedArticle:
         with self._tx() as conn:
-            return saving.save(conn, feed_url, article, entry_hash, score, now, notify)
+            return saving.save(conn, feed_url, article, entry_hash, score, now, notify, shingles)
 
     def versions(self, article_id: int) -> list[StoredVersion]:
         return self._read(lambda conn: versions.listed(conn, article_id))
