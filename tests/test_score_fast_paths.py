@@ -8,6 +8,7 @@ implementation of the same definition: same terms, same order, same floats.
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -27,6 +28,7 @@ TEXTS = [
     "São Paulo’s mayor said “enough” — Müller and Zoë agreed with the mayor of São Paulo.",
     "Ministers of France, Germany and Italy met Ministers of Spain at 10:30 on 12 March 2024.",
     "a b c 1 22 333 4444 the of and",  # only stop words and numbers
+    "The Sixers fired Jim O'Brien and named Maurice Cheeks; McDonald's Kremlin-linked Jean-Pierre.",
     "",
 ]
 
@@ -45,9 +47,10 @@ def _reference(text: str, name_boost: float, number_weight: float) -> tuple[dict
             numbers["#" + t] += c
     names = set()
     for name in re_names(text):
-        f = fold(name)
-        if idf(f) > 0:
-            names.add(stem(f))
+        for part in re.split(r"['’-]", name):  # O'Brien -> Brien, Obama's -> Obama
+            f = fold(part)
+            if part[:1].isupper() and idf(f) > 0:
+                names.add(stem(f))
     terms: dict[str, float] = {}
     name_vec: dict[str, float] = {}
     for t, c in words.items():

@@ -66,7 +66,7 @@ _STATE: dict[str, Any] = {}
 def _rows(name: str, seeds: list[Any], docs: list[tuple[Document, int]], weights: Weights) -> dict[str, Any]:
     sc = Scorer(seeds, weights)
     X = np.array([[sc.evaluate(d).features[f] for f in FEATURES] for d, _g in docs], dtype=float)
-    return {"task": name, "X": X, "grades": np.array([g for _d, g in docs])}
+    return {"task": name, "X": X, "grades": np.array([g for _d, g in docs]), "ids": [d.id for d, _g in docs]}
 
 
 def _task_rows(task: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,12 @@ Every feature is a similarity the seeds define, with no topic named anywhere:
   best-shared year) or contradict them (it names years, none of the seeds': minus the share of
   seeds naming the year every year-naming seed names), 0 when either names none: the same kind
   of event with the same names in another year is another story; seeds that name no year earn
-  the feature nothing, and seeds spread over years earn no contradiction.
+  the feature nothing, and seeds spread over years earn no contradiction;
+* present year: whether the document's latest year is the seeds' present (the latest year every
+  year-naming seed names: + the share of seeds naming it) or later (- that share; a news text
+  reports its own time, so a later latest year is a later story), 0 when it is earlier, when it
+  names no year, or when the seeds agree on no year.  Unlike ``years`` it is not fooled by the
+  history both stories recall (a coach's career years).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class Feature(Enum):
     RELATION_BROAD = "relation_broad"
     LEX_BROAD = "lex_broad"
     YEARS = "years"
+    PRESENT_YEAR = "present_year"
 
 
 @dataclass(frozen=True)
@@ -49,12 +55,15 @@ class LexicalProfile:
     names: Vector
     years: Mapping[str, float]  # year -> share of the seeds that name it
     story_year: float  # share of seeds naming a year every year-naming seed names (0: none)
+    present: str = ""  # the seeds' present: the latest year every year-naming seed names ("": none)
+    present_share: float = 0.0  # the share of seeds naming it
 
     @classmethod
     def of(cls, names: tuple[str, ...], readings: tuple[Reading, ...]) -> LexicalProfile:
         seeds = tuple(r.terms for r in readings)
         n = len(readings)
         years: Counter[str] = Counter(y for r in readings for y in r.years)
+        present = _present(tuple(r.years for r in readings))
         return cls(
             seed_names=names,
             seeds=seeds,
@@ -62,6 +71,8 @@ class LexicalProfile:
             names=centroid(r.names for r in readings),
             years={y: c / n for y, c in years.items()},
             story_year=_story_year(tuple(r.years for r in readings)),
+            present=present,
+            present_share=sum(1 for r in readings if present in r.years) / n if present else 0.0,
         )
 
 
@@ -74,6 +85,13 @@ def _story_year(seed_years: tuple[frozenset[str], ...]) -> float:
     if not common:
         return 0.0
     return max(sum(1 for ys in seed_years if y in ys) for y in common) / len(seed_years)
+
+
+def _present(seed_years: tuple[frozenset[str], ...]) -> str:
+    """The latest of the years every year-naming seed names ("" when they agree on none)."""
+    named = [ys for ys in seed_years if ys]
+    common = frozenset.intersection(*named) if named else frozenset()
+    return max(common) if common else ""
 
 
 def nearest(profile: LexicalProfile, reading: Reading) -> tuple[int, float]:
@@ -109,6 +127,7 @@ def features(
         Feature.RELATION_BROAD: relation_margin * breadth,
         Feature.LEX_BROAD: lex * breadth,
         Feature.YEARS: year_agreement(profile.years, profile.story_year, reading.years),
+        Feature.PRESENT_YEAR: present_agreement(profile.present, profile.present_share, reading.years),
     }
 
 
@@ -120,3 +139,15 @@ def year_agreement(seed_years: Mapping[str, float], story_year: float, doc_years
         return 0.0
     shared = [seed_years[y] for y in doc_years if y in seed_years]
     return max(shared) if shared else -story_year
+
+
+def present_agreement(present: str, share: float, doc_years: frozenset[str]) -> float:
+    """+ ``share`` when the document's latest year is the seeds' ``present``, - ``share`` when
+    it is later, else 0 (earlier: a text may recall the past; no year, or no present: silent).
+    Years are ``#`` and four digits, so they compare as strings."""
+    if not present or not doc_years:
+        return 0.0
+    latest = max(doc_years)
+    if latest == present:
+        return share
+    return -share if latest > present else 0.0

@@ -24,8 +24,10 @@ from monitor.score.text import fold, quick_tokens, stem
 Vector = Mapping[str, float]
 
 # a capitalised word inside a sentence: after a word, a number or a comma and one space
-# (the capital first, then the look-behind over it: the scan stops only at capitals)
-_NAME = re.compile(r"[A-Z](?<=[a-z0-9,;)\]] [A-Z])[a-z]+(?:['’-][A-Za-z]+)*")
+# (the capital first, then the look-behind over it: the scan stops only at capitals), with its
+# inner capitals (McDonald), a prefix (O'Brien) and its joined parts (Jean-Pierre, Obama's)
+_NAME = re.compile(r"[A-Z](?<=[a-z0-9,;)\]] [A-Z])(?:['’][A-Z])?[a-z]+(?:[A-Z][a-z]+)*(?:['’-][A-Za-z]+)*")
+_NAME_PART = re.compile(r"['’-]")
 
 
 @dataclass(frozen=True)
@@ -38,16 +40,16 @@ class Reading:
     years: frozenset[str] = frozenset()  # the years it names (as number terms, ``#2005``)
 
 
-class _NameKeys(dict[str, str | None]):
-    """A capitalised name -> its term (the stem of its folded form), None when uninformative;
-    filled as names are met (bounded)."""
+class _NameKeys(dict[str, tuple[str, ...]]):
+    """A capitalised name -> its terms (the stems of its capitalised, informative parts: O'Brien
+    -> brien, Obama's -> obama, Kremlin-linked -> kremlin); filled as names are met (bounded)."""
 
-    def __missing__(self, name: str) -> str | None:
-        f = fold(name)
-        key = stem(f) if idf(f) > 0 else None
+    def __missing__(self, name: str) -> tuple[str, ...]:
+        parts = (fold(p) for p in _NAME_PART.split(name) if p[:1].isupper())
+        keys = tuple(stem(f) for f in parts if idf(f) > 0)
         if len(self) < 200_000:
-            self[name] = key
-        return key
+            self[name] = keys
+        return keys
 
 
 _NAME_KEYS = _NameKeys()
@@ -55,9 +57,7 @@ _YEAR = re.compile(r"#(?:1[89]|2[01])[0-9][0-9]")  # a number read as a year: 18
 
 
 def names_in(text: str) -> set[str]:
-    out: set[str | None] = set(map(_NAME_KEYS.__getitem__, set(_NAME.findall(text))))
-    out.discard(None)
-    return out  # type: ignore[return-value]  # None was discarded
+    return set(chain.from_iterable(map(_NAME_KEYS.__getitem__, set(_NAME.findall(text)))))
 
 
 class _TermKeys(dict[str, str | None]):

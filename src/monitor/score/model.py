@@ -36,6 +36,7 @@ _LABELS = {
     Feature.RELATION_BROAD: "relation",
     Feature.LEX_BROAD: "words",
     Feature.YEARS: "year",
+    Feature.PRESENT_YEAR: "year",
 }
 
 
