@@ -35,6 +35,11 @@ WINDOW_DAYS = 30.0  # stories silent for longer are no longer candidates
 MAX_MEMBERS = 8  # most recent members compared one by one
 QUERY_TERMS = 16  # distinctive terms an article is looked up by
 MAX_CANDIDATES = 12
+# a candidate's centroid of at least LOOKUP_TERMS terms is compared through a dict of it, kept for
+# the latest such candidates up to LOOKUP_ENTRIES entries in all (~60 bytes each): a big story's
+# centroid has thousands of terms, an article ~150, and big stories are candidates again and again
+LOOKUP_TERMS = 512
+LOOKUP_ENTRIES = 200_000
 YEAR_GAP = 2  # an article whose own year is this much later than every year of a story: another event
 YEAR_PENALTY = 0.7  # similarity factor for such a conflict (1.0: off)
 NUMBER_PENALTY = 0.8  # similarity factor when article and story both state numbers but share none (1.0: off)
@@ -185,6 +190,9 @@ class _Story:
     last: float | None = None
     years: set[int] = field(default_factory=set)
     numbers: dict[str, None] = field(default_factory=dict)  # insertion-ordered set, oldest first
+    # the centroid as a dict while the story is among the latest candidates with a long centroid
+    # (StoryClusterer._lookup): comparing with it then costs the article's length, not the story's
+    lookup: dict[int, float] | None = None
 
     def note_numbers(self, numbers: frozenset[str]) -> None:
         for n in sorted(numbers):  # sorted: a set's order varies between processes (hash seed)
@@ -195,6 +203,9 @@ class _Story:
 
     def add(self, vec: dict[int, float], when: float | None) -> None:
         self.centroid.add(vec)
+        if self.lookup is not None:  # the same sums as the centroid's, so it stays equal to it
+            for t, v in vec.items():
+                self.lookup[t] = self.lookup.get(t, 0.0) + v
         self.norm = math.sqrt(self.centroid.norm_squared())
         self.members.append(TermVector.of(vec))
         self.size += 1
@@ -217,7 +228,7 @@ class _Story:
         return story
 
     def similarity(self, vec: dict[int, float], centroid_share: float) -> float:
-        cen = self.centroid.dot(vec) / (self.norm or 1.0)
+        cen = self.centroid.dot(vec, self.lookup) / (self.norm or 1.0)
         best = max(m.dot(vec) for m in self.members)
         return centroid_share * cen + (1.0 - centroid_share) * best
 
@@ -287,6 +298,9 @@ class StoryClusterer:
         self.vocab = Vocabulary()  # numbers the terms of the stories' compact vectors
         self._max_stories = max_stories
         self._next = 0
+        # stories holding a lookup (with its size when made), latest last
+        self._lookups: OrderedDict[str, tuple[_Story, int]] = OrderedDict()
+        self._lookup_entries = 0
 
     def assign(self, article: Article, story_hint: str | None = None) -> Assignment:
         """Place `article`; `story_hint` (e.g. the story of a confirmed copy) skips the search."""
@@ -357,6 +371,7 @@ class StoryClusterer:
             story = self._stories.get(sid)
             if story is None:
                 continue
+            self._keep_lookup(story)
             sim = story.similarity(vec, self.centroid_share) * _decay(story.last, when, self.half_life_days)
             if year is not None and story.years and _year_conflict(year, story.years):
                 sim *= self.year_penalty
@@ -365,6 +380,25 @@ class StoryClusterer:
             if sim > best:
                 best_id, best = sid, sim
         return best_id, best
+
+    def _keep_lookup(self, story: _Story) -> None:
+        if len(story.centroid) < LOOKUP_TERMS:
+            return
+        held = self._lookups.pop(story.id, None)
+        if held is not None and held[0] is not story:  # replaced by restore_story
+            self._drop_lookup(*held)
+            held = None
+        if held is None:
+            story.lookup = story.centroid.as_dict()
+            held = (story, len(story.lookup))
+            self._lookup_entries += held[1]
+        self._lookups[story.id] = held
+        while self._lookup_entries > LOOKUP_ENTRIES and len(self._lookups) > 1:
+            self._drop_lookup(*self._lookups.popitem(last=False)[1])
+
+    def _drop_lookup(self, story: _Story, entries: int) -> None:
+        self._lookup_entries -= entries
+        story.lookup = None
 
     def _evict(self) -> None:
         while len(self._stories) > self._max_stories:

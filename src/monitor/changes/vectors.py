@@ -18,6 +18,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import repeat
 from operator import mul
+from typing import cast
 
 
 class Vocabulary:
@@ -34,14 +35,18 @@ class Vocabulary:
 
     def ids(self, terms: Iterable[str]) -> list[int]:
         """Each term's id, numbering the terms not seen before."""
-        known, out = self._ids, []
-        for t in terms:
-            i = known.get(t)
-            if i is None:
-                i = known[t] = len(self._terms)
-                self._terms.append(t)
-            out.append(i)
-        return out
+        terms = list(terms)
+        found = list(map(self._ids.get, terms))  # in C: most terms are known already
+        if None not in found:
+            return cast(list[int], found)
+        return [self._number(t) if i is None else i for t, i in zip(terms, found, strict=True)]
+
+    def _number(self, term: str) -> int:
+        i = self._ids.get(term)
+        if i is None:
+            i = self._ids[term] = len(self._terms)
+            self._terms.append(term)
+        return i
 
     def terms(self, ids: Iterable[int]) -> list[str]:
         return list(map(self._terms.__getitem__, ids))
@@ -85,12 +90,14 @@ class TermVector:
     def as_dict(self) -> dict[int, float]:
         return dict(zip(self.ids, self.weights, strict=True))
 
-    def dot(self, vec: Mapping[int, float]) -> float:
+    def dot(self, vec: Mapping[int, float], lookup: Mapping[int, float] | None = None) -> float:
         """`changes.stories.dot(vec, self)` bit for bit: the shorter side is walked in its own
-        order (the article's on a tie), each product added left to right by `sum`."""
+        order (`vec`'s on a tie), each product added left to right by `sum`. Walking `vec` needs
+        this vector as a mapping: `lookup` if given (it must hold the same weights), else one is
+        built, which costs this vector's length (the caller keeps lookups of long vectors)."""
         if len(vec) > len(self.ids):
             return float(sum(map(mul, self.weights, map(vec.get, self.ids, repeat(0.0)))))
-        own = dict(zip(self.ids, self.weights, strict=True))
+        own = lookup if lookup is not None else dict(zip(self.ids, self.weights, strict=True))
         return float(sum(map(mul, vec.values(), map(own.get, vec, repeat(0.0)))))
 
     def norm_squared(self) -> float:
@@ -100,7 +107,7 @@ class TermVector:
         """Add `vec` in place (a story's centroid taking a member): the same sums, and new terms
         appended in `vec`'s order, as `d[t] = d.get(t, 0.0) + v` on a dict."""
         ids, weights = self.ids, self.weights
-        at = {t: i for i, t in enumerate(ids)}
+        at = dict(zip(ids, range(len(ids)), strict=True))
         for t, v in vec.items():
             i = at.get(t)
             if i is None:
@@ -108,3 +115,4 @@ class TermVector:
                 weights.append(0.0 + v)
             else:
                 weights[i] += v
+
