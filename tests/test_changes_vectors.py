@@ -10,13 +10,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.changes.stories import dot
-from monitor.changes.story_state import StateError, StoryState, story_from_json, story_to_json
+from helpers import FIXTURES
+from monitor.changes import stories
+from monitor.changes.stories import Article, StoryClusterer, dot
+from monitor.changes.story_state import StateError, StoryState, state_to_json, story_from_json, story_to_json
 from monitor.changes.vectors import TermVector, Vocabulary
 
 TERMS = st.sampled_from([f"t{i}" for i in range(40)])
 WEIGHTS = st.floats(min_value=1e-6, max_value=1.0, allow_nan=False)
 VECTORS = st.dictionaries(TERMS, WEIGHTS, max_size=30)
+# 71 real ECB+ articles, 6 stories, in file order
+ARTICLES = [
+    Article(str(n), r["title"], r["text"])
+    for n, r in enumerate(map(json.loads, (FIXTURES / "changes" / "ecbplus_slice.jsonl").read_text().splitlines()))
+]
 
 
 def _pair(vocab: Vocabulary, named: dict[str, float]) -> tuple[dict[int, float], TermVector]:
@@ -113,3 +120,30 @@ def test_a_damaged_stored_form_is_refused_in_one_line(change: dict[str, object],
     with pytest.raises(StateError, match=message) as err:
         story_from_json(data)
     assert "\n" not in str(err.value)
+
+
+@given(VECTORS, VECTORS)
+def test_dot_through_a_lookup_is_the_same(a: dict[str, float], b: dict[str, float]) -> None:
+    vocab = Vocabulary()
+    ids_a, _ = _pair(vocab, a)
+    _, vec_b = _pair(vocab, b)
+    assert vec_b.dot(ids_a, vec_b.as_dict()) == dot(a, b)
+
+
+def _placements(
+    monkeypatch: pytest.MonkeyPatch, terms: int, entries: int
+) -> tuple[list[tuple[str, bool, float]], object]:
+    monkeypatch.setattr(stories, "LOOKUP_TERMS", terms)
+    monkeypatch.setattr(stories, "LOOKUP_ENTRIES", entries)
+    c = StoryClusterer()
+    placed = [(p.story, p.new_story, p.similarity) for p in map(c.assign, ARTICLES)]
+    return placed, state_to_json(c.state())
+
+
+def test_kept_centroid_lookups_place_exactly_as_without_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = _placements(monkeypatch, terms=10**9, entries=0)  # never a lookup
+    every = _placements(monkeypatch, terms=1, entries=10**9)  # every candidate keeps one
+    churn = _placements(monkeypatch, terms=1, entries=500)  # made and dropped all the time
+    assert every == plain and churn == plain
+    placed = plain[0]
+    assert len({story for story, _, _ in placed}) > 1 and sum(not new for _, new, _ in placed) > 50
