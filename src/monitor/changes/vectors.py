@@ -55,9 +55,9 @@ class Vocabulary:
         """A str-keyed vector keyed by term ids (same order, same weights)."""
         return dict(zip(self.ids(weights), weights.values(), strict=True))
 
-    def named(self, vec: TermVector) -> dict[str, float]:
-        """A vector as a dict of term -> weight (insertion order kept)."""
-        return dict(zip(self.terms(vec.ids), vec.weights, strict=True))
+    def named(self, vec: TermVector) -> NamedVector:
+        """A vector read as term -> weight (insertion order kept)."""
+        return NamedVector(vec, self)
 
 
 class TermVector:
@@ -77,6 +77,11 @@ class TermVector:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def copy(self) -> TermVector:
+        out = TermVector()
+        out.ids, out.weights = self.ids[:], self.weights[:]  # slices of arrays: memory copies
+        return out
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, TermVector) and self.ids == other.ids and self.weights == other.weights
@@ -116,3 +121,36 @@ class TermVector:
             else:
                 weights[i] += v
 
+
+
+class NamedVector(Mapping[str, float]):
+    """A TermVector read as term -> weight (a StoryState's view of a story's vector): the
+    terms are looked up once, the dict is made only if asked for, and the stored form is
+    written straight from the arrays (changes.story_state)."""
+
+    __slots__ = ("_dict", "_terms", "vector")
+
+    def __init__(self, vector: TermVector, vocab: Vocabulary) -> None:
+        self.vector = vector.copy()  # a snapshot: the story's own vectors grow in place
+        self._terms = vocab.terms(vector.ids)
+        self._dict: dict[str, float] | None = None
+
+    def terms(self) -> list[str]:
+        return self._terms
+
+    def _mapping(self) -> dict[str, float]:
+        if self._dict is None:
+            self._dict = dict(zip(self._terms, self.vector.weights, strict=True))
+        return self._dict
+
+    def __getitem__(self, term: str) -> float:
+        return self._mapping()[term]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._terms)
+
+    def __len__(self) -> int:
+        return len(self._terms)
+
+    def __repr__(self) -> str:
+        return f"NamedVector({self._mapping()!r})"
