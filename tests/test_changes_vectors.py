@@ -147,3 +147,19 @@ def test_kept_centroid_lookups_place_exactly_as_without_them(monkeypatch: pytest
     assert every == plain and churn == plain
     placed = plain[0]
     assert len({story for story, _, _ in placed}) > 1 and sum(not new for _, new, _ in placed) > 50
+
+
+def test_a_story_state_is_a_snapshot_written_as_its_dicts_would_be() -> None:
+    c = StoryClusterer()
+    story = c.assign(ARTICLES[0]).story
+    for a in ARTICLES[1:10]:
+        c.assign(a, story_hint=story)
+    state = c.story_state(story)
+    assert state is not None and len(state.members) == 8  # MAX_MEMBERS
+    centroid, members = dict(state.centroid), [dict(m) for m in state.members]
+    as_dicts = StoryState(state.id, centroid, tuple(members), state.size, state.last, state.years, state.numbers)
+    assert story_to_json(state) == story_to_json(as_dicts)  # the engine's arrays, or dicts: one form
+    c.assign(ARTICLES[10], story_hint=story)  # the story grows in place...
+    assert dict(state.centroid) == centroid and [dict(m) for m in state.members] == members  # ...not its state
+    grown = c.story_state(story)
+    assert grown is not None and dict(grown.centroid) != centroid
