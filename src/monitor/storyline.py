@@ -151,15 +151,20 @@ class StoryTracker:
             return self.replayed
 
     def _replay(self, members: list[StoryMember]) -> int:
+        """Place `members` in order, emptying the list as it goes: each text is freed once
+        placed, so the window's texts and its stories' vectors are not all in memory together."""
+        count = len(members)
+        members.reverse()
         self.replaying = True
         try:
-            for m in members:
+            while members:
+                m = members.pop()
                 placed = self._clusterer.assign(_story_article(m), story_hint=self.engine_ids.get(m.story_id))
                 self._stored.setdefault(placed.story, m.story_id)
                 self.engine_ids.setdefault(m.story_id, placed.story)
         finally:
             self.replaying = False
-        return len(members)
+        return count
 
     def _load(self, store: Storage, saved: StoryEngineState, since: datetime) -> None:
         terms = [(intern(t), n, p) for t, n, p in saved.terms]  # shared with the stories' vectors
