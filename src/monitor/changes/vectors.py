@@ -122,7 +122,6 @@ class TermVector:
                 weights[i] += v
 
 
-
 class NamedVector(Mapping[str, float]):
     """A TermVector read as term -> weight (a StoryState's view of a story's vector): the
     terms are looked up once, the dict is made only if asked for, and the stored form is
