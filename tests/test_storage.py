@@ -142,6 +142,18 @@ def test_the_story_engine_state_is_written_with_each_placement_and_loaded_by_win
     assert recent is not None and recent.stories == ((other, '{"size": 1}'),)
 
 
+def test_story_states_are_read_in_chunks_by_id(storage: Storage) -> None:
+    a = storage.save_article(FEED, article("1", summary=BRIDGE), "h1", HIT, NOW).article_id
+    b = storage.save_article(FEED, article("2", summary="Flood waters rose."), "h2", HIT, NOW).article_id
+    storage.save_story_engine({}, StoryFrequencies(1, 0, {}, {}))
+    first = storage.assign_story_step(a, None, NOW, StoryStep('{"size": 1}', (("bridg", 0.5),)))
+    second = storage.assign_story(b, None, NOW + timedelta(hours=1))  # a story without a state row
+    ids = storage.load_story_engine(NOW - timedelta(days=1), states=False)
+    assert ids is not None and ids.stories == ((first, None), (second, None)) and ids.articles == 1
+    assert storage.story_states([first, second]) == {first: '{"size": 1}'}
+    assert storage.story_states([second]) == {} and storage.story_states([]) == {}
+
+
 def test_saving_the_whole_story_engine_replaces_the_frequencies(storage: Storage) -> None:
     a = storage.save_article(FEED, article("1", summary=BRIDGE), "h1", HIT, NOW).article_id
     story = storage.assign_story(a, None, NOW)  # placed before the state existed: no row

@@ -187,3 +187,33 @@ def test_a_state_of_another_version_is_replayed_and_rewritten(tmp_path: Path, ca
         assert saved is not None and saved.version == 1 and saved.articles == tracker.replayed
     finally:
         store.close()
+
+
+def test_story_rows_in_the_first_json_form_load_without_a_replay(
+    tmp_path: Path, never_stopped: list[int | None]
+) -> None:
+    path, _ = _first_process(tmp_path, "v1form.db")
+    with sqlite3.connect(path) as conn:  # rewrite every row as the first form (term: weight objects)
+        for story_id, raw in conn.execute("SELECT story_id, state FROM story_state").fetchall():
+            state = story_from_json(json.loads(raw))
+            old = {
+                "id": state.id,
+                "centroid": dict(state.centroid),
+                "members": [dict(m) for m in state.members],
+                "size": state.size,
+                "last": state.last,
+                "years": sorted(state.years),
+                "numbers": list(state.numbers),
+            }
+            conn.execute("UPDATE story_state SET state = ? WHERE story_id = ?", (json.dumps(old), story_id))
+    store = _open(path)
+    try:
+        tracker = StoryTracker()
+        later = _place(store, tracker, range(SPLIT, len(ROWS)))
+        assert tracker.replayed == 0 and tracker.rebuilt == []
+        assert later == never_stopped[SPLIT:]
+        grown = {s for s in later if s is not None}
+        rows = dict(store.story_states(sorted(grown)))
+        assert all("terms" in json.loads(rows[s]) for s in grown)  # a row is rewritten compact as it grows
+    finally:
+        store.close()

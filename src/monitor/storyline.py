@@ -51,6 +51,9 @@ REPLAY_DAYS = math.ceil(HALF_LIFE_DAYS * math.log2(1.0 / THRESHOLD))
 log = logging.getLogger("monitor")
 
 MAX_CANDIDATES = 24  # stories the index returns (the engine compares at most its own limit)
+# story states read or written per store call: a busy window's states are over 100 MB of JSON,
+# which held at once would set the process's peak memory (and stay in its heap after)
+STATE_CHUNK = 256
 
 
 class StoreStoryIndex:
@@ -142,7 +145,7 @@ class StoryTracker:
             self._warm, self.store = True, store
             _load_text_tables()
             since = now - timedelta(days=REPLAY_DAYS)
-            saved = store.load_story_engine(since)
+            saved = store.load_story_engine(since, states=False)  # read in chunks by _load
             if saved is not None and saved.version == STATE_VERSION:
                 self._load(store, saved, since)
                 log.info("stories: %d loaded from the stored engine state", len(saved.stories))
@@ -155,30 +158,40 @@ class StoryTracker:
             return self.replayed
 
     def _replay(self, members: list[StoryMember]) -> int:
+        """Place `members` in order, emptying the list as it goes: each text is freed once
+        placed, so the window's texts and its stories' vectors are not all in memory together."""
+        count = len(members)
+        members.reverse()
         self.replaying = True
         try:
-            for m in members:
+            while members:
+                m = members.pop()
                 placed = self._clusterer.assign(_story_article(m), story_hint=self.engine_ids.get(m.story_id))
                 self._stored.setdefault(placed.story, m.story_id)
                 self.engine_ids.setdefault(m.story_id, placed.story)
         finally:
             self.replaying = False
-        return len(members)
+        return count
 
     def _load(self, store: Storage, saved: StoryEngineState, since: datetime) -> None:
         terms = [(intern(t), n, p) for t, n, p in saved.terms]  # shared with the stories' vectors
         self._df.restore(FrequencyState(saved.articles, {t: n for t, n, _ in terms}, {t: p for t, _, p in terms}))
         missing: list[int] = []
-        for story_id, raw in saved.stories:
-            try:
-                state = None if raw is None else story_from_json(orjson.loads(raw))
-            except (StateError, ValueError) as exc:
-                log.warning("story %s: unreadable engine state (%s); rebuilt from its articles", story_id, exc)
-                state = None
-            if state is None:
-                missing.append(story_id)
-            else:
-                self._adopt(story_id, state)
+        ids = [story_id for story_id, _ in saved.stories]  # least recently grown first
+        for at in range(0, len(ids), STATE_CHUNK):
+            chunk = ids[at : at + STATE_CHUNK]
+            rows = store.story_states(chunk)
+            for story_id in chunk:
+                raw = rows.pop(story_id, None)
+                try:
+                    state = None if raw is None else story_from_json(orjson.loads(raw))
+                except (StateError, ValueError) as exc:
+                    log.warning("story %s: unreadable engine state (%s); rebuilt from its articles", story_id, exc)
+                    state = None
+                if state is None:
+                    missing.append(story_id)
+                else:
+                    self._adopt(story_id, state)
         if missing:
             self._rebuild(store, since, missing)
 
@@ -191,13 +204,12 @@ class StoryTracker:
     def _rebuild(self, store: Storage, since: datetime, story_ids: list[int]) -> None:
         """Stories without a readable state: each is built again from its recent articles alone
         (in a scratch clusterer over the stored frequencies, which count these articles already)."""
-        wanted = set(story_ids)
-        by_story: dict[int, list[StoryMember]] = {}
-        for m in store.story_members(since):
-            if m.story_id in wanted:
-                by_story.setdefault(m.story_id, []).append(m)
         base = self._df.state()
-        for story_id, members in by_story.items():
+        for story_id in story_ids:
+            # one story's articles at a time: the whole window's texts would set the peak memory
+            members = [m for m in store.story_articles(story_id) if m.first_seen >= since]
+            if not members:
+                continue
             scratch = StoryClusterer(index=MemoryStoryIndex())
             scratch.df.restore(base)
             first = scratch.assign(_story_article(members[0])).story
@@ -210,14 +222,18 @@ class StoryTracker:
         self._save(store, [self.engine_ids[s] for s in self.rebuilt], whole=False)
 
     def _save(self, store: Storage, engine_ids: list[str], whole: bool) -> None:
-        states = {}
-        for engine_id in engine_ids:
-            state = self._clusterer.story_state(engine_id)
-            if state is not None:
-                states[self._stored[engine_id]] = _encode(state)
-        freq = self._df.state()
-        frequencies = StoryFrequencies(STATE_VERSION, freq.n, freq.df, freq.prior) if whole else None
-        store.save_story_engine(states, frequencies)
+        """Store these stories' states (in chunks), then, if whole, the frequencies: a store
+        has a whole engine only once every story row is written."""
+        for at in range(0, len(engine_ids), STATE_CHUNK):
+            states = {}
+            for engine_id in engine_ids[at : at + STATE_CHUNK]:
+                state = self._clusterer.story_state(engine_id)
+                if state is not None:
+                    states[self._stored[engine_id]] = _encode(state)
+            store.save_story_engine(states, None)
+        if whole:
+            freq = self._df.state()
+            store.save_story_engine({}, StoryFrequencies(STATE_VERSION, freq.n, freq.df, freq.prior))
 
     def place(
         self,

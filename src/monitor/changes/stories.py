@@ -23,6 +23,7 @@ from typing import Protocol
 from .story_signals import number_factor
 from .story_state import ClustererState, FrequencyState, StoryState
 from .text import STOPWORDS, WORD_RE, doc_probability, fold, headline, sentences, stem, text_date
+from .vectors import TermVector, Vocabulary
 
 # Defaults; each is a documented, principled choice (docs/changes.md), the threshold fitted by
 # cross-validation over topics.
@@ -36,6 +37,11 @@ WINDOW_DAYS = 30.0  # stories silent for longer are no longer candidates
 MAX_MEMBERS = 8  # most recent members compared one by one
 QUERY_TERMS = 16  # distinctive terms an article is looked up by
 MAX_CANDIDATES = 12
+# a candidate's centroid of at least LOOKUP_TERMS terms is compared through a dict of it, kept for
+# the latest such candidates up to LOOKUP_ENTRIES entries in all (~60 bytes each): a big story's
+# centroid has thousands of terms, an article ~150, and big stories are candidates again and again
+LOOKUP_TERMS = 512
+LOOKUP_ENTRIES = 200_000
 YEAR_GAP = 2  # an article whose own year is this much later than every year of a story: another event
 YEAR_PENALTY = 0.7  # similarity factor for such a conflict (1.0: off)
 NUMBER_PENALTY = 0.8  # base of the factor when article and story share no number (story_signals; 1.0: off)
@@ -215,13 +221,18 @@ def dot(a: dict[str, float], b: dict[str, float]) -> float:
 @dataclass
 class _Story:
     id: str
-    centroid: dict[str, float] = field(default_factory=dict)
+    # compact (changes.vectors): the window's stories hold millions of entries; term ids of the
+    # engine's vocabulary, so converting to and from StoryState takes that vocabulary
+    centroid: TermVector = field(default_factory=TermVector)
     norm: float = 0.0
-    members: deque[dict[str, float]] = field(default_factory=lambda: deque(maxlen=MAX_MEMBERS))
+    members: deque[TermVector] = field(default_factory=lambda: deque(maxlen=MAX_MEMBERS))
     size: int = 0
     last: float | None = None
     years: set[int] = field(default_factory=set)
     numbers: dict[str, None] = field(default_factory=dict)  # insertion-ordered set, oldest first
+    # the centroid as a dict while the story is among the latest candidates with a long centroid
+    # (StoryClusterer._lookup): comparing with it then costs the article's length, not the story's
+    lookup: dict[int, float] | None = None
 
     def note_numbers(self, numbers: frozenset[str]) -> None:
         for n in sorted(numbers):  # sorted: a set's order varies between processes (hash seed)
@@ -230,31 +241,35 @@ class _Story:
         while len(self.numbers) > MAX_NUMBERS:
             del self.numbers[next(iter(self.numbers))]
 
-    def add(self, vec: dict[str, float], when: float | None) -> None:
-        for t, v in vec.items():
-            self.centroid[t] = self.centroid.get(t, 0.0) + v
-        self.norm = math.sqrt(sum(v * v for v in self.centroid.values()))
-        self.members.append(vec)
+    def add(self, vec: dict[int, float], when: float | None) -> None:
+        self.centroid.add(vec)
+        if self.lookup is not None:  # the same sums as the centroid's, so it stays equal to it
+            for t, v in vec.items():
+                self.lookup[t] = self.lookup.get(t, 0.0) + v
+        self.norm = math.sqrt(self.centroid.norm_squared())
+        self.members.append(TermVector.of(vec))
         self.size += 1
         if when is not None and (self.last is None or when > self.last):
             self.last = when
 
-    def state(self) -> StoryState:
-        members = tuple(dict(m) for m in self.members)
+    def state(self, vocab: Vocabulary) -> StoryState:
+        members = tuple(vocab.named(m) for m in self.members)
         years = frozenset(self.years)
-        return StoryState(self.id, dict(self.centroid), members, self.size, self.last, years, tuple(self.numbers))
+        centroid = vocab.named(self.centroid)
+        return StoryState(self.id, centroid, members, self.size, self.last, years, tuple(self.numbers))
 
     @classmethod
-    def from_state(cls, state: StoryState) -> _Story:
-        story = cls(state.id, dict(state.centroid), size=state.size, last=state.last, years=set(state.years))
+    def from_state(cls, state: StoryState, vocab: Vocabulary) -> _Story:
+        centroid = TermVector(vocab.ids(state.centroid), state.centroid.values())
+        story = cls(state.id, centroid, size=state.size, last=state.last, years=set(state.years))
         story.numbers = dict.fromkeys(state.numbers)
-        story.norm = math.sqrt(sum(v * v for v in story.centroid.values()))
-        story.members.extend(dict(m) for m in state.members[-MAX_MEMBERS:])
+        story.norm = math.sqrt(story.centroid.norm_squared())
+        story.members.extend(TermVector(vocab.ids(m), m.values()) for m in state.members[-MAX_MEMBERS:])
         return story
 
-    def similarity(self, vec: dict[str, float], centroid_share: float) -> float:
-        cen = dot(vec, self.centroid) / (self.norm or 1.0)
-        best = max(dot(vec, m) for m in self.members)
+    def similarity(self, vec: dict[int, float], centroid_share: float) -> float:
+        cen = self.centroid.dot(vec, self.lookup) / (self.norm or 1.0)
+        best = max(m.dot(vec) for m in self.members)
         return centroid_share * cen + (1.0 - centroid_share) * best
 
 
@@ -320,8 +335,12 @@ class StoryClusterer:
         self.centroid_share = centroid_share
         self.half_life_days = half_life_days
         self._stories: OrderedDict[str, _Story] = OrderedDict()
+        self.vocab = Vocabulary()  # numbers the terms of the stories' compact vectors
         self._max_stories = max_stories
         self._next = 0
+        # stories holding a lookup (with its size when made), latest last
+        self._lookups: OrderedDict[str, tuple[_Story, int]] = OrderedDict()
+        self._lookup_entries = 0
 
     def assign(
         self, article: Article, story_hint: str | None = None, terms: ArticleTerms | None = None
@@ -339,7 +358,8 @@ class StoryClusterer:
         query = sorted(vec, key=vec.__getitem__, reverse=True)[:QUERY_TERMS]
         year = article_year(article) if self.year_penalty < 1.0 else None
         numbers = article_numbers(counts)
-        best_id, best = self._best(vec, query, when, story_hint, year, numbers)
+        ivec = self.vocab.vector(vec)  # keyed by term id, as the stories' vectors are
+        best_id, best = self._best(ivec, query, when, story_hint, year, numbers)
         new = best_id is None or best < self.threshold
         if new or best_id is None:
             best_id = f"s{self._next}"
@@ -348,7 +368,7 @@ class StoryClusterer:
             self._evict()
         story = self._stories[best_id]
         self._stories.move_to_end(best_id)
-        story.add(vec, when)
+        story.add(ivec, when)
         if year is not None:
             story.years.add(year)
         story.note_numbers(numbers)
@@ -358,23 +378,24 @@ class StoryClusterer:
     def story_state(self, story: str) -> StoryState | None:
         """One story's state (e.g. to store after each placement); None once it is evicted."""
         found = self._stories.get(story)
-        return found.state() if found is not None else None
+        return found.state(self.vocab) if found is not None else None
 
     def state(self) -> ClustererState:
         """Everything but the index: `restore` continues from it exactly."""
-        return ClustererState(tuple(s.state() for s in self._stories.values()), self.df.state(), self._next)
+        stories = tuple(s.state(self.vocab) for s in self._stories.values())
+        return ClustererState(stories, self.df.state(), self._next)
 
     def restore(self, state: ClustererState) -> None:
         """Continue from `state` (replacing this clusterer's stories and frequencies). The index
         is not touched: it is expected to know the stories already (a store's persists itself)."""
         self.df.restore(state.df)
-        self._stories = OrderedDict((s.id, _Story.from_state(s)) for s in state.stories)
+        self._stories = OrderedDict((s.id, _Story.from_state(s, self.vocab)) for s in state.stories)
         self._next = state.next_id
         self._evict()
 
     def restore_story(self, state: StoryState) -> None:
         """Add or replace one story (restoring story by story, least recently grown first)."""
-        self._stories[state.id] = _Story.from_state(state)
+        self._stories[state.id] = _Story.from_state(state, self.vocab)
         self._stories.move_to_end(state.id)
         number = state.id[1:]
         if state.id.startswith("s") and number.isdigit():
@@ -383,7 +404,7 @@ class StoryClusterer:
 
     def _best(
         self,
-        vec: dict[str, float],
+        vec: dict[int, float],
         query: list[str],
         when: float | None,
         hint: str | None,
@@ -397,6 +418,7 @@ class StoryClusterer:
             story = self._stories.get(sid)
             if story is None:
                 continue
+            self._keep_lookup(story)
             sim = story.similarity(vec, self.centroid_share) * _decay(story.last, when, self.half_life_days)
             if year is not None and story.years and _year_conflict(year, story.years):
                 sim *= self.year_penalty
@@ -405,6 +427,25 @@ class StoryClusterer:
             if sim > best:
                 best_id, best = sid, sim
         return best_id, best
+
+    def _keep_lookup(self, story: _Story) -> None:
+        if len(story.centroid) < LOOKUP_TERMS:
+            return
+        held = self._lookups.pop(story.id, None)
+        if held is not None and held[0] is not story:  # replaced by restore_story
+            self._drop_lookup(*held)
+            held = None
+        if held is None:
+            story.lookup = story.centroid.as_dict()
+            held = (story, len(story.lookup))
+            self._lookup_entries += held[1]
+        self._lookups[story.id] = held
+        while self._lookup_entries > LOOKUP_ENTRIES and len(self._lookups) > 1:
+            self._drop_lookup(*self._lookups.popitem(last=False)[1])
+
+    def _drop_lookup(self, story: _Story, entries: int) -> None:
+        self._lookup_entries -= entries
+        story.lookup = None
 
     def _evict(self) -> None:
         while len(self._stories) > self._max_stories:

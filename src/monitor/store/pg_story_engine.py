@@ -3,7 +3,7 @@ module (store.story_engine); a placement's document frequencies go up in one sta
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -49,15 +49,16 @@ def save(conn: Conn, states: Mapping[int, str], frequencies: StoryFrequencies | 
     )
 
 
-def load(conn: Conn, since: datetime) -> StoryEngineState | None:
+def load(conn: Conn, since: datetime, states: bool = True) -> StoryEngineState | None:
     head = conn.execute("SELECT version, articles FROM story_engine WHERE id = 1").fetchone()
     if head is None:
         return None
     terms = conn.execute("SELECT term, df, prior FROM story_df").fetchall()
     found = conn.execute(
-        """SELECT s.id, st.state FROM stories s LEFT JOIN story_state st ON st.story_id = s.id
+        """SELECT s.id, CASE WHEN %s THEN st.state END AS state
+           FROM stories s LEFT JOIN story_state st ON st.story_id = s.id
            WHERE s.last_at >= %s ORDER BY s.last_at, s.id""",
-        [since],
+        [states, since],
     ).fetchall()
     return StoryEngineState(
         version=int(head["version"]),
@@ -65,3 +66,8 @@ def load(conn: Conn, since: datetime) -> StoryEngineState | None:
         terms=tuple((str(r["term"]), int(r["df"]), float(r["prior"])) for r in terms),
         stories=tuple((int(r["id"]), r["state"]) for r in found),
     )
+
+
+def states(conn: Conn, story_ids: Sequence[int]) -> dict[int, str]:
+    found = conn.execute("SELECT story_id, state FROM story_state WHERE story_id = ANY(%s)", [list(story_ids)])
+    return {int(r["story_id"]): str(r["state"]) for r in found}

@@ -109,8 +109,14 @@ class ArticleStorage(Protocol):
         engine's document frequencies; one transaction."""
         ...
 
-    def load_story_engine(self, since: datetime) -> StoryEngineState | None:
-        """The stored engine with the stories grown since `since`; None before the first save."""
+    def load_story_engine(self, since: datetime, *, states: bool = True) -> StoryEngineState | None:
+        """The stored engine with the stories grown since `since`; None before the first save.
+        With states=False every story's state is None: read them in chunks with story_states
+        (a busy window's states together are over 100 MB)."""
+        ...
+
+    def story_states(self, story_ids: Sequence[int]) -> dict[int, str]:
+        """The stored engine state of each of these stories that has one."""
         ...
 
     def due_rechecks(self, now: datetime, limit: int = 100) -> list[Recheck]:

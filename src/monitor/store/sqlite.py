@@ -181,8 +181,11 @@ class SqliteStore:
         with self._tx() as conn:
             story_engine.save(conn, stories, frequencies)
 
-    def load_story_engine(self, since: datetime) -> StoryEngineState | None:
-        return self._read(lambda conn: story_engine.load(conn, since))
+    def load_story_engine(self, since: datetime, *, states: bool = True) -> StoryEngineState | None:
+        return self._read(lambda conn: story_engine.load(conn, since, states))
+
+    def story_states(self, story_ids: Sequence[int]) -> dict[int, str]:
+        return self._read(lambda conn: story_engine.states(conn, story_ids))
 
     def story_members(self, since: datetime) -> list[StoryMember]:
         return self._read(lambda conn: stories.members_since(conn, since))

@@ -8,7 +8,7 @@ transaction as the story row) and one `story_engine` row (state version, article
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from . import stories
@@ -44,14 +44,15 @@ def save(conn: sqlite3.Connection, states: Mapping[int, str], frequencies: Story
     )
 
 
-def load(conn: sqlite3.Connection, since: datetime) -> StoryEngineState | None:
+def load(conn: sqlite3.Connection, since: datetime, states: bool = True) -> StoryEngineState | None:
     head = conn.execute("SELECT version, articles FROM story_engine WHERE id = 1").fetchone()
     if head is None:
         return None
     terms = conn.execute("SELECT term, df, prior FROM story_df").fetchall()
+    state = "st.state" if states else "NULL"
     found = conn.execute(
-        """SELECT s.id, st.state FROM stories s LEFT JOIN story_state st ON st.story_id = s.id
-           WHERE s.last_at >= ? ORDER BY s.last_at, s.id""",
+        f"""SELECT s.id, {state} FROM stories s LEFT JOIN story_state st ON st.story_id = s.id
+            WHERE s.last_at >= ? ORDER BY s.last_at, s.id""",
         (iso(since),),
     ).fetchall()
     return StoryEngineState(
@@ -60,3 +61,11 @@ def load(conn: sqlite3.Connection, since: datetime) -> StoryEngineState | None:
         terms=tuple((str(t), int(d), float(p)) for t, d, p in terms),
         stories=tuple((int(i), s) for i, s in found),
     )
+
+
+def states(conn: sqlite3.Connection, story_ids: Sequence[int]) -> dict[int, str]:
+    if not story_ids:
+        return {}
+    marks = ",".join("?" * len(story_ids))
+    found = conn.execute(f"SELECT story_id, state FROM story_state WHERE story_id IN ({marks})", list(story_ids))
+    return {int(i): str(s) for i, s in found}
