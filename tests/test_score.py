@@ -421,6 +421,66 @@ HEADLINE_SEEDS = [
 ]
 
 
+PRODUCT_SEEDS = [
+    (
+        "Nintendo unveils the Switch 2, its first new console in eight years",
+        "Nintendo revealed the Switch 2 on Wednesday, a larger hybrid console with a 7.9-inch screen, "
+        "magnetic Joy-Con controllers that can work as a mouse, and a new chat button. The company said "
+        "the console will go on sale on June 5 and that Mario Kart World will launch alongside it.",
+    ),
+    (
+        "Switch 2 priced at $449 as Nintendo opens pre-orders",
+        "Nintendo set the price of the Switch 2 at $449.99, or $499.99 in a bundle with Mario Kart World. "
+        "Pre-orders in the United States were delayed by two weeks while the company assessed the impact "
+        "of tariffs, and retailers warned that stock at launch would be limited.",
+    ),
+    (
+        "Switch 2 review: a bigger, faster Switch",
+        "The Switch 2 keeps the idea of the original console, a tablet that docks to a television, but "
+        "adds a 1080p screen at up to 120 Hz, 256 GB of storage and enough power to run games in 4K on a "
+        "television. Battery life is shorter than on the first Switch, between two and six hours.",
+    ),
+    (
+        "Nintendo sells 3.5 million Switch 2 consoles in four days",
+        "Nintendo said the Switch 2 sold more than 3.5 million units in its first four days, the fastest "
+        "launch of any console the company has made. Demand for Mario Kart World and the new Joy-Con "
+        "controllers outstripped supply in several countries.",
+    ),
+    (
+        "Game makers line up behind Nintendo's Switch 2",
+        "Publishers including EA, Ubisoft and CD Projekt announced Switch 2 versions of their games, "
+        "saying the console's extra power lets them bring titles that never ran on the original Switch. "
+        "Game-key cards, which carry a download code rather than the game itself, drew complaints.",
+    ),
+]
+
+
+def test_product_topic(bodies: list[dict[str, str]]) -> None:
+    """Seeds about one product's launch: more coverage of that product matches, a rival product and
+    unrelated pages do not."""
+    seeds = [Seed(name=f"p{i}.txt", text=f"{t}\n\n{b}") for i, (t, b) in enumerate(PRODUCT_SEEDS)]
+    sc = build_scorer(seeds)
+    on_topic = sc.score(
+        _doc(
+            "Nintendo released a system update for the Switch 2 that fixes a battery drain in sleep mode "
+            "and improves the new Joy-Con controllers' mouse mode. The console has sold more than "
+            "ten million units since its June launch.",
+            title="Switch 2 update fixes battery drain and improves Joy-Con mouse controls",
+        )
+    )
+    assert on_topic.match, on_topic
+    rival = sc.score(
+        _doc(
+            "Sony cut the price of the PlayStation 5 Pro by $50 in Europe ahead of the holiday season, "
+            "and said sales of its virtual reality headset had slowed.",
+            title="Sony cuts PS5 Pro price in Europe",
+        )
+    )
+    assert not rival.match, rival
+    assert rival.value < on_topic.value
+    assert _unrelated_matches(sc, bodies) < 0.05 * len(bodies)
+
+
 def _unrelated_matches(sc: object, bodies: list[dict[str, str]]) -> int:
     return sum(sc.score(_doc(b["articleBody"], title=b.get("headline", ""))).match for b in bodies)  # type: ignore[attr-defined]
 
