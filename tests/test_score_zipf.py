@@ -4,6 +4,8 @@ words), from wordfreq itself for anything else."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from wordfreq import zipf_frequency
 
@@ -85,3 +87,28 @@ def test_remembered_answers_are_used_and_looked_up_words_are_recorded() -> None:
         zipf_mod.remember({"qqzzyyxx": 1.23})
         assert zipf("qqzzyyxx") == 1.23  # remembered (in a kept scorer state: wordfreq's answer)
     assert looked_up == {"junta", "qqzzyyxx"}
+
+
+def test_a_process_sharing_wordfreqs_table_drops_its_own_and_answers_the_same() -> None:
+    """The service calls share_wordfreq() before building its scorer (one copy of the table)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json\n"
+        "from monitor.score import zipf\n"
+        "words = ['the', 'junta', 'ouagadougou', 'wagner group', 'qzxvbnmk', 'mh17']\n"
+        "before = [zipf.zipf(w) for w in words]\n"
+        "zipf._SEEN.clear()\n"
+        "zipf.share_wordfreq()\n"
+        "after = [zipf.zipf(w) for w in words]\n"
+        "print(json.dumps([before, after, zipf._table.cache_info().currsize]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    before, after, tables = json.loads(out)
+    assert (
+        after
+        == before
+        == [zipf_frequency(w, "en") for w in ["the", "junta", "ouagadougou", "wagner group", "qzxvbnmk", "mh17"]]
+    )
+    assert tables == 0  # the module's copy was dropped and not built again
