@@ -261,6 +261,7 @@ def main() -> None:
         number_weight=current.number_weight,
         rocchio=current.rocchio,
         threshold_span=current.threshold_span,
+        threshold_prior=current.threshold_prior,
         fitted={
             "by": "tools/fit_weights.py",
             "tasks": str(args.tasks.name),

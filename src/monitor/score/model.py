@@ -5,7 +5,7 @@ computes the typed features, and returns the combined probability with its expla
 nearest seed, the features that carried the score, the facets and terms shared with the seeds,
 and the best sentence.  ``Scorer.learn`` is the adaptive-filtering loop: judged documents move
 the seeds' lexical centroid (Rocchio), teach the relation model, and move the threshold within
-``Weights.threshold_span`` of the default to where judged documents are best separated.
+``Weights.threshold_span`` of the default to the best F-beta on the judged documents.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from monitor.models import Document, Judgment, Score, Seed
 from monitor.score import zipf
 from monitor.score.features import Feature, LexicalProfile, features, nearest
+from monitor.score.feedback import adapted_threshold
 from monitor.score.learned import Learned
 from monitor.score.lexical import Reading, Vector, cosine, read, unit
 from monitor.score.relation import RelationScorer, build_relation
@@ -77,7 +78,9 @@ class Scorer:
     def read(self, doc: Document) -> Reading:
         return read(doc.title or "", doc.text or "", self.weights.name_boost, self.weights.number_weight)
 
-    def evaluate(self, doc: Document) -> Evaluation:
+    def evaluate(self, doc: Document, exclude: int | None = None) -> Evaluation:
+        """``exclude``: the index of a judged document left out of the judged neighbours (the
+        judged document itself, re-scored for the threshold: leave-one-out)."""
         rel_eval, rel_doc = self.relation.read(doc)
         w = self.weights
         title, text = doc.title or "", doc.text or ""
@@ -87,15 +90,17 @@ class Scorer:
         near_seed, near = nearest(self.profile, reading)
         feats = features(self.profile, reading, margin, self.breadth, self._centroid, near)
         if self._judged_vectors:
-            feats[Feature.LEX_NEAREST] = self._nearest_judged(reading, feats[Feature.LEX_NEAREST])
+            feats[Feature.LEX_NEAREST] = self._nearest_judged(reading, feats[Feature.LEX_NEAREST], exclude)
         return Evaluation(self.weights.value(feats), feats, near_seed, rel)
 
-    def _nearest_judged(self, reading: Reading, to_seeds: float) -> float:
+    def _nearest_judged(self, reading: Reading, to_seeds: float, exclude: int | None = None) -> float:
         """Judged documents as Rocchio's neighbours: a relevant one counts like a seed (times
         beta), the nearest irrelevant one takes its similarity (times gamma) away."""
         beta, gamma = self.weights.rocchio
         best, worst = to_seeds, 0.0
-        for vec, relevant in self._judged_vectors:
+        for i, (vec, relevant) in enumerate(self._judged_vectors):
+            if i == exclude:
+                continue
             sim = cosine(reading.terms, vec)
             if relevant:
                 best = max(best, beta * sim)
@@ -191,19 +196,13 @@ class Scorer:
         self._centroid = unit({t: x for t, x in moved.items() if x > 0})
 
     def _adapt_threshold(self) -> None:
-        """The threshold within the span that best separates the judged documents (+1 for a
-        relevant one above it, -1 for an irrelevant one), the nearest to the default on ties."""
-        base, span = self.base_threshold, self.weights.threshold_span
-        scored = [(self.evaluate(d).value, r) for d, r in self._judged]
-        cands = {base} | {v for v, _r in scored} | {v + 1e-6 for v, _r in scored}
-        best: tuple[tuple[float, float], float] | None = None
-        for th in sorted(c for c in cands if base - span <= c <= base + span):
-            utility = sum((1.0 if r else -1.0) for v, r in scored if v >= th)
-            key = (utility, -abs(th - base))
-            if best is None or key > best[0]:
-                best = (key, th)
-        if best is not None:
-            self.threshold = best[1]
+        """The threshold with the best F-beta over the judged documents, each scored without
+        itself as a neighbour (score/feedback.py says why)."""
+        scored = [(self.evaluate(d, exclude=i).value, r) for i, (d, r) in enumerate(self._judged)]
+        w = self.weights
+        self.threshold = adapted_threshold(
+            scored, self.base_threshold, w.threshold_span, w.recall_weight, w.threshold_prior
+        )
 
 
 def build_scorer(

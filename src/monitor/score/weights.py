@@ -32,10 +32,13 @@ class Weights:
     * ``name_boost``/``number_weight``: how much names and numbers weigh in a term vector
       (lexical.py), chosen by the fit script's sweep;
     * ``rocchio``: (relevant, non-relevant) weights of judged documents as neighbours and in the
-      seeds' centroid (Rocchio's beta and gamma; beta 0.5 rather than the classic 0.75: in
-      feedback mode on the dev tasks 0.75 let revealed same-topic stories crowd out the seeds'
-      own, mean AP2 0.910 against 0.954);
+      seeds' centroid (Rocchio's beta and gamma; beta 0.25 rather than the classic 0.75: a
+      judged "relevant" document may be a related story, not the seeds' own, and at 0.5 such
+      revealed stories outranked the seeds' own, feedback AP2 0.975 against 0.976 seeds-only on
+      the dev tasks; 0.979 at 0.25, docs/relevance.md);
     * ``threshold_span``: how far feedback may move the threshold from the default;
+    * ``threshold_prior``: how many judgments the default threshold weighs as (feedback's
+      threshold is shrunk toward it by n / (n + prior) after n judgments, score/feedback.py);
     * ``relation``: every number of the relation model (``relation/params.py`` says of each
       whether it is hand-set, a convention or part of a derivation from the seeds).
     """
@@ -47,8 +50,15 @@ class Weights:
     number_weight: float = 3.0
     rocchio: tuple[float, float] = (0.5, 0.15)
     threshold_span: float = 0.15
+    threshold_prior: float = 0.0
     fitted: Mapping[str, Any] = field(default_factory=dict)  # provenance: data, folds, figures
     relation: RelationParams = field(default_factory=committed_relation_params)
+
+    @property
+    def recall_weight(self) -> float:
+        """The beta of the F-beta the default threshold was chosen by (the fit's provenance);
+        feedback moves the threshold by the same criterion (score/feedback.py)."""
+        return float(self.fitted.get("recall_weight", 1.0))
 
     def value(self, feats: Mapping[Feature, float]) -> float:
         z = self.intercept + sum(self.coef.get(k, 0.0) * v for k, v in feats.items())
@@ -63,6 +73,7 @@ class Weights:
             "number_weight": self.number_weight,
             "rocchio": list(self.rocchio),
             "threshold_span": self.threshold_span,
+            "threshold_prior": self.threshold_prior,
             "fitted": dict(self.fitted),
             "relation": self.relation.to_json(),
         }
@@ -77,6 +88,7 @@ class Weights:
             number_weight=float(data.get("number_weight", 3.0)),
             rocchio=(float(data.get("rocchio", (0.5, 0.15))[0]), float(data.get("rocchio", (0.5, 0.15))[1])),
             threshold_span=float(data.get("threshold_span", 0.15)),
+            threshold_prior=float(data.get("threshold_prior", 0.0)),
             fitted=dict(data.get("fitted", {})),
             relation=RelationParams.from_json(data["relation"]) if "relation" in data else committed_relation_params(),
         )
