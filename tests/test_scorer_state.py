@@ -172,9 +172,7 @@ def test_the_state_is_saved_once_then_restored_until_a_judgment_changes_it(
     _same(edited, build_scorer(seeds, changed), DOCS[:30])
 
 
-def test_a_damaged_state_is_learnt_again_and_replaced(
-    store: SqliteStore, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_damaged_state_is_learnt_again_and_replaced(store: SqliteStore, caplog: pytest.LogCaptureFixture) -> None:
     judgments = _judge(store, DOCS[:5])
     key = state_key(SEED_LIST, judgments, default_weights(), code_fingerprint())
     store.save_scorer_state(key, '{"format": 1}', NOW)
@@ -249,3 +247,24 @@ def test_a_state_that_cannot_be_saved_is_a_warning_not_an_error(
         scorer = stored_scorer(store, SEED_LIST, judgments, lambda: NOW)
     assert "the scorer state was not kept: m.db: database is locked" in caplog.text
     _same(scorer, build_scorer(SEED_LIST, judgments), DOCS[:10])
+
+
+def test_without_restore_the_scorer_is_learnt_and_the_state_still_kept(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service (restore=False) learns at start, and keeps the state for the commands."""
+    judgments = _judge(store, DOCS[:8])
+    key = state_key(SEED_LIST, judgments, default_weights(), code_fingerprint())
+    first = stored_scorer(store, SEED_LIST, judgments, lambda: NOW)
+    learnt: list[int] = []
+    real = Scorer.learn_many
+
+    def counting(self: Scorer, *args: object, **kwargs: object) -> object:
+        learnt.append(1)
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Scorer, "learn_many", counting)
+    again = stored_scorer(store, SEED_LIST, judgments, lambda: NOW, restore=False)
+    assert learnt  # learnt, not restored
+    _same(again, first, DOCS[:30])
+    assert store.scorer_state(key) == first.learned().to_json()

@@ -72,6 +72,9 @@ class App:
     _pool: WorkerPool | None = field(default=None, repr=False)
     rechecked: RecheckResult = field(default_factory=RecheckResult)  # the last poll's re-checks
     stories: StoryTracker = field(default_factory=StoryTracker)  # rebuilt from the store on first use
+    # A command restores the scorer's learned state from the store (~1 s less); the service learns
+    # it once at start instead: restoring left it 60-100 MB larger (docs/scaling.md)
+    restore_scorer: bool = True
 
     @property
     def scorer(self) -> ProjectScorer:
@@ -81,7 +84,9 @@ class App:
             if not self.seeds:
                 self.seeds = load_seeds(self.paths.seeds)
             if self.settings.scoring.semantic is None:  # what it learnt is kept in the store
-                self._scorer = stored_scorer(self.store, self.seeds, self.store.judgments(), self.now)
+                self._scorer = stored_scorer(
+                    self.store, self.seeds, self.store.judgments(), self.now, restore=self.restore_scorer
+                )
                 return self._scorer
             self._scorer = build_project_scorer(
                 self.seeds,

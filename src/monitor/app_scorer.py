@@ -67,13 +67,19 @@ def state_key(seeds: Sequence[Seed], judgments: Sequence[Judgment], weights: Wei
 
 
 def stored_scorer(
-    store: Storage, seeds: Sequence[Seed], judgments: Sequence[Judgment], now: Callable[[], datetime]
+    store: Storage,
+    seeds: Sequence[Seed],
+    judgments: Sequence[Judgment],
+    now: Callable[[], datetime],
+    *,
+    restore: bool = True,
 ) -> Scorer:
     """The seeds' scorer after ``judgments``: restored from the state kept in ``store`` when it
-    was learnt from exactly these inputs, else learnt (and kept for the next process)."""
+    was learnt from exactly these inputs (and ``restore``), else learnt and kept for the next
+    process."""
     weights = default_weights()
     key = state_key(seeds, judgments, weights, code_fingerprint())
-    kept = store.scorer_state(key)
+    kept = store.scorer_state(key) if restore else None
     if kept is not None:
         try:
             return build_scorer(seeds, judgments, weights, Learned.from_json(kept))

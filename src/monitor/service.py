@@ -121,6 +121,7 @@ def _start(paths: application.Paths, now: application.Clock) -> application.App:
         # The story engine reads wordfreq's table; the scorer shares it rather than keep its own
         # copy (score/zipf.py): ~30 MB less for as long as the service runs.
         zipf.share_wordfreq()
+        a.restore_scorer = False  # learnt once at start: restoring costs the service memory
         # Build the scorer now (with the semantic backend: load the model): a model that cannot
         # be loaded is a start-up error (exit 2), not one logged at every tick.
         _ = a.scorer
