@@ -99,7 +99,7 @@ def preloaded() -> bool:
     return table is not None and table._index is not None and "wordfreq" in sys.modules
 
 
-_SHARED: list[bool] = []  # set once by share_wordfreq()
+_SHARED = False  # set by share_wordfreq()
 
 
 def share_wordfreq() -> None:
@@ -108,7 +108,8 @@ def share_wordfreq() -> None:
     priors read it, changes/text.py): one ~30 MB copy of the table instead of two. The answers are
     the same (this module is exact); a new word costs ~15 us instead of ~1 us, which the callers'
     caches make rare. Called before the scorer is built, so the two copies never coexist."""
-    _SHARED.append(True)
+    global _SHARED
+    _SHARED = True
     _table.cache_clear()
 
 
