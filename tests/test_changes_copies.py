@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from monitor.changes.copies import (
     CopyDetector,
@@ -15,6 +18,7 @@ from monitor.changes.copies import (
     signature,
     url_key,
 )
+from monitor.changes.text import WORD_RE, fold
 
 TEXT = (
     "Rescue teams reached the village of Tanah Merah on Tuesday after a magnitude 6.1 earthquake "
@@ -73,6 +77,37 @@ def test_different_text_is_not_a_copy() -> None:
     teaser_b = shingles("Live: day 301 of the war in Ukraine")
     assert confirm(teaser_a, teaser_b).containment > 0 and not confirm(teaser_a, teaser_b).is_copy
     assert not set(band_keys(signature(a))) & set(band_keys(signature(b)))
+
+
+def _reference_shingles(text: str, size: int = 5) -> frozenset[int]:
+    """The definition the stored shingles were computed by (they are compared across runs)."""
+    words = [fold(w) for w in WORD_RE.findall(text)]
+    if not words:
+        return frozenset()
+    grams = [" ".join(words[i : i + size]) for i in range(max(1, len(words) - size + 1))]
+    return frozenset(int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "big") for g in grams)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        TEXT,
+        OTHER + " " + TEXT,
+        "",
+        "!!! ...",
+        "Obama's U.S. plan",  # fewer words than a shingle: one shingle
+        "Ünïcödé Straße naïve CAFÉ don’t Москва й ё — “quoted” 1,200 6.1 06:00 43-year-old " * 3,
+    ],
+)
+def test_shingles_are_the_stored_values(text: str) -> None:
+    for size in (1, 2, 5):
+        assert shingles(text, size) == _reference_shingles(text, size)
+    assert len(shingles(TEXT)) == len(WORD_RE.findall(TEXT)) - 4
+
+
+def test_shingle_size_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        shingles(TEXT, 0)
 
 
 def test_signature_is_stable_and_sized() -> None:

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from operator import methodcaller
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from courlan import normalize_url
@@ -70,13 +73,40 @@ def url_key(url: str, declared: str | None = None) -> str:
     return host + path + (f"?{parts.query}" if parts.query else "")
 
 
+class _FoldedBytes(dict[str, bytes]):
+    """word -> its folded form, UTF-8 encoded; filled as words are met (bounded: ~100 bytes an
+    entry; past the bound a word is folded again each time, by the same fold)."""
+
+    def __missing__(self, word: str) -> bytes:
+        folded = fold(word).encode()
+        if len(self) < 100_000:
+            self[word] = folded
+        return folded
+
+
+_FOLDED = _FoldedBytes()
+_HASH8 = partial(hashlib.blake2b, digest_size=8)
+_DIGEST = methodcaller("digest")
+
+
 def shingles(text: str, size: int = SHINGLE) -> frozenset[int]:
-    """64-bit hashes of overlapping word `size`-grams (folded words; short texts: one shingle)."""
-    words = [fold(w) for w in WORD_RE.findall(text)]
+    """64-bit hashes of overlapping word `size`-grams (folded words; short texts: one shingle):
+    BLAKE2b (8-byte digest) of the UTF-8 gram, words joined by one space, read big-endian.
+    Stored and compared across processes and runs, so these numbers must never change; they are
+    computed by C-level maps (a word's folded bytes cached, the grams joined as bytes, the digests
+    read by one struct.unpack): a text has about as many shingles as words."""
+    if size < 1:
+        raise ValueError(f"shingle size must be at least 1, not {size}")
+    words = list(map(_FOLDED.__getitem__, WORD_RE.findall(text)))
     if not words:
         return frozenset()
-    grams = [" ".join(words[i : i + size]) for i in range(max(1, len(words) - size + 1))]
-    return frozenset(int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "big") for g in grams)
+    if len(words) < size:
+        grams: Iterable[bytes] = (b" ".join(words),)
+    else:
+        # the i-th gram zips word i of each shifted copy: the shortest copy ends the grams
+        grams = map(b" ".join, zip(*[words[i:] for i in range(size)], strict=False))
+    digests = b"".join(map(_DIGEST, map(_HASH8, grams)))
+    return frozenset(struct.unpack(f">{len(digests) // 8}Q", digests))
 
 
 def signature(hashes: frozenset[int], num_perm: int = NUM_PERM) -> tuple[int, ...]:
