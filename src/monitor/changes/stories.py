@@ -22,7 +22,7 @@ from typing import Protocol
 
 from .story_signals import number_factor
 from .story_state import ClustererState, FrequencyState, StoryState
-from .text import STOPWORDS, WORD_RE, doc_probability, fold, headline, sentences, stem, text_date
+from .text import STOPWORDS, WORD_RE, doc_probability, fold, headline, iter_sentences, stem, text_date
 from .vectors import TermVector, Vocabulary
 
 # Defaults; each is a documented, principled choice (docs/changes.md), the threshold fitted by
@@ -150,27 +150,59 @@ class DocFrequency:
 def term_counts(title: str, text: str, df: DocFrequency | None = None) -> dict[str, float]:
     """Stemmed content-word counts; headline words weighted by TITLE_WEIGHT, and names and
     numbers (capitalised inside a sentence, or digits) by ENTITY_WEIGHT: they tell one event
-    from another of the same kind."""
-    out: dict[str, float] = defaultdict(float)
+    from another of the same kind. `df` notes each term's first surface form (a later one
+    would not change what it noted)."""
+    out, surfaces = _counts(title, text)
+    if df is not None:
+        for t, f in surfaces.items():
+            df.note_surface(t, f)
+    return out
+
+
+class _WordTerms(dict[str, tuple[str, str, bool, bool] | None]):
+    """A word as `term_counts` reads it: None for a stopword or a lone letter, else its term
+    (stem of the folded word), the folded word, whether it is a name or a number (capital or
+    digit first) and whether it is a number; filled as words are met (bounded), so the words of
+    a text are folded and stemmed once per process, not once per occurrence."""
+
+    def __missing__(self, word: str) -> tuple[str, str, bool, bool] | None:
+        f = fold(word)
+        entry: tuple[str, str, bool, bool] | None = None
+        if not (f in STOPWORDS or (len(f) < 2 and not f.isdigit())):
+            digit = word[0].isdigit()
+            entry = (stem(f), f, digit or word[0].isupper(), digit)
+        if len(self) < 100_000:  # ~150 bytes an entry
+            self[word] = entry
+        return entry
+
+
+_WORD_TERMS = _WordTerms()
+
+
+def _counts(title: str, text: str) -> tuple[defaultdict[str, float], dict[str, str]]:
+    """(`term_counts`, each term's first surface form), both in the order terms are first met."""
+    out: defaultdict[str, float] = defaultdict(float)
+    surfaces: dict[str, str] = {}
     title, text = headline(title, text)
     budget = TEXT_WORDS
+    entry_of = _WORD_TERMS.__getitem__
     for weight, part in ((TITLE_WEIGHT, title), (1.0, text)):
-        for sent in sentences(part):
+        in_title = weight > 1.0  # a headline's first word is a name when capitalised, too
+        for sent in iter_sentences(part):
             toks = WORD_RE.findall(sent)
-            for n, w in enumerate(toks):
-                f = fold(w)
-                if f in STOPWORDS or (len(f) < 2 and not f.isdigit()):
+            for n, entry in enumerate(map(entry_of, toks)):
+                if entry is None:
                     continue
-                t = stem(f)
-                if df is not None:
-                    df.note_surface(t, f)
-                named = w[0].isdigit() or (w[0].isupper() and (n > 0 or weight > 1.0))
+                t, f, capital_or_digit, digit = entry
+                if t not in surfaces:
+                    surfaces[t] = f
+                named = digit or (capital_or_digit and (n > 0 or in_title))
                 out[t] += weight * (ENTITY_WEIGHT if named else 1.0)
             if weight == 1.0:
                 budget -= len(toks)
                 if budget <= 0:
-                    return out
-    return out
+                    return out, surfaces
+    return out, surfaces
 
 
 @dataclass(frozen=True)
@@ -191,18 +223,10 @@ def _surface_probability(surface: str, lang: str) -> float:
     return doc_probability(surface, lang)
 
 
-class _NotedSurfaces(DocFrequency):
-    """Notes each term's first surface's bare probability (a prior of one pseudo-document)."""
-
-    def note_surface(self, term: str, surface: str) -> None:
-        if term not in self._prior:
-            self._prior[term] = _surface_probability(surface, self._lang)
-
-
 def article_terms(title: str, text: str, lang: str = "en") -> ArticleTerms:
-    noted = _NotedSurfaces(prior_docs=1.0, lang=lang)
-    counts = term_counts(title, text, noted)
-    return ArticleTerms(dict(counts), dict(noted.state().prior), lang)
+    counts, surfaces = _counts(title, text)
+    probabilities = {t: _surface_probability(f, lang) for t, f in surfaces.items()}
+    return ArticleTerms(dict(counts), probabilities, lang)
 
 
 def weigh(counts: Mapping[str, float], df: DocFrequency) -> dict[str, float]:
