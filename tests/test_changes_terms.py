@@ -9,6 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+import wordfreq
 from snowballstemmer.english_stemmer import EnglishStemmer
 
 from monitor.changes.stories import (
@@ -21,7 +22,16 @@ from monitor.changes.stories import (
     article_terms,
     term_counts,
 )
-from monitor.changes.text import WORD_RE, fold, headline, iter_sentences, sentence_spans, sentences, stem
+from monitor.changes.text import (
+    WORD_RE,
+    fold,
+    headline,
+    iter_sentences,
+    sentence_spans,
+    sentences,
+    stem,
+    word_frequency,
+)
 
 BODIES = Path(__file__).resolve().parent / "fixtures" / "pages" / "bodies.jsonl.gz"
 
@@ -89,3 +99,13 @@ def test_stemmer_is_the_snowball_english_one() -> None:
     words = [w for w in words if len(w) > 3 and w.isalpha()]
     assert len(words) > 1000
     assert [stem(w) for w in words] == [reference.stemWord(w) for w in words]
+
+
+def test_word_frequency_is_wordfreqs() -> None:
+    """Plain words are read from wordfreq's dict directly: the same numbers as wordfreq's own."""
+    words = sorted({fold(w) for title, text in _bodies() for w in WORD_RE.findall(f"{title} {text}")})
+    words += ["qzxvbnm", "the", "a", "don't", "café", "COVID", "u.s", "1,200", "43-year-old", "", "x y"]
+    plain = [w for w in words if w.isascii() and w.isalpha() and w.islower()]
+    assert len(plain) > 1000
+    for lang in ("en", "de"):
+        assert [word_frequency(w, lang) for w in words] == [wordfreq.word_frequency(w, lang) for w in words]

@@ -134,10 +134,37 @@ def rarity(word: str, lang: str = "en") -> float:
 
 def doc_probability(word: str, lang: str = "en", doc_len: int = 300) -> float:
     """Chance that a general-language document of `doc_len` words contains `word`."""
-    from wordfreq import word_frequency
-
     f = word_frequency(word, lang)
     return 1.0 - math.exp(-f * doc_len)
+
+
+_PLAIN = re.compile(r"[a-z]+")
+
+
+def word_frequency(word: str, lang: str = "en") -> float:
+    """``wordfreq.word_frequency(word, lang)``. A plain lower-case ASCII word, which wordfreq's
+    tokenizer keeps whole, is looked up in wordfreq's dict directly, with wordfreq's arithmetic
+    (1.2 instead of 6 us a new word: a worker process meets thousands of new words a poll)."""
+    if lang != "en" or not _PLAIN.fullmatch(word):
+        from wordfreq import word_frequency as wordfreq_frequency
+
+        return float(wordfreq_frequency(word, lang))
+    freq = _english().get(word)
+    if freq is None:
+        return 0.0  # wordfreq: a token not in its list gets the minimum
+    # wordfreq's _word_frequency for one token: 1 / (sum of 1 / f), at least the minimum (0.0),
+    # rounded to three significant digits
+    unrounded = max(1.0 / (0.0 + 1.0 / freq), 0.0)
+    if unrounded == 0.0:
+        return 0.0
+    return round(unrounded, math.floor(-math.log(unrounded, 10)) + 3)
+
+
+@lru_cache(maxsize=1)
+def _english() -> dict[str, float]:
+    from wordfreq import get_frequency_dict
+
+    return get_frequency_dict("en", "best")  # the dict word_frequency reads (cached by wordfreq)
 
 
 _DATE_WORDS = frozenset(
