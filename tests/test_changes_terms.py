@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import pickle
 from collections import defaultdict
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import wordfreq
 from snowballstemmer.english_stemmer import EnglishStemmer
 
+from monitor.changes.copies import shingles
 from monitor.changes.stories import (
     ENTITY_WEIGHT,
     STOPWORDS,
@@ -32,6 +34,7 @@ from monitor.changes.text import (
     stem,
     word_frequency,
 )
+from monitor.pipeline import ArticleFeatures
 
 BODIES = Path(__file__).resolve().parent / "fixtures" / "pages" / "bodies.jsonl.gz"
 
@@ -109,3 +112,15 @@ def test_word_frequency_is_wordfreqs() -> None:
     assert len(plain) > 1000
     for lang in ("en", "de"):
         assert [word_frequency(w, lang) for w in words] == [wordfreq.word_frequency(w, lang) for w in words]
+
+
+@pytest.mark.parametrize("text", [max((t for _h, t in _bodies()), key=len), "", "one two"])
+def test_features_cross_to_the_polling_process_unchanged(text: str) -> None:
+    """ArticleFeatures travel back from a worker pickled, their shingles packed."""
+    features = ArticleFeatures(article_terms("Title", text), shingles(text))
+    back = pickle.loads(pickle.dumps(features))
+    assert back == features and back.shingles == shingles(text)
+    assert list(back.story_terms.counts.items()) == list(features.story_terms.counts.items())
+    if len(features.shingles) > 100:  # packed: 8 bytes a shingle, not pickled one by one
+        separately = len(pickle.dumps(features.story_terms)) + len(pickle.dumps(features.shingles))
+        assert len(pickle.dumps(features)) < separately - len(features.shingles)
