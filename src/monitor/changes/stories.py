@@ -171,7 +171,7 @@ class _WordTerms(dict[str, tuple[str, str, bool, bool] | None]):
         if not (f in STOPWORDS or (len(f) < 2 and not f.isdigit())):
             digit = word[0].isdigit()
             entry = (stem(f), f, digit or word[0].isupper(), digit)
-        if len(self) < 100_000:  # ~150 bytes an entry
+        if len(self) < 50_000:  # ~200 bytes an entry (the strings shared with fold's and stem's caches)
             self[word] = entry
         return entry
 
