@@ -358,7 +358,8 @@ def main() -> None:
         if args.steady:
             steady = bench_steady(args.hosts, args.copies, args.workers)
             print("(d) the same pages polled by a running process (warm-up poll first; as a service's later ticks):")
-            report(floor, steady, f"(settings.workers {args.workers or 'default'}, same workers: {steady['same_workers']})")
+            label = f"(settings.workers {args.workers or 'default'}, same workers: {steady['same_workers']})"
+            report(floor, steady, label)
     if not args.only_304:
         par = parallel_floor(args.copies, os.cpu_count() or 1)
         print(
