@@ -105,3 +105,18 @@ def test_a_page_that_fails_both_ways_is_refused_and_keeps_the_selective_path(mon
     with pytest.raises(ExtractError, match="extraction failed: ValueError"):
         extract.extract_page(b"<html><body><p>x</p></body></html>", "text/html", "http://127.0.0.1/x")
     assert extract._use_selective, "the page was the cause, not trafilatura's internals"
+
+
+def test_a_page_trafilatura_discards_keeps_the_selective_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bare_extraction turns a TypeError or ValueError into "no document": the full call's None
+    says the page, not the selective path, was at fault."""
+
+    def hostile(*_: object) -> None:
+        raise TypeError("hostile markup")
+
+    monkeypatch.setattr(extract, "_extract_selective", hostile)
+    monkeypatch.setattr(extract, "_extract_full", lambda *_: None)
+    monkeypatch.setattr(extract, "_use_selective", True)
+    with pytest.raises(ExtractError, match="no article text found"):
+        extract.extract_page(b"<html><body><p>x</p></body></html>", "text/html", "http://127.0.0.1/x")
+    assert extract._use_selective
