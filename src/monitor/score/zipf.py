@@ -141,17 +141,36 @@ def expect_many() -> None:
 
 def _wordfreq_dict() -> Mapping[str, float]:
     """wordfreq's dict for English, the very object its zipf_frequency reads: its cache is keyed
-    by the arguments as given, and _word_frequency gives ``(lang, wordlist)`` positionally."""
-    from wordfreq import get_frequency_dict
+    by the arguments as given, and _word_frequency gives ``(lang, wordlist)`` positionally. Held
+    here once fetched (fetching it costs a lookup half as long again as the word's own)."""
+    if not _FREQS:
+        from wordfreq import get_frequency_dict
 
-    return get_frequency_dict("en", "best")
+        _FREQS.append(get_frequency_dict("en", "best"))
+    return _FREQS[0]
+
+
+_FREQS: list[Mapping[str, float]] = []
+_OF_FREQ: dict[float, float] = {}  # a frequency of wordfreq's dict -> its Zipf value (one per bucket)
+
+
+def _shared_zipf(word: str) -> float:
+    freqs = _FREQS[0] if _FREQS else _wordfreq_dict()
+    if " " in word:
+        return _zipf_of([freqs.get(w) for w in word.split(" ")])
+    f = freqs.get(word)
+    if f is None:
+        return _FLOOR
+    z = _OF_FREQ.get(f)
+    if z is None:
+        z = _OF_FREQ[f] = _zipf_of((f,))
+    return z
 
 
 def _zipf(word: str) -> float:
     if _SHARED:
         if PLAIN.fullmatch(word):
-            freqs = _wordfreq_dict()
-            return _zipf_of([freqs.get(w) for w in word.split(" ")])
+            return _shared_zipf(word)
         from wordfreq import zipf_frequency
 
         return zipf_frequency(word, "en")
