@@ -34,7 +34,7 @@ from monitor.errors import FetchError
 from monitor.fetch_errors import _oneline, _status_message, _timeout_message, _transport_message
 from monitor.fetch_guard import Resolver as Resolver
 from monitor.fetch_guard import check_address as check_address
-from monitor.fetch_guard import default_resolver
+from monitor.fetch_guard import checked_addresses, default_resolver
 from monitor.fetch_limits import _BoundedDecoder as _BoundedDecoder
 from monitor.fetch_limits import _encoding_kind, _Watchdog
 from monitor.fetch_polite import LocalPoliteness, Politeness
@@ -160,8 +160,8 @@ class Fetcher:
         permanent_chain = True
         redirects = 0
         while True:
-            if guard:
-                check_address(current, self.settings.allow_hosts, self._resolver)
+            # the connection goes to the addresses checked here (pinned), not to a second lookup
+            pinned = checked_addresses(current, self.settings.allow_hosts, self._resolver) if guard else ()
             try:
                 parts = urlsplit(current)
                 scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
@@ -175,7 +175,7 @@ class Fetcher:
                 if started is None:
                     started = time.monotonic()
                 deadline_at = started + deadline
-                outcome = self._one_request(current, headers, host, cap, deadline_at)
+                outcome = self._one_request(current, headers, host, pinned, cap, deadline_at)
             if isinstance(outcome, FetchResult):
                 return FetchResult(
                     url=url,
@@ -204,7 +204,7 @@ class Fetcher:
             current = target
 
     def _one_request(
-        self, url: str, headers: dict[str, str], host: str, cap: int, deadline_at: float
+        self, url: str, headers: dict[str, str], host: str, pinned: tuple[str, ...], cap: int, deadline_at: float
     ) -> FetchResult | tuple[int, str]:
         """One hop: a FetchResult, or (status, absolute target URL) for a redirect."""
         remaining = deadline_at - time.monotonic()
@@ -215,9 +215,9 @@ class Fetcher:
         watchdog = _Watchdog(remaining)
         try:
             with watchdog:
-                response = self._send(url, headers, per_op, watchdog.trace)
+                response, target = self._send(url, headers, pinned, per_op, deadline_at, watchdog.trace)
                 try:
-                    outcome = self._handle(response, url, cap, deadline_at)
+                    outcome = self._handle(response, target, url, cap, deadline_at)
                 finally:
                     response.close()
             if watchdog.fired:  # the cut-off socket may have looked like a normal end of body
@@ -243,41 +243,60 @@ class Fetcher:
             raise FetchError(f"network error: {_oneline(exc)}") from None
 
     def _send(
-        self, url: str, headers: dict[str, str], per_op: float, trace: Callable[[str, dict[str, Any]], None]
-    ) -> httpx.Response:
-        """Send one GET (no redirects followed) and return the response with its body unread."""
+        self,
+        url: str,
+        headers: dict[str, str],
+        pinned: tuple[str, ...],
+        per_op: float,
+        deadline_at: float,
+        trace: Callable[[str, dict[str, Any]], None],
+    ) -> tuple[httpx.Response, httpx.URL]:
+        """Send one GET (no redirects followed): the response, its body unread, and the URL asked
+        for. With `pinned` addresses it connects to them in turn (as the system would try a
+        name's addresses) while the request and TLS still name the host: the Host header, SNI
+        and the certificate check."""
         extensions: dict[str, Any] = {
             "timeout": {"connect": per_op, "read": per_op, "write": per_op, "pool": per_op},
             "trace": trace,
         }
-        if self._transport is not None:
+        if self._transport is None:  # an injected client, or a proxy: that client connects
+            assert self._client is not None
+            request = self._client.build_request("GET", url, headers=headers, extensions=extensions)
+            return self._client.send(request, stream=True), request.url
+        if not pinned:
             request = httpx.Request("GET", url, headers=headers, extensions=extensions)
-            response = self._transport.handle_request(request)
-            response.request = request  # response.url (final URL, redirect targets) reads it
-            return response
-        assert self._client is not None
-        request = self._client.build_request("GET", url, headers=headers, extensions=extensions)
-        return self._client.send(request, stream=True)
+            return self._transport.handle_request(request), request.url
+        target = httpx.URL(url)
+        headers = {**headers, "Host": target.netloc.decode("ascii")}
+        extensions["sni_hostname"] = target.raw_host.decode("ascii")
+        for i, address in enumerate(pinned):
+            request = httpx.Request("GET", target.copy_with(host=address), headers=headers, extensions=extensions)
+            try:
+                return self._transport.handle_request(request), target
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                if i + 1 == len(pinned) or time.monotonic() >= deadline_at:
+                    raise
+        raise AssertionError("unreachable: pinned is not empty")
 
     def _deadline_error(self) -> FetchError:
         return FetchError(f"timed out after {self.settings.deadline:g} s (total deadline for the request)")
 
     def _handle(
-        self, response: httpx.Response, url: str, cap: int, deadline_at: float
+        self, response: httpx.Response, target: httpx.URL, url: str, cap: int, deadline_at: float
     ) -> FetchResult | tuple[int, str]:
         status = response.status_code
         hdrs = {k.lower(): v for k, v in response.headers.items()}
         if status in _REDIRECT_STATUSES and hdrs.get("location", "").strip():
             location = hdrs["location"].strip()
             try:
-                target = str(response.url.join(location))
+                joined = str(target.join(location))
             except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
                 raise FetchError(f"HTTP {status} redirect to an invalid URL {location!r}: {_oneline(exc)}") from None
-            return status, target
+            return status, joined
         if status == 304:
             return FetchResult(
                 url=url,
-                final_url=str(response.url),
+                final_url=str(target),
                 status=304,
                 content=b"",
                 headers=hdrs,
@@ -288,7 +307,7 @@ class Fetcher:
             content = self._read_body(response, hdrs, cap, deadline_at)
             return FetchResult(
                 url=url,
-                final_url=str(response.url),
+                final_url=str(target),
                 status=status,
                 content=content,
                 headers=hdrs,
