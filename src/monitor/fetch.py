@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ssl
 import time
-import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http.cookiejar import Cookie, CookieJar
@@ -35,8 +34,8 @@ from monitor.fetch_errors import _oneline, _status_message, _timeout_message, _t
 from monitor.fetch_guard import Resolver as Resolver
 from monitor.fetch_guard import check_address as check_address
 from monitor.fetch_guard import checked_addresses, default_resolver
+from monitor.fetch_limits import DecodeError, _encoding_kind, _Watchdog
 from monitor.fetch_limits import _BoundedDecoder as _BoundedDecoder
-from monitor.fetch_limits import _encoding_kind, _Watchdog
 from monitor.fetch_polite import LocalPoliteness, Politeness
 from monitor.fetch_polite import parse_retry_after as parse_retry_after
 from monitor.models import FetchResult, FetchSettings
@@ -366,7 +365,7 @@ class Fetcher:
             if decoder is not None:
                 for piece in decoder.flush():
                     take(piece)
-        except zlib.error as exc:
+        except DecodeError as exc:
             raise FetchError(f"could not decode {kind} response body: {_oneline(exc)}") from None
         return b"".join(chunks)
 
