@@ -9,6 +9,14 @@ bounded pieces, so a gzip bomb never inflates in one go), and every request has 
 checked between body chunks, so a slow-drip server cannot hold a worker. Requests to one host
 are limited in concurrency (``per_host``) and spaced (``host_spacing``).
 
+Article pages connect to the addresses the guard checked (one DNS lookup per hop, so a second
+answer cannot differ from the one checked: no DNS rebinding; through a proxy, the proxy
+connects), while the Host header, TLS SNI and
+the certificate check keep the host name. Cookies are neither kept nor sent: every page is a
+first visit. Requests go straight to httpx's connection pool (HTTPTransport), except when the
+environment names a proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY), which httpx's Client applies,
+and with an injected client (tests).
+
 This module is the client and the conditional GET; the address guard is ``fetch_guard``, the
 per-host politeness and Retry-After ``fetch_polite``, the size caps and deadlines ``fetch_limits``
 and the one-line error messages ``fetch_errors``.

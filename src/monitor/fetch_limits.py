@@ -158,6 +158,7 @@ class _Watchdog:
     def __exit__(self, *exc: object) -> None:
         with self._lock:
             self._finished = True  # a later _fire does nothing
+            self._socks = []  # queued until its deadline: do not keep the sockets that long
 
 
 class _Deadlines:
