@@ -80,7 +80,10 @@ class Fetcher:
         self.settings = settings
         self._resolver: Resolver = resolver or default_resolver
         self._owns_client = client is None
-        # a fresh connection per request lets the deadline watchdog see every socket
+        # A fresh connection per request lets the deadline watchdog see every socket. Keep-alive
+        # would also need the pinning moved from the URL into the connection: the pool keys
+        # connections by the URL's host, here the checked IP, so two names on one IP (a CDN)
+        # would share a TLS connection verified for only one of them.
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=0)
         self._client: httpx.Client | None = client
         self._transport: httpx.HTTPTransport | None = None
