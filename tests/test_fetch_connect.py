@@ -7,6 +7,7 @@ mock transport that never opens a socket.
 
 from __future__ import annotations
 
+import base64
 import ssl
 import threading
 from collections.abc import Iterator
@@ -105,6 +106,17 @@ def test_next_checked_address_is_tried_when_one_refuses() -> None:
         with pytest.raises(FetchError, match="connection refused"):
             f.fetch_page("http://one.test/x")
         assert tried == ["192.0.2.1"]
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth(server: TestServer) -> None:
+    server.add("/private.xml", SAMPLE_RSS)
+    server.add("/private.html", b"<html>p</html>", content_type="text/html")
+    with Fetcher(SETTINGS, resolver=only_loopback) as f:
+        f.fetch_feed(f"http://reader:s%C3%A9same@127.0.0.1:{server.port}/private.xml")
+        f.fetch_page(f"http://reader:s%C3%A9same@pinned.test:{server.port}/private.html")  # pinned
+        f.fetch_feed(server.url("/private.xml"))
+    expected = "Basic " + base64.b64encode("reader:sésame".encode()).decode()
+    assert [r.headers.get("authorization") for r in server.requests] == [expected, expected, None]
 
 
 def test_cookies_are_neither_kept_nor_sent(server: TestServer) -> None:

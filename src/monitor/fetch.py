@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from base64 import b64encode
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http.cookiejar import Cookie, CookieJar
@@ -273,10 +274,12 @@ class Fetcher:
             assert self._client is not None
             request = self._client.build_request("GET", url, headers=headers, extensions=extensions)
             return self._client.send(request, stream=True), request.url
-        if not pinned:
-            request = httpx.Request("GET", url, headers=headers, extensions=extensions)
-            return self._transport.handle_request(request), request.url
         target = httpx.URL(url)
+        if target.userinfo:  # user:password@ in the URL: Basic credentials, as httpx's Client sends
+            headers = {**headers, "Authorization": _basic_auth(target)}
+        if not pinned:
+            request = httpx.Request("GET", target, headers=headers, extensions=extensions)
+            return self._transport.handle_request(request), target
         headers = {**headers, "Host": target.netloc.decode("ascii")}
         extensions["sni_hostname"] = target.raw_host.decode("ascii")
         for i, address in enumerate(pinned):
@@ -284,8 +287,12 @@ class Fetcher:
             try:
                 return self._transport.handle_request(request), target
             except (httpx.ConnectError, httpx.ConnectTimeout):
-                if i + 1 == len(pinned) or time.monotonic() >= deadline_at:
+                left = deadline_at - time.monotonic()
+                if i + 1 == len(pinned) or left <= 0:
                     raise
+                if left < per_op:  # the next address gets what is left of the deadline
+                    per_op = left
+                    extensions["timeout"] = {"connect": left, "read": left, "write": left, "pool": left}
         raise AssertionError("unreachable: pinned is not empty")
 
     def _deadline_error(self) -> FetchError:
@@ -390,6 +397,11 @@ class _NoCookies(CookieJar):
 
     def extract_cookies(self, response: Any, request: Any) -> None:
         pass
+
+
+def _basic_auth(url: httpx.URL) -> str:
+    token = b64encode(f"{url.username}:{url.password}".encode()).decode("ascii")
+    return f"Basic {token}"
 
 
 def _environment_proxies() -> bool:
