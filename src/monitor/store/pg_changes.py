@@ -191,7 +191,7 @@ def window_start(conn: Conn, since: datetime) -> int | None:
     """The id just before the first article seen since `since` (None: there is none), where a
     walk of the window's members starts: so its first page skips the older articles."""
     # id + 0: min(id) alone may walk the primary key from the oldest article (the planner
-    # expects the window's rows spread evenly); this reads the (first_seen, id) index
+    # expects the window's rows spread evenly); this one reads the first_seen index
     row = conn.execute("SELECT min(id + 0) AS first FROM articles WHERE first_seen >= %s", [since]).fetchone()
     return int(row["first"]) - 1 if row and row["first"] is not None else None
 
