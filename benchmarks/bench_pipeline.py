@@ -13,7 +13,11 @@ guard through). Measured, in one run:
 (b) ``app.poll`` (what ``monitor poll`` calls) over one feed per host, host_spacing 0:
     articles/s wall and CPU ms per article, worker processes' CPU included (RUSAGE_CHILDREN,
     after the pool is shut down and its workers reaped);
-(c) a re-poll of 1,000 feeds on 250 hosts all answering 304, default politeness.
+(c) a re-poll of 1,000 feeds on 250 hosts all answering 304, default politeness;
+(d) the service's case (``--steady``): one process polls a warm-up set of feeds first (scorer
+    built, worker pool started), then the same pages as (b) on their own; only that second poll
+    is measured, its workers' CPU read from /proc. (b) minus (d) is what starting costs one
+    ``monitor poll``; (d) is what each later tick of a running service costs per article.
 
 Usage: python benchmarks/bench_pipeline.py [--hosts 100] [--copies 3] [--repeat 1] [--inprocess]
 """
@@ -86,6 +90,46 @@ def child_poll(feeds: Path, db: Path) -> dict[str, Any]:
         "errors": sorted({r.error for r in results if r.error})[:3],
         "failed": sum(1 for r in results if r.error),
         "not_modified": sum(1 for r in results if r.not_modified),
+        "new": sum(r.new_entries for r in results),
+    }
+
+
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a live process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_steady(feeds: Path, db: Path) -> dict[str, Any]:
+    """Poll the warm-up feeds (host names w…), then measure a poll of the others in the same app."""
+    from dataclasses import replace
+
+    from monitor import app
+
+    _loopback_names()
+    a = app.open_app(app.Paths(feeds=feeds, seeds=SEEDS, db=db))
+    try:
+        every = a.settings.feeds
+        a.settings = replace(a.settings, feeds=tuple(f for f in every if "//w" in f.url))
+        app.poll(a)
+        pids = a._pool.pids() if a._pool is not None else []
+        a.settings = replace(a.settings, feeds=tuple(f for f in every if "//w" not in f.url))
+        wall0, cpu0 = time.perf_counter(), _cpu(resource.RUSAGE_SELF)
+        kids0 = sum(map(_proc_cpu, pids))
+        results = app.poll(a)
+        wall, cpu_self = time.perf_counter() - wall0, _cpu(resource.RUSAGE_SELF) - cpu0
+        same = a._pool is not None and a._pool.pids() == pids
+        kids = sum(map(_proc_cpu, pids)) - kids0
+    finally:
+        a.close()
+    return {
+        "wall": wall,
+        "cpu_self": cpu_self,
+        "cpu_children": kids,
+        "same_workers": same,
+        "feeds": len(results),
+        "errors": sorted({r.error for r in results if r.error})[:3],
+        "failed": sum(1 for r in results if r.error),
         "new": sum(r.new_entries for r in results),
     }
 
@@ -171,28 +215,41 @@ def _server() -> Any:
     return httpserver.TestServer()
 
 
-def serve_pages(server: Any, hosts: int, copies: int) -> list[dict[str, object]]:
-    """Every corpus page `copies` times, spread over `hosts` host names; one feed per host."""
+def serve_pages(
+    server: Any, hosts: int, copies: int, *, prefix: str = "h", pages: int | None = None
+) -> list[dict[str, object]]:
+    """Every corpus page (or the first `pages`) `copies` times, spread over `hosts` host names
+    ({prefix}000…); one feed per host."""
     from helpers import page_title, rss
 
     per_host: dict[int, list[dict[str, str]]] = {h: [] for h in range(hosts)}
-    pages = sorted(CORPUS.glob("*.html.gz"))
+    files = sorted(CORPUS.glob("*.html.gz"))[:pages]
     for c in range(copies):
-        for i, file in enumerate(pages):
+        for i, file in enumerate(files):
             h = (i * copies + c) % hosts
             body = gzip.decompress(file.read_bytes())
-            path = f"/h{h:03d}/p/{i}-{c}.html"
+            path = f"/{prefix}{h:03d}/p/{i}-{c}.html"
             server.add(path, body, content_type="text/html; charset=utf-8")
-            per_host[h].append({"title": page_title(body), "link": _url(server, h, path)})
+            per_host[h].append({"title": page_title(body), "link": _url(server, h, path, prefix)})
     feeds: list[dict[str, object]] = []
     for h, items in per_host.items():
-        server.add(f"/h{h:03d}/feed.xml", rss(items, title=f"host {h}"), content_type="application/rss+xml")
-        feeds.append({"url": _url(server, h, f"/h{h:03d}/feed.xml"), "name": f"host {h}"})
+        feed = f"/{prefix}{h:03d}/feed.xml"
+        server.add(feed, rss(items, title=f"host {prefix}{h}"), content_type="application/rss+xml")
+        feeds.append({"url": _url(server, h, feed, prefix), "name": f"host {prefix}{h}"})
     return feeds
 
 
-def _url(server: Any, host: int, path: str) -> str:
-    return f"http://h{host:03d}{DOMAIN}:{server.port}{path}"
+def _url(server: Any, host: int, path: str, prefix: str = "h") -> str:
+    return f"http://{prefix}{host:03d}{DOMAIN}:{server.port}{path}"
+
+
+def bench_steady(hosts: int, copies: int, workers: int | None) -> dict[str, Any]:
+    """(d): 60 pages on 20 warm-up hosts first, then the pages of (b), measured, in one process."""
+    with tempfile.TemporaryDirectory() as tmp, _server() as server:
+        d = Path(tmp)
+        feeds = serve_pages(server, hosts, copies) + serve_pages(server, 20, 1, prefix="w", pages=60)
+        _write_feeds(d / "feeds.yaml", feeds, {"host_spacing": 0}, workers)
+        return _child("steady", str(d / "feeds.yaml"), str(d / "m.db"))
 
 
 FLOORS = ("default", "pipeline")
@@ -272,6 +329,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--workers", type=int, default=None, help="settings.workers (default: the CPU count)")
     parser.add_argument("--inprocess", action="store_true", help="also measure settings.workers: 1 (as before)")
+    parser.add_argument("--steady", action="store_true", help="also (d): a later poll of a running process")
     parser.add_argument("--skip-304", action="store_true", help="skip (c), the 304 re-poll")
     parser.add_argument("--only-304", action="store_true", help="only (c), the 304 re-poll")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -280,6 +338,8 @@ def main() -> None:
         kind, *rest = args.child
         if kind == "floor":
             result = child_floor(rest[0], *(int(x) for x in rest[1:]))
+        elif kind == "steady":
+            result = child_steady(Path(rest[0]), Path(rest[1]))
         else:
             result = child_poll(Path(rest[0]), Path(rest[1]))
         print(json.dumps(result))
@@ -295,6 +355,11 @@ def main() -> None:
         if args.inprocess:
             floor, poll = bench_throughput(args.hosts, args.copies, 1)
             report(floor, poll, "(settings.workers 1: in-process)")
+        if args.steady:
+            steady = bench_steady(args.hosts, args.copies, args.workers)
+            print("(d) the same pages polled by a running process (warm-up poll first; as a service's later ticks):")
+            label = f"(settings.workers {args.workers or 'default'}, same workers: {steady['same_workers']})"
+            report(floor, steady, label)
     if not args.only_304:
         par = parallel_floor(args.copies, os.cpu_count() or 1)
         print(

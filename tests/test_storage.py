@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -140,6 +140,38 @@ def test_the_story_engine_state_is_written_with_each_placement_and_loaded_by_win
     assert saved.stories == ((story, '{"size": 2}'), (other, '{"size": 1}'))  # least recently grown first
     recent = storage.load_story_engine(NOW + timedelta(days=1))
     assert recent is not None and recent.stories == ((other, '{"size": 1}'),)
+
+
+STORY_TEXTS = [
+    BRIDGE,
+    "Flood waters closed three schools in Shelbyville on Tuesday, the council said in a statement.",
+    "The central bank raised its main interest rate by a quarter point to 4.5 percent on Thursday.",
+    "A fire destroyed a warehouse near the port of Antwerp overnight; nobody was hurt, firefighters said.",
+    "The football club appointed a new coach after losing six matches in a row this season.",
+    "Scientists reported a new species of frog found in the cloud forests of northern Peru.",
+]
+
+
+def test_story_members_are_paged_in_arrival_order_within_the_window(storage: Storage) -> None:
+    def saved(n: int, when: datetime, feed: str = FEED) -> int:
+        return storage.save_article(feed, article(str(n), summary=STORY_TEXTS[n]), f"h{n}", HIT, when).article_id
+
+    storage.ensure_feed(OTHER, "other", "active")
+    since = NOW - timedelta(days=1)
+    old = saved(0, NOW - timedelta(days=3))  # before the window
+    a, b = saved(1, NOW), saved(2, NOW)
+    late = saved(3, NOW - timedelta(days=2))  # a later id seen before the window: not a member
+    copy = storage.save_article(OTHER, article("9", summary=STORY_TEXTS[1]), "h9", HIT, NOW)
+    c, d = saved(4, NOW), saved(5, NOW)
+    assert copy.copy_of == a  # in a's story too, but copies are not members
+    story = storage.assign_story(a, None, NOW)
+    for member in (old, late, b, c):
+        storage.assign_story(member, story, NOW)
+    other = storage.assign_story(d, None, NOW)
+    expected = [(a, story), (b, story), (c, story), (d, other)]
+    for page in (1, 2, 3, 4, 5, 500):  # a full last page, a short one, one bigger than the window
+        assert [(m.article_id, m.story_id) for m in storage.story_members(since, page)] == expected, page
+    assert list(storage.story_members(NOW + timedelta(days=1), 2)) == []  # nothing seen since
 
 
 def test_story_states_are_read_in_chunks_by_id(storage: Storage) -> None:

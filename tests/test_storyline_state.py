@@ -144,6 +144,26 @@ def test_an_unreadable_story_row_is_rebuilt_from_its_articles(
         store.close()
 
 
+def test_a_replay_read_in_small_pages_places_and_saves_as_one_read(tmp_path: Path) -> None:
+    """The replay reads the window page by page as it places: the same order, so the same
+    stories and the same saved engine state, to the last weight."""
+    saved: list[list[tuple[int, str]]] = []
+    for page in (500, 7):  # the whole window in one page; pages of 7 (the last one short)
+        path, first = _first_process(tmp_path, f"p{page}.db")
+        _drop_state(path)
+        store = _open(path)
+        try:
+            tracker = StoryTracker()
+            tracker.replay_page = page
+            assert tracker.warm(store, NOW + timedelta(hours=SPLIT)) == sum(s is not None for s in first)
+            state = store.load_story_engine(NOW)
+            assert state is not None
+            saved.append(sorted(state.stories))
+        finally:
+            store.close()
+    assert saved[0] == saved[1] and [s for s, _ in saved[0]] == sorted({s for s in first if s is not None})
+
+
 def test_only_stories_grown_within_the_replay_window_are_loaded(tmp_path: Path) -> None:
     path, first = _first_process(tmp_path, "w.db")
     store = _open(path)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
 from datetime import UTC, datetime
+from html import unescape
 from types import ModuleType
+from typing import Any
 
 from .errors import ExtractError
 from .models import Article, Entry
+
+log = logging.getLogger(__name__)
 
 MIN_WORDS = 40  # below this a page "extraction" is navigation chrome, not an article
 _HTML_HINT = re.compile(rb"<(html|head|body|p|div|article)\b", re.I)
@@ -55,8 +60,12 @@ def _date(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def extract_page(content: bytes, content_type: str, url: str) -> tuple[str, dict[str, str | None]]:
-    """Return (text, metadata) or raise ExtractError saying why the page is unusable."""
+def extract_page(
+    content: bytes, content_type: str, url: str, *, with_date: bool = True
+) -> tuple[str, dict[str, str | None]]:
+    """Return (text, metadata) or raise ExtractError saying why the page is unusable.
+    with_date=False skips the page's date (htmldate's search; "date" is then None): the pipeline
+    asks for it only when the feed entry has no date of its own (build_article prefers the entry's)."""
     ctype = content_type.split(";")[0].strip().lower()
     if ctype and ctype not in ("text/html", "application/xhtml+xml", "text/plain") and not ctype.endswith("+xml"):
         raise ExtractError(f"not an HTML page ({ctype})")
@@ -64,19 +73,151 @@ def extract_page(content: bytes, content_type: str, url: str) -> tuple[str, dict
         raise ExtractError("not an HTML page")
     try:
         with _TRAFILATURA:
-            doc = _trafilatura().bare_extraction(
-                content, url=url, include_comments=False, include_tables=False, with_metadata=True, fast=FAST
-            )
+            data = _extract(content, url, with_date)
     except Exception as exc:  # trafilatura can raise on hostile markup
         raise ExtractError(f"extraction failed: {type(exc).__name__}") from None
-    if doc is None:
+    if data is None:
         raise ExtractError("no article text found")
-    data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
     text = (data.get("text") or "").strip()
     if len(text.split()) < MIN_WORDS:
         raise ExtractError(f"page text too short ({len(text.split())} words)")
-    meta = {k: data.get(k) for k in ("title", "url", "date", "author", "language")}
+    meta = {k: data.get(k) for k in META}
     return text, meta
+
+
+META = ("title", "url", "date", "author", "language")  # the metadata the monitor keeps (build_article)
+# trafilatura's with_metadata=True runs its whole extract_metadata, a third of extraction's CPU,
+# partly for fields the monitor drops (categories, tags, license, sitename, hostname). The
+# selective path computes only META with trafilatura's own functions and rules (trafilatura
+# 2.3.1), then extracts the text without metadata: the same result (checked on the 181 corpus
+# pages; tests/test_extract_meta.py compares it with extract_metadata). Those functions are not
+# trafilatura's stable API: if importing or calling them fails where the full call does not, the
+# full call is used from then on (logged once).
+_selective: dict[str, Any] | None = None  # trafilatura's internal functions, once imported
+_use_selective = True
+
+
+def _extract(content: bytes, url: str, with_date: bool) -> dict[str, Any] | None:
+    """The page's text and META, as bare_extraction(..., with_metadata=True) returns them."""
+    global _use_selective
+    if _use_selective:
+        try:
+            return _extract_selective(content, url, with_date)
+        except Exception as exc:
+            failure: Exception = exc
+        data = _extract_full(content, url)  # raises too: the page is the cause, not the internals
+        if data is not None:  # (None: trafilatura discarded the page, as it does on a TypeError or ValueError)
+            _use_selective = False
+            log.warning("selective page metadata failed (%r): trafilatura's full metadata from now on", failure)
+        return data
+    return _extract_full(content, url)
+
+
+def _extract_full(content: bytes, url: str) -> dict[str, Any] | None:
+    doc = _trafilatura().bare_extraction(
+        content, url=url, include_comments=False, include_tables=False, with_metadata=True, fast=FAST
+    )
+    if doc is None:
+        return None
+    return doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
+
+
+def _internals() -> dict[str, Any]:
+    global _selective
+    if _selective is None:
+        from htmldate import find_date
+        from trafilatura.htmlprocessing import prune_unwanted_nodes
+        from trafilatura.json_metadata import normalize_authors
+        from trafilatura.metadata import examine_meta, extract_meta_json, extract_metainfo, extract_title, extract_url
+        from trafilatura.settings import DEFAULT_CONFIG, set_date_params
+        from trafilatura.utils import line_processing, load_html
+        from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
+
+        _selective = {
+            "find_date": find_date,
+            "prune_unwanted_nodes": prune_unwanted_nodes,
+            "normalize_authors": normalize_authors,
+            "examine_meta": examine_meta,
+            "extract_meta_json": extract_meta_json,
+            "extract_metainfo": extract_metainfo,
+            "extract_title": extract_title,
+            "extract_url": extract_url,
+            "line_processing": line_processing,
+            "load_html": load_html,
+            "author_discard": AUTHOR_DISCARD_XPATHS,
+            "author_xpaths": AUTHOR_XPATHS,
+            # bare_extraction's defaults: its Extractor reads both from the default config
+            "max_file_size": DEFAULT_CONFIG.getint("DEFAULT", "MAX_FILE_SIZE"),
+            "date_params": lambda: set_date_params(DEFAULT_CONFIG.getboolean("DEFAULT", "EXTENSIVE_DATE_SEARCH")),
+        }
+    return _selective
+
+
+def _extract_selective(content: bytes, url: str, with_date: bool) -> dict[str, Any] | None:
+    t = _internals()
+    tree = t["load_html"](content, t["max_file_size"])  # parsed once, as bare_extraction parses it
+    if tree is None:
+        return None  # bare_extraction: "empty HTML tree", no document
+    found = _head_metadata(t, tree, url)
+    # bare_extraction works on a copy of a tree it is given: `tree` stays intact for the date and
+    # the author. Its text extraction takes the page's URL, else the metadata's (options.url or
+    # document.url, trimmed).
+    doc = _trafilatura().bare_extraction(
+        tree, url=url or _trimmed(t, found.url), include_comments=False, include_tables=False, fast=FAST
+    )
+    if doc is None:
+        return None
+    return {**_rest_metadata(t, tree, found, with_date), "text": doc.text}
+
+
+def selective_metadata(tree: Any, url: str | None, with_date: bool = True) -> dict[str, str | None]:
+    """META of a parsed page as trafilatura.metadata.extract_metadata(tree, url) finds them, by the
+    same steps, without the fields the monitor does not keep. Prunes `tree` (see _rest_metadata)."""
+    t = _internals()
+    return _rest_metadata(t, tree, _head_metadata(t, tree, url), with_date)
+
+
+def _head_metadata(t: dict[str, Any], tree: Any, url: str | None) -> Any:
+    """extract_metadata's steps up to the author: meta tags, JSON-LD, title, URL (reads the tree)."""
+    doc = t["examine_meta"](tree)
+    if doc.author and " " not in doc.author:  # extract_metadata's rule
+        doc.author = None
+    try:
+        doc = t["extract_meta_json"](tree, doc)
+    except Exception as exc:  # extract_metadata's guard (bugs in trafilatura's json_metadata.py)
+        log.debug("error in JSON metadata extraction: %s", exc)
+    if not doc.title:
+        doc.title = t["extract_title"](tree)
+    # the author is found after the date (below); extract_url does not depend on it
+    if not doc.url:
+        doc.url = t["extract_url"](tree, url)
+    return doc
+
+
+def _rest_metadata(t: dict[str, Any], tree: Any, doc: Any, with_date: bool) -> dict[str, str | None]:
+    """The date (htmldate copies a tree it is given), then the author, which prunes `tree` itself:
+    extract_author prunes a deep copy, which costs ~0.5 ms a page and is never used again here."""
+    date = t["find_date"](tree, **{**t["date_params"](), "url": doc.url}) if with_date else None
+    if not doc.author:  # extract_author's steps
+        author = t["extract_metainfo"](t["prune_unwanted_nodes"](tree, t["author_discard"]), t["author_xpaths"], 120)
+        doc.author = t["normalize_authors"](None, author) if author else author
+    # language: trafilatura sets it only when filtering on a target language, which we do not
+    return {
+        "title": _trimmed(t, doc.title),
+        "url": _trimmed(t, doc.url),
+        "date": _trimmed(t, date),
+        "author": _trimmed(t, doc.author),
+        "language": None,
+    }
+
+
+def _trimmed(t: dict[str, Any], value: Any) -> Any:
+    """Document.clean_and_trim on one field."""
+    if not isinstance(value, str):
+        return value
+    if len(value) > 10000:
+        value = value[:9999] + "…"
+    return t["line_processing"](unescape(value))
 
 
 def build_article(entry: Entry, page: tuple[str, dict[str, str | None]] | None, why_not: str | None) -> Article:

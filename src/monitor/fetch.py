@@ -9,6 +9,14 @@ bounded pieces, so a gzip bomb never inflates in one go), and every request has 
 checked between body chunks, so a slow-drip server cannot hold a worker. Requests to one host
 are limited in concurrency (``per_host``) and spaced (``host_spacing``).
 
+Article pages connect to the addresses the guard checked (one DNS lookup per hop, so a second
+answer cannot differ from the one checked: no DNS rebinding; through a proxy, the proxy
+connects), while the Host header, TLS SNI and
+the certificate check keep the host name. Cookies are neither kept nor sent: every page is a
+first visit. Requests go straight to httpx's connection pool (HTTPTransport), except when the
+environment names a proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY), which httpx's Client applies,
+and with an injected client (tests).
+
 This module is the client and the conditional GET; the address guard is ``fetch_guard``, the
 per-host politeness and Retry-After ``fetch_polite``, the size caps and deadlines ``fetch_limits``
 and the one-line error messages ``fetch_errors``.
@@ -18,11 +26,14 @@ from __future__ import annotations
 
 import ssl
 import time
-import zlib
+from base64 import b64encode
 from collections.abc import Callable
 from datetime import UTC, datetime
+from http.cookiejar import Cookie, CookieJar
 from types import TracebackType
+from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import getproxies
 
 import httpx
 
@@ -31,9 +42,9 @@ from monitor.errors import FetchError
 from monitor.fetch_errors import _oneline, _status_message, _timeout_message, _transport_message
 from monitor.fetch_guard import Resolver as Resolver
 from monitor.fetch_guard import check_address as check_address
-from monitor.fetch_guard import default_resolver
+from monitor.fetch_guard import checked_addresses, default_resolver
+from monitor.fetch_limits import DecodeError, _encoding_kind, _Watchdog
 from monitor.fetch_limits import _BoundedDecoder as _BoundedDecoder
-from monitor.fetch_limits import _encoding_kind, _Watchdog
 from monitor.fetch_polite import LocalPoliteness, Politeness
 from monitor.fetch_polite import parse_retry_after as parse_retry_after
 from monitor.models import FetchResult, FetchSettings
@@ -70,13 +81,28 @@ class Fetcher:
         self.settings = settings
         self._resolver: Resolver = resolver or default_resolver
         self._owns_client = client is None
-        self._client = client or httpx.Client(
-            headers={"User-Agent": USER_AGENT},
-            timeout=httpx.Timeout(settings.timeout),
-            follow_redirects=False,
-            # a fresh connection per request lets the deadline watchdog see every socket
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=0),
-        )
+        # A fresh connection per request lets the deadline watchdog see every socket. Keep-alive
+        # would also need the pinning moved from the URL into the connection: the pool keys
+        # connections by the URL's host, here the checked IP, so two names on one IP (a CDN)
+        # would share a TLS connection verified for only one of them.
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=0)
+        self._client: httpx.Client | None = client
+        self._transport: httpx.HTTPTransport | None = None
+        if client is None and not _environment_proxies():
+            # The usual case: requests go straight to httpx's connection pool. The Client's layers
+            # (URL and header merging, auth, redirects, cookie extraction, logging) are things this
+            # module does itself or does not want, and cost ~0.1 ms of CPU per request in the one
+            # process that fetches for every worker (benchmarks/bench_fetch.py).
+            self._transport = httpx.HTTPTransport(limits=limits)
+        elif client is None:
+            # HTTP(S)_PROXY / ALL_PROXY set: httpx's Client applies them (and NO_PROXY) per URL
+            self._client = httpx.Client(
+                headers={"User-Agent": USER_AGENT},
+                timeout=httpx.Timeout(settings.timeout),
+                follow_redirects=False,
+                limits=limits,
+                cookies=_NoCookies(),
+            )
         # per_host and host_spacing: this process's gates unless shared ones are given (workers)
         self._politeness: Politeness = politeness or LocalPoliteness(
             settings.per_host, settings.host_spacing, clock=clock, sleep=sleep
@@ -117,7 +143,9 @@ class Fetcher:
         return self._fetch(url, headers, cap=self.settings.max_page_bytes, guard=True)
 
     def close(self) -> None:
-        if self._owns_client:
+        if self._transport is not None:
+            self._transport.close()
+        elif self._owns_client and self._client is not None:
             self._client.close()
 
     def __enter__(self) -> Fetcher:
@@ -143,8 +171,8 @@ class Fetcher:
         permanent_chain = True
         redirects = 0
         while True:
-            if guard:
-                check_address(current, self.settings.allow_hosts, self._resolver)
+            # the connection goes to the addresses checked here (pinned), not to a second lookup
+            pinned = checked_addresses(current, self.settings.allow_hosts, self._resolver) if guard else ()
             try:
                 parts = urlsplit(current)
                 scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
@@ -158,7 +186,7 @@ class Fetcher:
                 if started is None:
                     started = time.monotonic()
                 deadline_at = started + deadline
-                outcome = self._one_request(current, headers, host, cap, deadline_at)
+                outcome = self._one_request(current, headers, host, pinned, cap, deadline_at)
             if isinstance(outcome, FetchResult):
                 return FetchResult(
                     url=url,
@@ -187,7 +215,7 @@ class Fetcher:
             current = target
 
     def _one_request(
-        self, url: str, headers: dict[str, str], host: str, cap: int, deadline_at: float
+        self, url: str, headers: dict[str, str], host: str, pinned: tuple[str, ...], cap: int, deadline_at: float
     ) -> FetchResult | tuple[int, str]:
         """One hop: a FetchResult, or (status, absolute target URL) for a redirect."""
         remaining = deadline_at - time.monotonic()
@@ -198,16 +226,9 @@ class Fetcher:
         watchdog = _Watchdog(remaining)
         try:
             with watchdog:
-                request = self._client.build_request(
-                    "GET",
-                    url,
-                    headers=headers,
-                    timeout=httpx.Timeout(per_op),
-                    extensions={"trace": watchdog.trace},
-                )
-                response = self._client.send(request, stream=True)
+                response, target = self._send(url, headers, pinned, per_op, deadline_at, watchdog.trace)
                 try:
-                    outcome = self._handle(response, url, cap, deadline_at)
+                    outcome = self._handle(response, target, url, cap, deadline_at)
                 finally:
                     response.close()
             if watchdog.fired:  # the cut-off socket may have looked like a normal end of body
@@ -232,25 +253,67 @@ class Fetcher:
                 raise self._deadline_error() from None
             raise FetchError(f"network error: {_oneline(exc)}") from None
 
+    def _send(
+        self,
+        url: str,
+        headers: dict[str, str],
+        pinned: tuple[str, ...],
+        per_op: float,
+        deadline_at: float,
+        trace: Callable[[str, dict[str, Any]], None],
+    ) -> tuple[httpx.Response, httpx.URL]:
+        """Send one GET (no redirects followed): the response, its body unread, and the URL asked
+        for. With `pinned` addresses it connects to them in turn (as the system would try a
+        name's addresses) while the request and TLS still name the host: the Host header, SNI
+        and the certificate check."""
+        extensions: dict[str, Any] = {
+            "timeout": {"connect": per_op, "read": per_op, "write": per_op, "pool": per_op},
+            "trace": trace,
+        }
+        if self._transport is None:  # an injected client, or a proxy: that client connects
+            assert self._client is not None
+            request = self._client.build_request("GET", url, headers=headers, extensions=extensions)
+            return self._client.send(request, stream=True), request.url
+        target = httpx.URL(url)
+        if target.userinfo:  # user:password@ in the URL: Basic credentials, as httpx's Client sends
+            headers = {**headers, "Authorization": _basic_auth(target)}
+        if not pinned:
+            request = httpx.Request("GET", target, headers=headers, extensions=extensions)
+            return self._transport.handle_request(request), target
+        headers = {**headers, "Host": target.netloc.decode("ascii")}
+        extensions["sni_hostname"] = target.raw_host.decode("ascii")
+        for i, address in enumerate(pinned):
+            request = httpx.Request("GET", target.copy_with(host=address), headers=headers, extensions=extensions)
+            try:
+                return self._transport.handle_request(request), target
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                left = deadline_at - time.monotonic()
+                if i + 1 == len(pinned) or left <= 0:
+                    raise
+                if left < per_op:  # the next address gets what is left of the deadline
+                    per_op = left
+                    extensions["timeout"] = {"connect": left, "read": left, "write": left, "pool": left}
+        raise AssertionError("unreachable: pinned is not empty")
+
     def _deadline_error(self) -> FetchError:
         return FetchError(f"timed out after {self.settings.deadline:g} s (total deadline for the request)")
 
     def _handle(
-        self, response: httpx.Response, url: str, cap: int, deadline_at: float
+        self, response: httpx.Response, target: httpx.URL, url: str, cap: int, deadline_at: float
     ) -> FetchResult | tuple[int, str]:
         status = response.status_code
         hdrs = {k.lower(): v for k, v in response.headers.items()}
         if status in _REDIRECT_STATUSES and hdrs.get("location", "").strip():
             location = hdrs["location"].strip()
             try:
-                target = str(response.url.join(location))
+                joined = str(target.join(location))
             except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
                 raise FetchError(f"HTTP {status} redirect to an invalid URL {location!r}: {_oneline(exc)}") from None
-            return status, target
+            return status, joined
         if status == 304:
             return FetchResult(
                 url=url,
-                final_url=str(response.url),
+                final_url=str(target),
                 status=304,
                 content=b"",
                 headers=hdrs,
@@ -261,7 +324,7 @@ class Fetcher:
             content = self._read_body(response, hdrs, cap, deadline_at)
             return FetchResult(
                 url=url,
-                final_url=str(response.url),
+                final_url=str(target),
                 status=status,
                 content=content,
                 headers=hdrs,
@@ -320,9 +383,30 @@ class Fetcher:
             if decoder is not None:
                 for piece in decoder.flush():
                     take(piece)
-        except zlib.error as exc:
+        except DecodeError as exc:
             raise FetchError(f"could not decode {kind} response body: {_oneline(exc)}") from None
         return b"".join(chunks)
+
+
+class _NoCookies(CookieJar):
+    """Keeps no cookies: pages are fetched as a first visit (a metered paywall counts nothing,
+    and nothing accumulates from the thousands of hosts a poll visits)."""
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        pass
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        pass
+
+
+def _basic_auth(url: httpx.URL) -> str:
+    token = b64encode(f"{url.username}:{url.password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def _environment_proxies() -> bool:
+    """Whether the environment names a proxy, as httpx's Client reads it (urllib's getproxies)."""
+    return any(scheme in ("http", "https", "all") for scheme in getproxies())
 
 
 def _url_key(url: str) -> str:

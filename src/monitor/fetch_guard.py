@@ -66,6 +66,26 @@ def _non_public_reason(ip: IPAddress) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)  # hosts repeat (a feed's pages): ~20 us of every request saved
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=4096)  # addresses repeat; is_private & co. test a list of networks
+def _verdict(addr: str, allow_hosts: tuple[str, ...]) -> tuple[IPAddress, str | None]:
+    """The address as checked, and why it is refused (None: allowed). ValueError: not an address."""
+    ip: IPAddress = ipaddress.ip_address(addr.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    names, nets = _parse_allow(allow_hosts)
+    if str(ip) in names or any(ip.version == n.version and ip in n for n in nets):
+        return ip, None
+    return ip, _non_public_reason(ip)
+
+
 def check_address(url: str, allow_hosts: Sequence[str], resolver: Resolver) -> None:
     """Refuse (BlockedAddressError) URLs the monitor must not fetch on a third party's behalf.
 
@@ -74,6 +94,14 @@ def check_address(url: str, allow_hosts: Sequence[str], resolver: Resolver) -> N
     global -- unless the host name, the IP, or a CIDR containing the IP is in `allow_hosts`.
     A host that cannot be resolved gives a (non-permanent) FetchError.
     """
+    checked_addresses(url, allow_hosts, resolver)
+
+
+def checked_addresses(url: str, allow_hosts: Sequence[str], resolver: Resolver) -> tuple[str, ...]:
+    """check_address, returning the addresses the host name resolved to, every one checked: the
+    connection must go to one of these, not to a second DNS answer that may differ (DNS
+    rebinding). Empty when there is nothing to pin: the host is an IP literal (the URL already
+    names the address) or allowed by name (not resolved here), or an address has a zone index."""
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -86,14 +114,11 @@ def check_address(url: str, allow_hosts: Sequence[str], resolver: Resolver) -> N
     if not host:
         raise BlockedAddressError(f"refused URL without a host: {url}")
     host = host.lower().rstrip(".")
-    names, nets = _parse_allow(tuple(allow_hosts))
+    allow = tuple(allow_hosts)
+    names, _ = _parse_allow(allow)
     if host in names:
-        return
-    literal: IPAddress | None
-    try:
-        literal = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        literal = None
+        return ()
+    literal = _literal(host)
     if literal is not None:
         addresses = [str(literal)]
     else:
@@ -105,14 +130,12 @@ def check_address(url: str, allow_hosts: Sequence[str], resolver: Resolver) -> N
             raise FetchError(f"DNS lookup failed for {host}: no addresses")
     for addr in addresses:
         try:
-            ip: IPAddress = ipaddress.ip_address(addr.split("%", 1)[0])
+            ip, reason = _verdict(addr, allow)
         except ValueError:
             raise BlockedAddressError(f"refused {host}: resolver returned {addr!r}") from None
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if str(ip) in names or any(ip.version == n.version and ip in n for n in nets):
-            continue
-        reason = _non_public_reason(ip)
         if reason is not None:
             what = f"{ip} is" if literal is not None else f"{host} resolves to {ip},"
             raise BlockedAddressError(f"refused {url}: {what} a {reason} address (not in allow_hosts)")
+    if literal is not None or any("%" in addr for addr in addresses):
+        return ()
+    return tuple(addresses)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import email.utils
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -59,6 +59,34 @@ class _HostGate:
         self.last_start: float | None = None
 
 
+class _Turn:
+    """One request's turn with a host (a class, not a generator: it is taken for every request)."""
+
+    __slots__ = ("_gate", "_owner")
+
+    def __init__(self, owner: LocalPoliteness, gate: _HostGate) -> None:
+        self._owner = owner
+        self._gate = gate
+
+    def __enter__(self) -> None:
+        gate, owner = self._gate, self._owner
+        gate.slots.acquire()
+        try:
+            with gate.lock:
+                now = owner._clock()
+                start = now if gate.last_start is None else max(now, gate.last_start + owner.spacing)
+                gate.last_start = start
+            wait = start - now
+            if wait > 0:
+                owner._sleep(wait)
+        except BaseException:
+            gate.slots.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self._gate.slots.release()
+
+
 class LocalPoliteness:
     """At most `per_host` requests in flight per host in this process, each starting at least
     `spacing` seconds after the previous start (slots are reserved under a lock, so concurrent
@@ -80,24 +108,14 @@ class LocalPoliteness:
         self._gates_lock = threading.Lock()
 
     def _gate(self, host: str) -> _HostGate:
+        gate = self._gates.get(host)  # gates are never removed: a hit needs no lock
+        if gate is not None:
+            return gate
         with self._gates_lock:
             gate = self._gates.get(host)
             if gate is None:
                 gate = self._gates[host] = _HostGate(self.per_host)
             return gate
 
-    @contextmanager
-    def hold(self, host: str) -> Iterator[None]:
-        gate = self._gate(host)
-        gate.slots.acquire()
-        try:
-            with gate.lock:
-                now = self._clock()
-                start = now if gate.last_start is None else max(now, gate.last_start + self.spacing)
-                gate.last_start = start
-            wait = start - now
-            if wait > 0:
-                self._sleep(wait)
-            yield
-        finally:
-            gate.slots.release()
+    def hold(self, host: str) -> AbstractContextManager[None]:
+        return _Turn(self, self._gate(host))

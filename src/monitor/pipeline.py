@@ -138,7 +138,10 @@ def page_article(entry: Entry, page: FetchResult | None, why_not: str | None) ->
     if page is None:
         return build_article(entry, None, why_not)
     try:
-        extracted = extract_page(page.content, page.headers.get("content-type", ""), page.final_url)
+        # the page's date only stands in for a feed entry without one (build_article)
+        extracted = extract_page(
+            page.content, page.headers.get("content-type", ""), page.final_url, with_date=entry.published is None
+        )
     except ExtractError as exc:
         return build_article(entry, None, str(exc))
     except Exception as exc:  # hostile pages must not take the feed down with them

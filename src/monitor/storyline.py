@@ -40,6 +40,7 @@ from .changes.stories import Article as StoryArticle
 from .changes.story_state import STATE_VERSION, FrequencyState, StateError, StoryState, story_from_json, story_to_json
 from .models import Article
 from .store.records import StoryEngineState, StoryFrequencies, StoryMember, StoryStep
+from .store.shared import MEMBER_PAGE
 
 if TYPE_CHECKING:
     from .store.protocol import Storage
@@ -122,6 +123,8 @@ def _story_article(m: StoryMember) -> StoryArticle:
 class StoryTracker:
     """The clusterer and the map from its story ids to stored stories; thread-safe."""
 
+    replay_page = MEMBER_PAGE  # members a replay reads per store call
+
     def __init__(self) -> None:
         self.index = StoreStoryIndex(self)
         self._clusterer = StoryClusterer(index=self.index)
@@ -152,23 +155,22 @@ class StoryTracker:
                 return self.replayed
             if saved is not None:
                 log.warning("story engine state v%s, this engine reads v%s: replaying", saved.version, STATE_VERSION)
-            self.replayed = self._replay(store.story_members(since))
+            self.replayed = self._replay(store.story_members(since, self.replay_page))
             self._save(store, list(self._stored), whole=True)
             log.info("stories: no stored engine state, replayed %d articles (saved now)", self.replayed)
             return self.replayed
 
-    def _replay(self, members: list[StoryMember]) -> int:
-        """Place `members` in order, emptying the list as it goes: each text is freed once
-        placed, so the window's texts and its stories' vectors are not all in memory together."""
-        count = len(members)
-        members.reverse()
+    def _replay(self, members: Iterable[StoryMember]) -> int:
+        """Place `members` in order as the store pages them in: a text is dropped once placed,
+        so the window's texts and its stories' vectors are never all in memory together."""
+        count = 0
         self.replaying = True
         try:
-            while members:
-                m = members.pop()
+            for m in members:
                 placed = self._clusterer.assign(_story_article(m), story_hint=self.engine_ids.get(m.story_id))
                 self._stored.setdefault(placed.story, m.story_id)
                 self.engine_ids.setdefault(m.story_id, placed.story)
+                count += 1
         finally:
             self.replaying = False
         return count

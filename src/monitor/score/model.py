@@ -61,6 +61,8 @@ class Scorer:
         (``Learned.relation_base``); None derives it."""
         self.weights = weights or default_weights()
         w = self.weights
+        if relation_threshold is None:  # learnt from the seeds, not restored: ~2,000 new words
+            zipf.expect_many()
         with zipf.recording() as looked_up:  # what building from the seeds asks wordfreq (kept in learned())
             readings = tuple(read("", s.text, w.name_boost, w.number_weight) for s in seeds)
             self.profile = LexicalProfile.of(tuple(s.name for s in seeds), readings)

@@ -17,6 +17,12 @@ checks the answers against wordfreq's over its table.
 A scorer restored from its kept state (score/learned.py) brings the answers its seeds and the
 place names needed (``remember``), so `monitor explain` only looks up the explained article's
 new words, by bisection in the table's sorted buckets, without building the table's dict.
+
+A process that holds wordfreq's own dict anyway (the story engine's priors read it: the service,
+a poll's workers and its polling process) answers plain words from that dict instead
+(``share_wordfreq``), with the same arithmetic: one copy of the table, and no bisection. A scorer
+learnt from its seeds (some 2,000 new words, and a hyphenated country name that needs wordfreq's
+tokenizer, hence its dict, anyway) switches to it first (``expect_many``).
 """
 
 from __future__ import annotations
@@ -83,38 +89,88 @@ def remember(known: Mapping[str, float]) -> None:
 
 
 def preload() -> None:
-    """Everything a lookup may need, now (for the worker pool's fork server, score/warm.py): the
-    table's dict, and wordfreq itself for the words it answers."""
-    table = None if _SHARED else _table()
-    if table is not None and table._index is None:
-        table._index = table._build_index()
+    """Everything a lookup may need, now (for the worker pool's fork server, score/warm.py):
+    wordfreq's dict (its workers read it anyway: the story terms' priors, changes/text.py), which
+    then answers every word (``share_wordfreq``), and wordfreq's tokenizer for the words it alone
+    answers."""
+    share_wordfreq()
+    _wordfreq_dict()
     from wordfreq import zipf_frequency
 
     zipf_frequency("warm", "en")
 
 
 def preloaded() -> bool:
-    """Whether this process holds the table's dict and wordfreq (checked without building them)."""
+    """Whether this process holds a table's dict (wordfreq's, or this module's) and wordfreq's
+    tokenizer (checked without building them)."""
+    if "wordfreq" not in sys.modules:
+        return False
+    if _SHARED:
+        from wordfreq import get_frequency_dict
+
+        return get_frequency_dict.cache_info().currsize > 0
     table = _table() if _table.cache_info().currsize else None
-    return table is not None and table._index is not None and "wordfreq" in sys.modules
+    return table is not None and table._index is not None
 
 
 _SHARED = False  # set by share_wordfreq()
 
 
 def share_wordfreq() -> None:
-    """Answer every word through wordfreq itself from now on, and drop this module's copy of the
-    table. For a long-running process that loads wordfreq's table anyway (the story engine's
-    priors read it, changes/text.py): one ~30 MB copy of the table instead of two. The answers are
-    the same (this module is exact); a new word costs ~15 us instead of ~1 us, which the callers'
-    caches make rare. Called before the scorer is built, so the two copies never coexist."""
+    """Answer every word from wordfreq's own dict from now on (plain words with this module's
+    arithmetic over it, any other word through wordfreq's tokenizer), and drop this module's copy
+    of the table. For a process that loads wordfreq's dict anyway (the story engine's priors read
+    it, changes/text.py): one ~30 MB copy of the table instead of two. The answers are the same
+    (this module is exact), as cheap as from this module's dict. Called before the scorer is
+    built, so the two copies never coexist."""
     global _SHARED
     _SHARED = True
     _table.cache_clear()
 
 
+def expect_many() -> None:
+    """Thousands of new words are coming (a scorer learnt from its seeds, not restored): answer
+    them from wordfreq's dict (``share_wordfreq``) rather than bisect 2,000 of them (~0.35 s CPU)
+    and then build this module's dict as well. Learning from the seeds loads wordfreq's dict
+    anyway (the background documents' countries include Guinea-Bissau, which only wordfreq's
+    tokenizer answers), and so does the story engine of the processes that learn (the service,
+    a poll): wordfreq's ~0.1 s instead of ~0.5 s. A restored scorer (`monitor explain`) never
+    calls it, and keeps bisecting its few new words."""
+    share_wordfreq()
+
+
+def _wordfreq_dict() -> Mapping[str, float]:
+    """wordfreq's dict for English, the very object its zipf_frequency reads: its cache is keyed
+    by the arguments as given, and _word_frequency gives ``(lang, wordlist)`` positionally. Held
+    here once fetched (fetching it costs a lookup half as long again as the word's own)."""
+    if not _FREQS:
+        from wordfreq import get_frequency_dict
+
+        _FREQS.append(get_frequency_dict("en", "best"))
+    return _FREQS[0]
+
+
+_FREQS: list[Mapping[str, float]] = []
+_OF_FREQ: dict[float, float] = {}  # a frequency of wordfreq's dict -> its Zipf value (one per bucket)
+
+
+def _shared_zipf(word: str) -> float:
+    freqs = _FREQS[0] if _FREQS else _wordfreq_dict()
+    if " " in word:
+        return _zipf_of([freqs.get(w) for w in word.split(" ")])
+    f = freqs.get(word)
+    if f is None:
+        return _FLOOR
+    z = _OF_FREQ.get(f)
+    if z is None:
+        z = _OF_FREQ[f] = _zipf_of((f,))
+    return z
+
+
 def _zipf(word: str) -> float:
     if _SHARED:
+        if PLAIN.fullmatch(word):
+            return _shared_zipf(word)
         from wordfreq import zipf_frequency
 
         return zipf_frequency(word, "en")
@@ -123,20 +179,24 @@ def _zipf(word: str) -> float:
         if " " not in word:
             bucket = table.bucket(word)
             return table.single[bucket] if bucket is not None else _FLOOR
-        return _zipf_of([table.bucket(w) for w in word.split(" ")])
+        return _zipf_of([None if b is None else table.freq[b] for b in map(table.bucket, word.split(" "))])
     from wordfreq import zipf_frequency  # the general case: wordfreq's own tokenizer
 
     return zipf_frequency(word, "en")
 
 
-def _zipf_of(buckets: Iterable[int | None]) -> float:
-    """wordfreq's _word_frequency then zipf_frequency for tokens in these buckets (None: a token
-    not in the table), the same operations in the same order."""
+def _cb_to_freq(b: int) -> float:
+    return 10 ** (-b / 100)  # wordfreq's cB_to_freq(-b): the frequency of bucket b in its dict
+
+
+def _zipf_of(freqs: Iterable[float | None]) -> float:
+    """wordfreq's _word_frequency then zipf_frequency for tokens of these frequencies (the values
+    of wordfreq's dict; None: a token not in the table), the same operations in the same order."""
     one_over_result = 0.0
-    for b in buckets:
-        if b is None:
+    for f in freqs:
+        if f is None:
             return _FLOOR  # a missing token: the floor, unrounded
-        one_over_result += 1.0 / (10 ** (-b / 100))  # wordfreq's cB_to_freq(-b)
+        one_over_result += 1.0 / f
     if one_over_result == 0.0:
         return _FLOOR  # no token
     unrounded = max(1.0 / one_over_result, _MINIMUM)
@@ -154,9 +214,10 @@ _FLOOR = _to_zipf(_MINIMUM)
 class _Table:
     """wordfreq's buckets (bucket b: the words at frequency 10^(-b/100), each list sorted, as its
     format says and as checked here). A word is first looked for by bisection in every bucket
-    (0.05 ms; a process that restores its scorer looks up a few dozen new words), and once
+    (0.05-0.2 ms; a process that restores its scorer looks up a few dozen new words), and once
     bisection has cost about what it costs, through a dict of every word (0.1-0.2 s to build;
-    a process that learns, or scores a poll, looks up thousands)."""
+    a process that scores many documents looks up thousands; one that learns a scorer uses
+    wordfreq's dict instead, ``expect_many``)."""
 
     BISECTIONS = 2000
 
@@ -165,7 +226,8 @@ class _Table:
             raise TypeError("a bucket is not a list")
         # a word in two buckets: the later one counts, as in wordfreq's dict, so later first
         self._filled = [(b, words) for b, words in reversed(list(enumerate(buckets))) if words]
-        self.single = [_zipf_of((b,)) for b in range(len(buckets))]
+        self.freq = [_cb_to_freq(b) for b in range(len(buckets))]
+        self.single = [_zipf_of((f,)) for f in self.freq]
         self._index: dict[str, int] | None = None
         self._bisected = 0
         if not all(all(map(operator.lt, words, words[1:])) for _b, words in self._filled):

@@ -187,8 +187,24 @@ def members(conn: Conn, where: str, params: list[object]) -> list[StoryMember]:
     return [story_member(POSTGRES, r) for r in found]
 
 
-def story_members(conn: Conn, since: datetime) -> list[StoryMember]:
-    return members(conn, "story_id IS NOT NULL AND first_seen >= %s", [since])
+def window_start(conn: Conn, since: datetime) -> int | None:
+    """The id just before the first article seen since `since` (None: there is none), where a
+    walk of the window's members starts: so its first page skips the older articles."""
+    # id + 0: min(id) alone may walk the primary key from the oldest article (the planner
+    # expects the window's rows spread evenly); this one reads the first_seen index
+    row = conn.execute("SELECT min(id + 0) AS first FROM articles WHERE first_seen >= %s", [since]).fetchone()
+    return int(row["first"]) - 1 if row and row["first"] is not None else None
+
+
+def members_page(conn: Conn, since: datetime, after: int, limit: int) -> list[StoryMember]:
+    """Up to `limit` articles (not copies) with a story, first seen since `since`, with an id over
+    `after`, in arrival order."""
+    found = conn.execute(
+        "SELECT id, story_id, title, text, url, published, first_seen FROM articles WHERE id > %s"
+        " AND story_id IS NOT NULL AND first_seen >= %s AND copy_of IS NULL ORDER BY id LIMIT %s",
+        [after, since, limit],
+    ).fetchall()
+    return [story_member(POSTGRES, r) for r in found]
 
 
 def index_story_terms(conn: Conn, story_id: int, terms: list[str], when: datetime) -> None:

@@ -48,10 +48,12 @@ from .shared import (
     AS_SENT,
     JUDGMENTS,
     MATCHES,
+    MEMBER_PAGE,
     POSTGRES,
     digest_record,
     judgment,
     match_item,
+    paged,
     stored_article,
     stored_match,
 )
@@ -218,8 +220,11 @@ class PostgresStore:
     def story_states(self, story_ids: Sequence[int]) -> dict[int, str]:
         return self._read(lambda conn: pg_story_engine.states(conn, story_ids))
 
-    def story_members(self, since: datetime) -> list[StoryMember]:
-        return self._read(lambda conn: pg_changes.story_members(conn, since))
+    def story_members(self, since: datetime, page: int = MEMBER_PAGE) -> Iterator[StoryMember]:
+        # one read per page, each on its own: no read stays open while the caller works
+        start = self._read(lambda conn: pg_changes.window_start(conn, since))
+        read = pg_changes.members_page
+        return paged(start, lambda after: self._read(lambda conn: read(conn, since, after, page)), page)
 
     def index_story_terms(self, story_id: int, terms: Sequence[str], when: datetime) -> None:
         with self._tx() as conn:

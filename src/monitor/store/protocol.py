@@ -7,7 +7,7 @@ backend (PostgreSQL) implements the same methods and runs the same test suite
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -31,6 +31,7 @@ from .records import (
     StoryMember,
     StoryStep,
 )
+from .shared import MEMBER_PAGE
 
 
 class FeedStorage(Protocol):
@@ -88,8 +89,10 @@ class ArticleStorage(Protocol):
         """Put a new article (and its copies) in a story (None: a new one); returns the story."""
         ...
 
-    def story_members(self, since: datetime) -> list[StoryMember]:
-        """Articles with a story first seen since `since`, in arrival order (copies excluded)."""
+    def story_members(self, since: datetime, page: int = MEMBER_PAGE) -> Iterator[StoryMember]:
+        """Articles with a story first seen since `since`, in arrival order (copies excluded),
+        read `page` at a time as the iterator is consumed (the window's texts at once would set
+        a replaying service's peak memory); each page is its own read, not one snapshot."""
         ...
 
     def index_story_terms(self, story_id: int, terms: Sequence[str], when: datetime) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from math import ceil
@@ -257,6 +257,20 @@ def version_change(r: Row) -> VersionChange:
     """A version's reported change from its material, significance, summary and diff columns."""
     changes = tuple((str(op), str(b), str(a)) for op, b, a in json.loads(r["diff"]))
     return VersionChange(bool(r["material"]), float(r["significance"] or 0.0), r["summary"] or "", changes)
+
+
+# story members read per store call: the window's texts (17.9k articles at 1,000 feeds, ~2,800
+# a day) held at once would set a replaying service's peak memory
+MEMBER_PAGE = 500
+
+
+def paged(after: int | None, read: Callable[[int], list[StoryMember]], page: int) -> Iterator[StoryMember]:
+    """Members page by page (keyset on the article id, the arrival order): `read(after)` gives
+    up to `page` members with an id over `after`, in id order; None: there are none."""
+    while after is not None:
+        found = read(after)
+        yield from found
+        after = found[-1].article_id if found and len(found) == page else None
 
 
 def story_member(d: Dialect, r: Row) -> StoryMember:

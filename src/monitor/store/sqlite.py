@@ -55,6 +55,7 @@ from .records import (
     StoryMember,
     StoryStep,
 )
+from .shared import MEMBER_PAGE, paged
 
 T = TypeVar("T")
 
@@ -187,8 +188,10 @@ class SqliteStore:
     def story_states(self, story_ids: Sequence[int]) -> dict[int, str]:
         return self._read(lambda conn: story_engine.states(conn, story_ids))
 
-    def story_members(self, since: datetime) -> list[StoryMember]:
-        return self._read(lambda conn: stories.members_since(conn, since))
+    def story_members(self, since: datetime, page: int = MEMBER_PAGE) -> Iterator[StoryMember]:
+        # one read per page, each on its own: no read stays open while the caller works
+        start = self._read(lambda conn: stories.window_start(conn, since))
+        return paged(start, lambda after: self._read(lambda conn: stories.members_page(conn, since, after, page)), page)
 
     def index_story_terms(self, story_id: int, terms: Sequence[str], when: datetime) -> None:
         with self._tx() as conn:

@@ -43,9 +43,23 @@ def members(conn: sqlite3.Connection, where: str, params: list[object]) -> list[
     return [story_member(SQLITE, r) for r in found]
 
 
-def members_since(conn: sqlite3.Connection, since: datetime) -> list[StoryMember]:
-    """Articles (not copies) with a story, first seen since `since`, in arrival order."""
-    return members(conn, "story_id IS NOT NULL AND first_seen >= ?", [iso(since)])
+def window_start(conn: sqlite3.Connection, since: datetime) -> int | None:
+    """The id just before the first article seen since `since` (None: there is none), where a
+    walk of the window's members starts: so its first page skips the older articles."""
+    # +id: min(id) alone walks the table from its first row; this reads the first_seen index
+    row = conn.execute("SELECT min(+id) FROM articles WHERE first_seen >= ?", (iso(since),)).fetchone()
+    return int(row[0]) - 1 if row and row[0] is not None else None
+
+
+def members_page(conn: sqlite3.Connection, since: datetime, after: int, limit: int) -> list[StoryMember]:
+    """Up to `limit` articles (not copies) with a story, first seen since `since`, with an id over
+    `after`, in arrival order."""
+    found = rows(
+        conn,
+        f"{_MEMBERS} WHERE id > ? AND story_id IS NOT NULL AND first_seen >= ? AND copy_of IS NULL ORDER BY id LIMIT ?",
+        [after, iso(since), limit],
+    )
+    return [story_member(SQLITE, r) for r in found]
 
 
 def first_reported(
