@@ -11,7 +11,12 @@ stems, word frequencies, folded words); the later passes are the steady state. C
 this process (``time.process_time``); per pass, the best of ``--repeat`` warm passes is printed
 beside the mean (other load on a shared machine only ever adds time).
 
-    python benchmarks/bench_features.py [--pages DIR] [--seeds seeds] [--repeat 8]
+``--pool``: also the worker side of a poll as bench_pipeline counts it: a ``WorkerPool`` of 2
+fresh workers analyses every page 3 times (fed by 4 threads), then the pool and its fork server
+are stopped and reaped; the CPU of the workers and the fork server (RUSAGE_CHILDREN: their
+start included) and of this process meanwhile, per article.
+
+    python benchmarks/bench_features.py [--pages DIR] [--seeds seeds] [--repeat 8] [--pool]
 """
 
 from __future__ import annotations
@@ -20,38 +25,66 @@ import argparse
 import gc
 import gzip
 import pickle
+import resource
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from monitor.changes.copies import shingles
 from monitor.changes.stories import article_terms
 from monitor.config import load_seeds
-from monitor.fetch import FetchResult
-from monitor.models import Article, Document, Entry
+from monitor.models import Article, Document, Entry, FetchResult
 from monitor.pipeline import ArticleFeatures, ProcessedEntry, page_article
-from monitor.score import build_scorer
+from monitor.score import Scorer, build_scorer
 
 ROOT = Path(__file__).resolve().parent.parent
+COPIES = 3  # --pool: each page this many times, as bench_pipeline polls it
 PAGES = ROOT.parent / "shared" / "corpus" / "pages" / "scrapinghub-aeb" / "html"
 if not PAGES.is_dir():
     PAGES = Path("/work/shared/corpus/pages/scrapinghub-aeb/html")
 
 
-def articles(pages: Path) -> list[Article]:
+def fetched(pages: Path, copies: int = 1) -> list[tuple[Entry, FetchResult]]:
+    bodies = [gzip.decompress(path.read_bytes()) for path in sorted(pages.glob("*.html.gz"))]
     out = []
-    for i, path in enumerate(sorted(pages.glob("*.html.gz"))):
-        link = f"http://127.0.0.1/{i}.html"
-        entry = Entry(str(i), "http://127.0.0.1/feed.xml", "", link, None, summary="", content="")
-        page = FetchResult(
-            url=link,
-            final_url=link,
-            status=200,
-            content=gzip.decompress(path.read_bytes()),
-            headers={"content-type": "text/html; charset=utf-8"},
-        )
-        out.append(page_article(entry, page, None))
+    for copy in range(copies):
+        for i, body in enumerate(bodies):
+            link = f"http://127.0.0.1/{copy}/{i}.html"
+            entry = Entry(f"{copy}-{i}", "http://127.0.0.1/feed.xml", "", link, None, summary="", content="")
+            headers = {"content-type": "text/html; charset=utf-8"}
+            out.append((entry, FetchResult(url=link, final_url=link, status=200, content=body, headers=headers)))
     return out
+
+
+def articles(pages: Path) -> list[Article]:
+    return [page_article(entry, page, None) for entry, page in fetched(pages)]
+
+
+def _cpu(who: int) -> float:
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
+def pool_pass(pages: Path, scorer: Scorer) -> None:
+    from multiprocessing import forkserver
+
+    from monitor.workers import WorkerPool
+
+    items = fetched(pages, COPIES)
+    kids, own = _cpu(resource.RUSAGE_CHILDREN), _cpu(resource.RUSAGE_SELF)
+    pool = WorkerPool(scorer, 2)
+    with ThreadPoolExecutor(4) as feeders:
+        done = list(feeders.map(lambda item: pool.analyse(item[0], item[1], None), items))
+    pool.close()
+    forkserver._forkserver._stop()  # type: ignore[attr-defined]  # reaped: its CPU and its workers' counted
+    kids, own = _cpu(resource.RUSAGE_CHILDREN) - kids, _cpu(resource.RUSAGE_SELF) - own
+    n = len(items)
+    lost = sum(1 for d in done if not isinstance(d, ProcessedEntry))
+    print(
+        f"pool of 2 workers, {n} articles ({lost} lost): workers + fork server {kids / n * 1000:.2f} ms/article, "
+        f"this process meanwhile {own / n * 1000:.2f} ms/article"
+    )
 
 
 def main() -> None:
@@ -59,9 +92,13 @@ def main() -> None:
     ap.add_argument("--pages", type=Path, default=PAGES)
     ap.add_argument("--seeds", type=Path, default=ROOT / "seeds")
     ap.add_argument("--repeat", type=int, default=8)
+    ap.add_argument("--pool", action="store_true", help="also the worker side of a poll (2 fresh workers)")
     args = ap.parse_args()
     arts = articles(args.pages)
-    scorer = pickle.loads(pickle.dumps(build_scorer(load_seeds(args.seeds))))
+    built = build_scorer(load_seeds(args.seeds))
+    if args.pool:  # first: a fresh process, as a poll's
+        pool_pass(args.pages, built)
+    scorer = pickle.loads(pickle.dumps(built))
     docs = [Document(id=a.entry.id, title=a.title, text=a.text, language=a.language) for a in arts]
     c0 = time.process_time()  # the first pass: each word met for the first time, as in a fresh worker
     done = [
