@@ -26,7 +26,6 @@ import gzip
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,28 +34,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus" / "pages" / "scrapinghub-aeb" / "html"
-if not CORPUS.is_dir():
-    CORPUS = Path("/work/shared/corpus/pages/scrapinghub-aeb/html")
-DOMAIN = ".bench.test"  # reserved TLD: never resolvable outside this benchmark
+from bench_pipeline import CORPUS, DOMAIN, ROOT, _loopback_names  # the same loopback set-up
+
 KINDS = ("page", "gzip", "304")
 WARMUP = 20
 
 # --- child side: the client, with *.bench.test resolved to 127.0.0.1 ------------------------------
-
-
-def _loopback_names() -> None:
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(host, bytes):
-            host = host.decode()
-        if isinstance(host, str) and host.lower().rstrip(".").endswith(DOMAIN):
-            host = "127.0.0.1"
-        return real(host, *args, **kwargs)
-
-    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
 
 
 def child(src: str, kind: str, urls_file: str, threads: int) -> dict[str, Any]:
