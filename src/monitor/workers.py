@@ -25,15 +25,18 @@ only a fetched page crosses to a worker, and a frozen ``ProcessedEntry`` comes b
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import multiprocessing
 import multiprocessing.forkserver
 import os
 import signal
+import sys
 import threading
 import time
 from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import spawn
 from pathlib import Path
 
 from .models import Article, Entry, Failure, FailureKind, FetchResult
@@ -53,6 +56,9 @@ log = logging.getLogger("monitor.workers")
 
 ATTEMPTS = 2  # a task whose worker died is submitted once more, to a fresh pool
 PARENT_CHECK = 0.5  # seconds between a worker's checks that its parent is still alive
+# the main script (and argv) for the fork server to import, read there by worker_main.py (not
+# imported here: importing it imports the script)
+MAIN_ENV = "MONITOR_FORKSERVER_MAIN"
 
 # --- inside a worker process -----------------------------------------------------------------
 
@@ -113,11 +119,20 @@ def _context() -> multiprocessing.context.BaseContext:
     once; each worker is a fork of it, so starting (and restarting) workers costs no imports
     (the scorer's word tables take ~0.5 s CPU to build per process)."""
     ctx = multiprocessing.get_context("forkserver")
-    # "__main__" too: a child re-imports the parent's main script (for `monitor`, the CLI and all
-    # it imports) unless the fork server already has; then each fork skips it.
-    # and the scorer's tables and trafilatura, loaded on first use elsewhere: once here, shared by every fork;
-    # extract_warm runs one extraction, so trafilatura's own first-page tables are built here too
-    ctx.set_forkserver_preload(["__main__", __name__, "monitor.score.warm", "trafilatura", "monitor.extract_warm"])
+    # The parent's main script first: a worker runs it (for `monitor`, the CLI and all it imports)
+    # unless the fork server already has; then each fork skips it. "__main__" alone does that only
+    # on Pythons with gh-126631 fixed; worker_main.py does it on the others (3.11), told the script
+    # here, in the environment the fork server inherits (set for good: a restarted server needs it).
+    main = spawn.get_preparation_data("main").get("init_main_from_path")
+    if main:
+        os.environ[MAIN_ENV] = json.dumps({"path": main, "argv": sys.argv})
+    else:  # none (python -c): not one inherited from the process that started this one
+        os.environ.pop(MAIN_ENV, None)
+    # then the scorer's tables and trafilatura, loaded on first use elsewhere: once here, shared by
+    # every fork; extract_warm runs one extraction, so trafilatura's first-page tables are built too
+    ctx.set_forkserver_preload(
+        ["__main__", "monitor.worker_main", __name__, "monitor.score.warm", "trafilatura", "monitor.extract_warm"]
+    )
     return ctx
 
 
