@@ -121,14 +121,8 @@ def _context() -> multiprocessing.context.BaseContext:
     ctx = multiprocessing.get_context("forkserver")
     # The parent's main script first: a worker runs it (for `monitor`, the CLI and all it imports)
     # unless the fork server already has; then each fork skips it. "__main__" alone does that only
-    # on Pythons with gh-126631 fixed; worker_main.py does it on the others (3.11), told the script
-    # here, in the environment the fork server inherits (set for good: a restarted server needs it).
-    main = spawn.get_preparation_data("main").get("init_main_from_path")
-    if main:
-        os.environ[MAIN_ENV] = json.dumps({"path": main, "argv": sys.argv})
-    else:  # none (python -c): not one inherited from the process that started this one
-        os.environ.pop(MAIN_ENV, None)
-    # then the scorer's tables and trafilatura, loaded on first use elsewhere: once here, shared by
+    # on Pythons with gh-126631 fixed; worker_main.py does it on the others (3.11, see there).
+    # Then the scorer's tables and trafilatura, loaded on first use elsewhere: once here, shared by
     # every fork; extract_warm runs one extraction, so trafilatura's first-page tables are built too
     ctx.set_forkserver_preload(
         ["__main__", "monitor.worker_main", __name__, "monitor.score.warm", "trafilatura", "monitor.extract_warm"]
@@ -138,18 +132,32 @@ def _context() -> multiprocessing.context.BaseContext:
 
 # --- in the polling process --------------------------------------------------------------------
 
+_STARTING = threading.Lock()  # MAIN_ENV is set for one start at a time
+
 
 def start_server() -> None:
-    """Start the fork server now, without waiting for it: its imports (trafilatura, the scorer's
-    tables: ~0.7 s CPU) then overlap the polling process's own start (building the scorer,
-    fetching the feeds) instead of holding up the first pages (measured: the first result came
-    ~1.9 s after the first page was submitted). A system that cannot start it is reported by
-    the pool on first use."""
+    """Start the fork server now (if it is not running), without waiting for it: its imports
+    (trafilatura, the scorer's tables: ~0.7 s CPU) then overlap the polling process's own start
+    (building the scorer, fetching the feeds) instead of holding up the first pages (measured:
+    the first result came ~1.9 s after the first page was submitted). A system that cannot start
+    it is reported by the pool on first use.
+
+    The main script and argv go to worker_main.py in the environment the server inherits, set only
+    while it starts: no other child (a notify command) inherits them (argv may hold a --db URL)."""
     _context()
-    try:
-        multiprocessing.forkserver.ensure_running()
-    except (OSError, ValueError) as exc:
-        log.debug("fork server not started early: %s", exc)
+    main = spawn.get_preparation_data("main").get("init_main_from_path")
+    with _STARTING:
+        saved = os.environ.pop(MAIN_ENV, None)
+        if main:
+            os.environ[MAIN_ENV] = json.dumps({"path": main, "argv": sys.argv})
+        try:
+            multiprocessing.forkserver.ensure_running()
+        except (OSError, ValueError) as exc:
+            log.debug("fork server not started early: %s", exc)
+        finally:
+            os.environ.pop(MAIN_ENV, None)
+            if saved is not None:
+                os.environ[MAIN_ENV] = saved
 
 
 class WorkerPool:
@@ -175,6 +183,7 @@ class WorkerPool:
             if self._closed:
                 raise RuntimeError("worker pool is closed")
             if self._executor is None:
+                start_server()  # (again, if it died) with the main script for it to preload
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.workers,
                     mp_context=_context(),
