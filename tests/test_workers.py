@@ -22,6 +22,7 @@ from httpserver import TestServer
 from monitor import app
 from monitor.config import load_seeds, load_settings
 from monitor.errors import ConfigError
+from monitor.launch import pools
 from monitor.models import Document, Entry, Failure, FailureKind, Score, default_workers
 from monitor.pipeline import ProcessedEntry, analyse_entry
 from monitor.score import Scorer, build_scorer
@@ -272,6 +273,61 @@ def test_workers_exit_when_the_polling_process_is_killed() -> None:
     finally:
         proc.kill()
         proc.communicate()  # waits and closes the pipes (unclosed pipes are warnings, i.e. errors)
+
+
+MAIN_SCRIPT = """
+import os
+import sys
+from pathlib import Path
+
+if __name__ == "__mp_main__":  # this script imported by a process of the pool: which one, seeing what argv
+    with open(Path(__file__).with_name("runs.txt"), "a") as out:
+        out.write(f"{os.getpid()} {os.getppid()} {sys.argv[1:] == ['seeds-arg']}\\n")
+
+if __name__ == "__main__":
+    from monitor.config import load_seeds
+    from monitor.score import build_scorer
+    from monitor.workers import WorkerPool
+
+    pool = WorkerPool(build_scorer(load_seeds(Path(os.environ["SEEDS"]))), 2)
+    print(os.getpid(), " ".join(map(str, pool.start())), flush=True)
+    pool.close()
+"""
+
+
+@pytest.mark.slow
+def test_the_main_script_is_imported_once_by_the_fork_server_not_by_each_worker(tmp_path: Path) -> None:
+    # Python 3.11's forkserver never preloads "__main__" (CPython gh-126631): each worker ran the
+    # script (for `monitor`, the whole CLI's imports) unless worker_main.py imports it first
+    script, runs = tmp_path / "main_script.py", tmp_path / "runs.txt"
+    script.write_text(MAIN_SCRIPT)
+    out = subprocess.run(
+        [sys.executable, str(script), "seeds-arg"],
+        env={**os.environ, "SEEDS": str(SEEDS)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    parent, *workers = map(int, out.stdout.split())
+    assert len(workers) == 2
+    imported = [line.split() for line in runs.read_text().splitlines()]
+    assert len(imported) == 1, imported  # once, in the fork server: a child of the script's process
+    ((pid, ppid, same_argv),) = imported
+    assert int(ppid) == parent and int(pid) not in workers
+    assert same_argv == "True"  # the script saw the parent's argv, as a worker running it would
+
+
+def test_the_console_script_starts_the_pool_server_first_for_polling_commands_only() -> None:
+    many_cores = (os.cpu_count() or 1) > 1
+    assert pools(["poll"]) is pools(["--db", "m.db", "backfill", "--since", "2024-01-01"]) is many_cores
+    assert not pools(["digest"]) and not pools(["run"]) and not pools(["--help"]) and not pools([])
+
+
+def test_the_console_script_runs_the_cli() -> None:
+    script = Path(sys.executable).with_name("monitor")  # installed from pyproject's [project.scripts]
+    out = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "poll" in out.stdout, out.stderr
 
 
 def _exists(pid: int) -> bool:

@@ -7,7 +7,8 @@ parsers and separate GILs. Fetching stays in the polling process (threads, per-h
 only a fetched page crosses to a worker, and a frozen ``ProcessedEntry`` comes back.
 
 * Workers are forks of a ``forkserver`` that has imported this module (never a ``fork`` of the
-  polling process, which runs feed threads), started on first use. They receive the parent's
+  polling process, which runs feed threads; pool_server.py), started by the console script for a
+  command that polls (launch.py), else by ``App.analyser`` or on first use. They receive the parent's
   lexical scorer once, at start (a pickled ``Scorer``), so every process scores with the very
   same profile and judgments. A scorer that is not the plain lexical one (the semantic backend
   holds a model) stays in the parent: workers then only extract, and the parent scores.
@@ -26,8 +27,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import multiprocessing
-import multiprocessing.forkserver
 import os
 import signal
 import threading
@@ -36,6 +35,7 @@ from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from . import pool_server
 from .models import Article, Entry, Failure, FailureKind, FetchResult
 from .pipeline import (
     ArticleFeatures,
@@ -108,33 +108,10 @@ def _pid() -> int:
     return os.getpid()
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    """The fork server (started by exec, so never a fork of our threads) imports this module
-    once; each worker is a fork of it, so starting (and restarting) workers costs no imports
-    (the scorer's word tables take ~0.5 s CPU to build per process)."""
-    ctx = multiprocessing.get_context("forkserver")
-    # "__main__" too: a child re-imports the parent's main script (for `monitor`, the CLI and all
-    # it imports) unless the fork server already has; then each fork skips it.
-    # and the scorer's tables and trafilatura, loaded on first use elsewhere: once here, shared by every fork;
-    # extract_warm runs one extraction, so trafilatura's own first-page tables are built here too
-    ctx.set_forkserver_preload(["__main__", __name__, "monitor.score.warm", "trafilatura", "monitor.extract_warm"])
-    return ctx
-
-
 # --- in the polling process --------------------------------------------------------------------
 
-
-def start_server() -> None:
-    """Start the fork server now, without waiting for it: its imports (trafilatura, the scorer's
-    tables: ~0.7 s CPU) then overlap the polling process's own start (building the scorer,
-    fetching the feeds) instead of holding up the first pages (measured: the first result came
-    ~1.9 s after the first page was submitted). A system that cannot start it is reported by
-    the pool on first use."""
-    _context()
-    try:
-        multiprocessing.forkserver.ensure_running()
-    except (OSError, ValueError) as exc:
-        log.debug("fork server not started early: %s", exc)
+_context = pool_server.context
+start_server = pool_server.start  # (app.py starts it before building the scorer)
 
 
 class WorkerPool:
@@ -160,6 +137,7 @@ class WorkerPool:
             if self._closed:
                 raise RuntimeError("worker pool is closed")
             if self._executor is None:
+                start_server()  # (again, if it died) with the main script for it to preload
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.workers,
                     mp_context=_context(),
