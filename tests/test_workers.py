@@ -22,7 +22,6 @@ from httpserver import TestServer
 from monitor import app
 from monitor.config import load_seeds, load_settings
 from monitor.errors import ConfigError
-from monitor.launch import pools
 from monitor.models import Document, Entry, Failure, FailureKind, Score, default_workers
 from monitor.pipeline import ProcessedEntry, analyse_entry
 from monitor.score import Scorer, build_scorer
@@ -316,12 +315,6 @@ def test_the_main_script_is_imported_once_by_the_fork_server_not_by_each_worker(
     ((pid, ppid, same_argv),) = imported
     assert int(ppid) == parent and int(pid) not in workers
     assert same_argv == "True"  # the script saw the parent's argv, as a worker running it would
-
-
-def test_the_console_script_starts_the_pool_server_first_for_polling_commands_only() -> None:
-    many_cores = (os.cpu_count() or 1) > 1
-    assert pools(["poll"]) is pools(["--db", "m.db", "backfill", "--since", "2024-01-01"]) is many_cores
-    assert not pools(["digest"]) and not pools(["run"]) and not pools(["--help"]) and not pools([])
 
 
 def test_the_console_script_runs_the_cli() -> None:

@@ -1,7 +1,6 @@
 """The worker pool's fork server (workers.py): what it preloads, and starting it.
 
-Standard library only, so that the console script (launch.py) can start it before importing
-the CLI: the server's imports (~0.5 s CPU) then overlap the polling process's own.
+Standard library only: what it starts is imported by the fork server, not here.
 """
 
 from __future__ import annotations
@@ -27,8 +26,8 @@ def context() -> multiprocessing.context.BaseContext:
     once; each worker is a fork of it, so starting (and restarting) workers costs no imports
     (the scorer's word tables take ~0.5 s CPU to build per process)."""
     ctx = multiprocessing.get_context("forkserver")
-    # The parent's main script first: a worker runs it (for `monitor`, launch.py, which imports
-    # nothing more) unless the fork server already has; then each fork skips it. "__main__" alone
+    # The parent's main script first: a worker runs it (for `monitor`, the CLI and all it imports)
+    # unless the fork server already has; then each fork skips it. "__main__" alone
     # does that only on Pythons with gh-126631 fixed; worker_main.py does it on the others (3.11).
     # Then the scorer's tables and trafilatura, loaded on first use elsewhere: once here, shared by
     # every fork; extract_warm runs one extraction, so trafilatura's first-page tables are built too

@@ -7,8 +7,8 @@ parsers and separate GILs. Fetching stays in the polling process (threads, per-h
 only a fetched page crosses to a worker, and a frozen ``ProcessedEntry`` comes back.
 
 * Workers are forks of a ``forkserver`` that has imported this module (never a ``fork`` of the
-  polling process, which runs feed threads; pool_server.py), started by the console script for a
-  command that polls (launch.py), else by ``App.analyser`` or on first use. They receive the parent's
+  polling process, which runs feed threads; pool_server.py), started by ``App.analyser`` (before
+  the scorer is built, so the two overlap) or on first use. They receive the parent's
   lexical scorer once, at start (a pickled ``Scorer``), so every process scores with the very
   same profile and judgments. A scorer that is not the plain lexical one (the semantic backend
   holds a model) stays in the parent: workers then only extract, and the parent scores.
