@@ -14,8 +14,9 @@ guard through). Measured, in one run:
     articles/s wall and CPU ms per article, worker processes' CPU included (RUSAGE_CHILDREN,
     after the pool is shut down and its workers reaped);
 (c) a re-poll of 1,000 feeds on 250 hosts all answering 304, default politeness;
-(d) the service's case (``--steady``): one process polls a warm-up set of feeds first (scorer
-    built, worker pool started), then the same pages as (b) on their own; only that second poll
+(d) the service's case (``--steady``): one process polls a warm-up set of feeds first (60 other
+    articles, from the stories corpus: scorer built, worker pool started), then the same pages as
+    (b) on their own; only that second poll
     is measured, its workers' CPU read from /proc. (b) minus (d) is what starting costs one
     ``monitor poll``; (d) is what each later tick of a running service costs per article.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import html
 import json
 import os
 import resource
@@ -43,6 +45,7 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "pages" / "scrapinghub-aeb" / "html
 if not CORPUS.is_dir():
     CORPUS = Path("/work/shared/corpus/pages/scrapinghub-aeb/html")
 SEEDS = ROOT / "seeds"
+STORIES = CORPUS.parent.parent.parent / "stories" / "ecbplus_dev.jsonl"  # the warm-up's news (d)
 DOMAIN = ".bench.test"  # reserved TLD: never resolvable outside this benchmark
 
 # --- child side: runs with *.bench.test resolved to 127.0.0.1 --------------------------------------
@@ -215,27 +218,24 @@ def _server() -> Any:
     return httpserver.TestServer()
 
 
-def serve_pages(
-    server: Any, hosts: int, copies: int, *, prefix: str = "h", pages: int | None = None
-) -> list[dict[str, object]]:
-    """Every corpus page (or the first `pages`) `copies` times, spread over `hosts` host names
-    ({prefix}000…); one feed per host."""
+def serve_pages(server: Any, hosts: int, copies: int) -> list[dict[str, object]]:
+    """Every corpus page `copies` times, spread over `hosts` host names; one feed per host."""
     from helpers import page_title, rss
 
     per_host: dict[int, list[dict[str, str]]] = {h: [] for h in range(hosts)}
-    files = sorted(CORPUS.glob("*.html.gz"))[:pages]
+    files = sorted(CORPUS.glob("*.html.gz"))
     for c in range(copies):
         for i, file in enumerate(files):
             h = (i * copies + c) % hosts
             body = gzip.decompress(file.read_bytes())
-            path = f"/{prefix}{h:03d}/p/{i}-{c}.html"
+            path = f"/h{h:03d}/p/{i}-{c}.html"
             server.add(path, body, content_type="text/html; charset=utf-8")
-            per_host[h].append({"title": page_title(body), "link": _url(server, h, path, prefix)})
+            per_host[h].append({"title": page_title(body), "link": _url(server, h, path)})
     feeds: list[dict[str, object]] = []
     for h, items in per_host.items():
-        feed = f"/{prefix}{h:03d}/feed.xml"
-        server.add(feed, rss(items, title=f"host {prefix}{h}"), content_type="application/rss+xml")
-        feeds.append({"url": _url(server, h, feed, prefix), "name": f"host {prefix}{h}"})
+        feed = f"/h{h:03d}/feed.xml"
+        server.add(feed, rss(items, title=f"host {h}"), content_type="application/rss+xml")
+        feeds.append({"url": _url(server, h, feed), "name": f"host {h}"})
     return feeds
 
 
@@ -243,11 +243,34 @@ def _url(server: Any, host: int, path: str, prefix: str = "h") -> str:
     return f"http://{prefix}{host:03d}{DOMAIN}:{server.port}{path}"
 
 
+def serve_warmup(server: Any, hosts: int, pages: int) -> list[dict[str, object]]:
+    """Other news than the measured pages (ECB+ articles of the stories corpus, as plain HTML), so
+    the warm-up poll warms the process, not the measured pages' own words."""
+    from helpers import rss
+
+    lines = STORIES.read_text(encoding="utf-8").splitlines()[:pages]
+    per_host: dict[int, list[dict[str, str]]] = {h: [] for h in range(hosts)}
+    for i, line in enumerate(lines):
+        story = json.loads(line)
+        title, paras = html.escape(story["title"]), story["text"].split("\n")
+        body = "".join(f"<p>{html.escape(p)}</p>" for p in paras if p.strip())
+        page = f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>{body}</article></body></html>"
+        path = f"/w{i % hosts:03d}/p/{i}.html"
+        server.add(path, page.encode("utf-8"), content_type="text/html; charset=utf-8")
+        per_host[i % hosts].append({"title": story["title"], "link": _url(server, i % hosts, path, "w")})
+    feeds: list[dict[str, object]] = []
+    for h, items in per_host.items():
+        feed = f"/w{h:03d}/feed.xml"
+        server.add(feed, rss(items, title=f"host w{h}"), content_type="application/rss+xml")
+        feeds.append({"url": _url(server, h, feed, "w"), "name": f"host w{h}"})
+    return feeds
+
+
 def bench_steady(hosts: int, copies: int, workers: int | None) -> dict[str, Any]:
-    """(d): 60 pages on 20 warm-up hosts first, then the pages of (b), measured, in one process."""
+    """(d): 60 other articles on 20 warm-up hosts first, then the pages of (b), measured, in one process."""
     with tempfile.TemporaryDirectory() as tmp, _server() as server:
         d = Path(tmp)
-        feeds = serve_pages(server, hosts, copies) + serve_pages(server, 20, 1, prefix="w", pages=60)
+        feeds = serve_pages(server, hosts, copies) + serve_warmup(server, 20, 60)
         _write_feeds(d / "feeds.yaml", feeds, {"host_spacing": 0}, workers)
         return _child("steady", str(d / "feeds.yaml"), str(d / "m.db"))
 
