@@ -113,7 +113,10 @@ def test_read_search_open_judge_and_see_feed_health(browser: Any, site: tuple[st
 
     box = d.find_element(By.CSS_SELECTOR, "header input[name=q]")
     box.send_keys("Traoré North Korea")
+    digest_page = d.find_element(By.TAG_NAME, "main")
     box.submit()
+    # submit() may return before the results page replaces this one (seen on a loaded machine)
+    WebDriverWait(d, 60).until(expected_conditions.staleness_of(digest_page))
     found = d.find_elements(By.CSS_SELECTOR, ".match h2 a")
     assert [a.text for a in found] == [title]  # the search narrowed three matches to one
     d.find_element(By.LINK_TEXT, "Matches").click()
