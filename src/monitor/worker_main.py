@@ -7,7 +7,7 @@ the fix of CPython gh-126631: forkserver.py asks for a ``main_path`` key that sp
 ``init_main_from_path``) it never does, so every worker ran it again. For the ``monitor`` console
 script that is ``from monitor.cli import main``: the CLI and all it imports, ~70 ms CPU per worker
 (measured), on each worker's way to its first page. The parent names the script and its argv in
-``MAIN_ENV`` (workers._context); this module, preloaded first, imports it as the fixed stdlib
+``MAIN_ENV`` (workers.start_server); this module, preloaded first, imports it as the fixed stdlib
 does. Nothing else imports it (importing it imports the script named there).
 """
 
