@@ -11,6 +11,8 @@ from functools import lru_cache
 
 import snowballstemmer
 
+from ..wordfreq_en import english, frequency
+
 # words with inner apostrophes, dots, hyphens or commas kept together ("U.S.", "6.1", "1,200"),
 # and clock times ("06:00")
 WORD_RE = re.compile(r"[^\W_]+(?:[.,'’\-][^\W_]+|(?<=\d):\d+)*", re.UNICODE)
@@ -149,22 +151,7 @@ def word_frequency(word: str, lang: str = "en") -> float:
         from wordfreq import word_frequency as wordfreq_frequency
 
         return float(wordfreq_frequency(word, lang))
-    freq = _english().get(word)
-    if freq is None:
-        return 0.0  # wordfreq: a token not in its list gets the minimum
-    # wordfreq's _word_frequency for one token: 1 / (sum of 1 / f), at least the minimum (0.0),
-    # rounded to three significant digits
-    unrounded = max(1.0 / (0.0 + 1.0 / freq), 0.0)
-    if unrounded == 0.0:
-        return 0.0
-    return round(unrounded, math.floor(-math.log(unrounded, 10)) + 3)
-
-
-@lru_cache(maxsize=1)
-def _english() -> dict[str, float]:
-    from wordfreq import get_frequency_dict
-
-    return get_frequency_dict("en", "best")  # the dict word_frequency reads (cached by wordfreq)
+    return frequency((english().get(word),), 0.0)  # wordfreq's default minimum: 0.0
 
 
 _DATE_WORDS = frozenset(

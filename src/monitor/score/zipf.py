@@ -41,6 +41,8 @@ from functools import lru_cache
 from itertools import repeat
 from pathlib import Path
 
+from ..wordfreq_en import english, frequency
+
 # lower-case Latin letters wordfreq's English preprocessing leaves as they are (NFKC and case
 # folding are the identity on them: no ß, no ligatures, no dotless i)
 _LATIN = "".join(
@@ -94,7 +96,7 @@ def preload() -> None:
     then answers every word (``share_wordfreq``), and wordfreq's tokenizer for the words it alone
     answers."""
     share_wordfreq()
-    _wordfreq_dict()
+    english()
     from wordfreq import zipf_frequency
 
     zipf_frequency("warm", "en")
@@ -139,23 +141,11 @@ def expect_many() -> None:
     share_wordfreq()
 
 
-def _wordfreq_dict() -> Mapping[str, float]:
-    """wordfreq's dict for English, the very object its zipf_frequency reads: its cache is keyed
-    by the arguments as given, and _word_frequency gives ``(lang, wordlist)`` positionally. Held
-    here once fetched (fetching it costs a lookup half as long again as the word's own)."""
-    if not _FREQS:
-        from wordfreq import get_frequency_dict
-
-        _FREQS.append(get_frequency_dict("en", "best"))
-    return _FREQS[0]
-
-
-_FREQS: list[Mapping[str, float]] = []
 _OF_FREQ: dict[float, float] = {}  # a frequency of wordfreq's dict -> its Zipf value (one per bucket)
 
 
 def _shared_zipf(word: str) -> float:
-    freqs = _FREQS[0] if _FREQS else _wordfreq_dict()
+    freqs = english()
     if " " in word:
         return _zipf_of([freqs.get(w) for w in word.split(" ")])
     f = freqs.get(word)
@@ -190,18 +180,10 @@ def _cb_to_freq(b: int) -> float:
 
 
 def _zipf_of(freqs: Iterable[float | None]) -> float:
-    """wordfreq's _word_frequency then zipf_frequency for tokens of these frequencies (the values
-    of wordfreq's dict; None: a token not in the table), the same operations in the same order."""
-    one_over_result = 0.0
-    for f in freqs:
-        if f is None:
-            return _FLOOR  # a missing token: the floor, unrounded
-        one_over_result += 1.0 / f
-    if one_over_result == 0.0:
-        return _FLOOR  # no token
-    unrounded = max(1.0 / one_over_result, _MINIMUM)
-    leading_zeroes = math.floor(-math.log(unrounded, 10))
-    return _to_zipf(round(unrounded, leading_zeroes + 3))
+    """wordfreq's zipf_frequency for tokens of these frequencies (the values of wordfreq's dict;
+    None: a token not in the table): its _word_frequency (wordfreq_en.frequency) with the floor
+    zipf_frequency passes, then the Zipf value, rounded as it rounds."""
+    return _to_zipf(frequency(freqs, _MINIMUM))
 
 
 def _to_zipf(freq: float) -> float:
