@@ -409,12 +409,13 @@ def test_the_plan_of_a_poll_that_lost_entries_keeps_the_old_validators() -> None
 
 
 def test_without_process_support_pages_are_extracted_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    from monitor import workers
+    import multiprocessing.forkserver
 
-    def no_semaphores(*args: object, **kwargs: object) -> None:
-        raise OSError(38, "Function not implemented")  # sem_open without /dev/shm, e.g.
+    def no_processes(*args: object, **kwargs: object) -> None:
+        raise OSError(38, "Function not implemented")  # e.g. a sandbox without fork or AF_UNIX
 
-    monkeypatch.setattr(workers, "ProcessPoolExecutor", no_semaphores)
+    # where every worker start asks the fork server for a process
+    monkeypatch.setattr(multiprocessing.forkserver, "connect_to_new_process", no_processes)
     scorer = build_scorer(load_seeds(SEEDS))
     pool = WorkerPool(scorer, 2)
     try:

@@ -8,37 +8,44 @@ only a fetched page crosses to a worker, and a frozen ``ProcessedEntry`` comes b
 
 * Workers are forks of a ``forkserver`` that has imported this module (never a ``fork`` of the
   polling process, which runs feed threads), started by ``App.analyser`` (before
-  the scorer is built, so the two overlap) or on first use. They receive the parent's
+  the scorer is built, so the two overlap) or when the pool starts its workers. They receive the parent's
   lexical scorer once, at start (a pickled ``Scorer``), so every process scores with the very
   same profile and judgments. A scorer that is not the plain lexical one (the semantic backend
   holds a model) stays in the parent: workers then only extract, and the parent scores.
 * Entries without a page (feed-only, fetch failed) are analysed in the parent: no lxml, no IPC.
-* A worker that dies (a segfault in lxml, the OOM killer, SIGKILL) breaks the whole executor:
-  every task in flight fails with ``BrokenProcessPool``. The pool is rebuilt once per breakage and
-  each of those tasks is submitted again; an entry whose retry also breaks comes back as a
-  ``Failure`` (kind ``worker``), which the pipeline does not store, and the plan keeps the feed's
-  old validators (``plan.entries_lost``), so the next poll processes it again. Nothing is lost,
-  and a page that kills workers every time costs one feed its backoff.
+* Each worker has its own pipe; a feed thread takes a free worker, sends it the page and waits
+  for the answer itself (no manager or feeder thread in this process: they cost ~0.5 ms CPU per
+  article here, measured). A worker that dies (a segfault in lxml, the OOM killer, SIGKILL) is seen
+  by the one thread waiting on its pipe: that thread starts a replacement and sends the entry
+  once more; an entry whose retry also kills its worker comes back as a ``Failure`` (kind
+  ``worker``), which the pipeline does not store, and the plan keeps the feed's old validators
+  (``plan.entries_lost``), so the next poll processes it again. Nothing is lost, and a page that
+  kills workers every time costs one feed its backoff. The other workers carry on meanwhile.
+* The workers are started as soon as the pool exists (``App.analyser`` creates it before the
+  poll fetches its feeds), in a thread of their own, so the first pages do not wait for forks.
 * A worker exits by itself when its parent is gone (even after SIGKILL of the parent), and
   ignores SIGINT: Ctrl-C is the parent's to handle, which then shuts the pool down.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
 import multiprocessing
 import multiprocessing.forkserver
 import os
+import pickle
+import queue
 import signal
 import sys
 import threading
 import time
-from concurrent.futures import CancelledError, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import spawn
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from .models import Article, Entry, Failure, FailureKind, FetchResult
 from .pipeline import (
@@ -55,8 +62,10 @@ from .score import Scorer
 
 log = logging.getLogger("monitor.workers")
 
-ATTEMPTS = 2  # a task whose worker died is submitted once more, to a fresh pool
+ATTEMPTS = 2  # a task whose worker died is sent once more, to a fresh worker
 PARENT_CHECK = 0.5  # seconds between a worker's checks that its parent is still alive
+CLOSE_WAIT = 10.0  # seconds close() lets running tasks finish before it kills their workers
+PROTOCOL = pickle.HIGHEST_PROTOCOL  # both ends are the same Python
 
 # --- inside a worker process -----------------------------------------------------------------
 
@@ -108,8 +117,29 @@ def _work(
     return with_features(score_article(article, _scorer), features)
 
 
-def _pid() -> int:
-    return os.getpid()
+class _Raised:
+    """An exception raised by ``_work``, carried to the caller (which raises it) in a reply."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _serve(conn: Connection, payload: bytes | None, poller: int) -> None:
+    """A worker's life: answer tasks on its pipe until the pool closes it (or the parent dies)."""
+    _init(None if payload is None else pickle.loads(payload), poller)
+    while True:
+        try:
+            entry, page, why_not = pickle.loads(conn.recv_bytes())
+        except EOFError:
+            return
+        try:
+            reply = pickle.dumps(_work(entry, page, why_not), PROTOCOL)
+        except Exception as exc:  # the caller raises it, as a call in its own process would
+            try:
+                reply = pickle.dumps(_Raised(exc), PROTOCOL)
+            except Exception:  # (an exception that does not pickle)
+                reply = pickle.dumps(_Raised(RuntimeError(repr(exc))), PROTOCOL)
+        conn.send_bytes(reply)
 
 
 # --- in the polling process --------------------------------------------------------------------
@@ -119,7 +149,7 @@ def _pid() -> int:
 MAIN_ENV = "MONITOR_FORKSERVER_MAIN"
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> multiprocessing.context.ForkServerContext:
     """The fork server (started by exec, so never a fork of our threads) imports monitor.workers
     once; each worker is a fork of it, so starting (and restarting) workers costs no imports
     (the scorer's word tables take ~0.5 s CPU to build per process)."""
@@ -170,8 +200,19 @@ def start_server() -> None:
                 os.environ[MAIN_ENV] = saved
 
 
+class _Worker:
+    """A worker process and this process's end of its pipe, used by one thread at a time: the one
+    that took it from the pool's free queue."""
+
+    __slots__ = ("process", "conn", "pid")
+
+    def __init__(self, process: multiprocessing.process.BaseProcess, conn: Connection) -> None:
+        self.process, self.conn = process, conn
+        self.pid = int(process.pid or 0)
+
+
 class WorkerPool:
-    """A process pool for one ``monitor poll`` or one service run; thread-safe.
+    """The worker processes of one ``monitor poll`` or one service run; thread-safe.
 
     ``analyse`` has the pipeline's Analyser signature (pass it to ``run_feed``, ``process_entry``).
     """
@@ -179,101 +220,178 @@ class WorkerPool:
     def __init__(self, scorer: ScorerLike, workers: int) -> None:
         self.scorer = scorer
         self.workers = max(1, workers)
-        # only the plain lexical scorer is shipped to workers (the semantic one holds a model)
-        self._payload = scorer if type(scorer) is Scorer else None
+        # only the plain lexical scorer is shipped to workers (the semantic one holds a model);
+        # pickled once for them all
+        self._payload = pickle.dumps(scorer, PROTOCOL) if type(scorer) is Scorer else None
         self._lock = threading.Lock()
-        self._executor: ProcessPoolExecutor | None = None
-        self._generation = 0
+        self._changed = threading.Condition(self._lock)  # a worker stopped (close waits for them all)
+        # the workers not in use; None once the pool is closed or unavailable (each taker puts it
+        # back, for the next waiting thread)
+        self._free: queue.SimpleQueue[_Worker | None] = queue.SimpleQueue()
+        self._live: dict[int, _Worker] = {}  # pid → every started worker, in use or not
+        self._slots = 0  # workers started or starting: at most self.workers
         self._closed = False
-        self.rebuilds = 0  # how often a dead worker broke the pool (tests, logs)
+        self.rebuilds = 0  # how often a dead worker was replaced (tests, logs)
         self.unavailable: str | None = None  # why this system cannot run workers (then: in-process)
+        self._starter = threading.Thread(target=self._fill, name="worker-start", daemon=True)
+        self._starter.start()
 
-    def _current(self) -> tuple[ProcessPoolExecutor, int]:
+    def _fill(self) -> None:
+        """Start the workers, each free for a task as soon as it runs (the fork server may still be
+        importing what they need: the feed threads fetch meanwhile)."""
+        start_server()  # (again, if it died) with the main script for it to preload
+        while True:
+            with self._lock:
+                if self._closed or self.unavailable or self._slots >= self.workers:
+                    return
+                self._slots += 1
+            worker = self._spawn()
+            if worker is None:
+                return
+            self._put(worker)
+
+    def _spawn(self) -> _Worker | None:
+        """A new worker in a slot already counted; None if the pool closed or this system cannot
+        start one (then the pool is unavailable: pages are extracted in this process)."""
+        try:
+            ours, theirs = multiprocessing.Pipe()
+            try:
+                process = _context().Process(
+                    target=_serve, args=(theirs, self._payload, os.getpid()), name="monitor-worker", daemon=True
+                )
+                process.start()
+            except BaseException:
+                ours.close()
+                raise
+            finally:
+                theirs.close()  # only the worker holds its end: its death is an end of file here
+        except (OSError, ValueError) as exc:
+            with self._lock:
+                self._slots -= 1
+            self._give_up(exc)
+            return None
+        worker = _Worker(process, ours)
+        with self._lock:
+            if not self._closed:
+                self._live[worker.pid] = worker
+                return worker
+        self._stop([worker])
+        return None
+
+    def _take(self) -> _Worker | None:
+        """A free worker (waiting for one); None once the pool is closed or unavailable."""
+        worker = self._free.get()
+        if worker is None:
+            self._free.put(None)  # for the next waiting thread
+        return worker
+
+    def _put(self, worker: _Worker) -> None:
+        """Give a worker back (stopped instead, once the pool is closed)."""
+        with self._lock:
+            if not self._closed:
+                self._free.put(worker)
+                return
+        self._stop([worker])
+
+    def _stop(self, workers: list[_Worker], wait: float = CLOSE_WAIT) -> None:
+        """End these workers, which no thread is using: a closed pipe ends a worker's loop."""
+        for worker in workers:
+            worker.conn.close()
+        for worker in workers:
+            worker.process.join(wait)
+            if worker.process.exitcode is None:
+                worker.process.kill()
+                worker.process.join()
+            worker.process.close()
+            with self._changed:
+                self._live.pop(worker.pid, None)
+                self._changed.notify_all()
+
+    def _replace(self, dead: _Worker) -> _Worker | None:
+        """A fresh worker in a dead one's slot, for the retry; None if the pool closed or none
+        can start."""
+        self._stop([dead], wait=1.0)  # (its pipe's end of file said it is gone, or going)
         with self._lock:
             if self._closed:
-                raise RuntimeError("worker pool is closed")
-            if self._executor is None:
-                start_server()  # (again, if it died) with the main script for it to preload
-                self._executor = ProcessPoolExecutor(
-                    max_workers=self.workers,
-                    mp_context=_context(),
-                    initializer=_init,
-                    initargs=(self._payload, os.getpid()),
-                )
-            return self._executor, self._generation
-
-    def _rebuild(self, generation: int) -> None:
-        """Replace a broken executor, once however many tasks saw it break."""
-        with self._lock:
-            if generation != self._generation or self._executor is None:
-                return
-            old, self._executor = self._executor, None
-            self._generation += 1
+                return None
             self.rebuilds += 1
-        old.shutdown(wait=False, cancel_futures=True)
+        start_server()  # (again, if it died too)
+        return self._spawn()
 
     def start(self) -> list[int]:
-        """Start every worker now and return their pids (otherwise they start on first use)."""
-        executor, _ = self._current()
-        for future in [executor.submit(_pid) for _ in range(self.workers)]:
-            future.result()
+        """Wait until every worker has started; their pids."""
+        self._starter.join()
         return self.pids()
 
     def pids(self) -> list[int]:
-        """The pids of the current worker processes (none before first use)."""
+        """The pids of the current worker processes."""
         with self._lock:
-            executor = self._executor
-        # _processes is the executor's own pid → Process map; there is no public accessor
-        processes = getattr(executor, "_processes", None) or {}
-        return sorted(processes)
+            return sorted(self._live)
 
     def analyse(self, entry: Entry, page: FetchResult | None, why_not: str | None) -> ProcessedEntry | Failure:
         if page is None or self.unavailable:  # no parser involved: cheaper here than a round trip
             return analyse_entry(entry, page, why_not, self.scorer)  # (extract.py's lock guards lxml)
-        error = "worker pool stopped"
+        task = pickle.dumps((entry, page, why_not), PROTOCOL)
+        worker, error, died = self._take(), "worker pool stopped", False
         for _attempt in range(ATTEMPTS):
-            try:
-                executor, generation = self._current()
-                future = executor.submit(_work, entry, page, why_not)
-            except (OSError, ValueError) as exc:  # this system cannot run worker processes
-                self._give_up(exc)
-                return analyse_entry(entry, page, why_not, self.scorer)
-            except BrokenProcessPool:
-                error = self._broken(entry, generation)
-                continue
-            except RuntimeError:
-                if not self._closed:
-                    raise
-                break  # the service is stopping
-            try:
-                done = future.result()
-            except BrokenProcessPool:
-                error = self._broken(entry, generation)
-                continue
-            except CancelledError:  # closed while queued (the service is stopping)
+            if worker is None:
                 break
-            if isinstance(done, ProcessedEntry):
-                return done
-            return with_features(score_article(done[0], self.scorer), done[1])
+            try:
+                worker.conn.send_bytes(task)
+                reply = worker.conn.recv_bytes()
+            except (EOFError, OSError):  # the worker died (no other process holds its pipe)
+                error, died = f"a worker process died while extracting {entry.link}", True
+                log.warning("%s; starting another", error)
+                worker = self._replace(worker)
+                continue
+            self._put(worker)
+            return self._answer(pickle.loads(reply))
+        if worker is not None:  # the replacement of a worker that the retry killed too
+            self._put(worker)
+        if not died and not self._closed and self.unavailable:  # no worker could start
+            return analyse_entry(entry, page, why_not, self.scorer)
         return Failure(FailureKind.WORKER, error)
 
-    def _broken(self, entry: Entry, generation: int) -> str:
-        error = f"a worker process died while extracting {entry.link}"
-        log.warning("%s; restarting the worker pool", error)
-        self._rebuild(generation)
-        return error
+    def _answer(self, done: Any) -> ProcessedEntry | Failure:
+        if isinstance(done, ProcessedEntry):
+            return done
+        if isinstance(done, _Raised):
+            raise done.exc
+        article, features = done  # the parent scores (see the module docstring)
+        return with_features(score_article(article, self.scorer), features)
 
     def _give_up(self, exc: BaseException) -> None:
         with self._lock:
             if self.unavailable:
                 return
             self.unavailable = f"{type(exc).__name__}: {exc}"
+            self._free.put(None)  # callers waiting for a worker analyse in this process
         log.error("worker processes unavailable (%s): extracting in this process", self.unavailable)
 
     def close(self) -> None:
-        """Stop the workers: queued tasks are cancelled, a running one is let finish."""
+        """Stop the workers: callers waiting for one get a Failure at once, a running task is let
+        finish (for up to CLOSE_WAIT seconds; then its worker is killed)."""
         with self._lock:
             self._closed = True
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+            idle = []
+            while True:
+                try:
+                    worker = self._free.get_nowait()
+                except queue.Empty:
+                    break
+                if worker is not None:
+                    idle.append(worker)
+            self._free.put(None)
+        self._stop(idle)
+        self._starter.join(CLOSE_WAIT)
+        for kill in (False, True):
+            with self._changed:
+                if self._changed.wait_for(lambda: not self._live, CLOSE_WAIT):
+                    return
+                busy = list(self._live.values())
+            if kill:
+                log.warning("worker pool: %d workers did not stop in time", len(busy))
+                return
+            for worker in busy:  # its caller sees it die, and returns a Failure
+                with contextlib.suppress(ValueError):  # (unless it just stopped it: closed)
+                    worker.process.kill()
