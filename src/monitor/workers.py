@@ -39,11 +39,12 @@ import os
 import pickle
 import queue
 import signal
+import socket
+import struct
 import sys
 import threading
 import time
 from multiprocessing import spawn
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -124,12 +125,12 @@ class _Raised:
         self.exc = exc
 
 
-def _serve(conn: Connection, payload: bytes | None, poller: int) -> None:
+def _serve(conn: socket.socket, payload: bytes | None, poller: int) -> None:
     """A worker's life: answer tasks on its pipe until the pool closes it (or the parent dies)."""
     _init(None if payload is None else pickle.loads(payload), poller)
     while True:
         try:
-            entry, page, why_not = pickle.loads(conn.recv_bytes())
+            entry, page, why_not = pickle.loads(_receive(conn))
         except EOFError:
             return
         try:
@@ -139,7 +140,33 @@ def _serve(conn: Connection, payload: bytes | None, poller: int) -> None:
                 reply = pickle.dumps(_Raised(exc), PROTOCOL)
             except Exception:  # (an exception that does not pickle)
                 reply = pickle.dumps(_Raised(RuntimeError(repr(exc))), PROTOCOL)
-        conn.send_bytes(reply)
+        _send(conn, reply)
+
+
+# One message: its length, then the pickle. Written in one call (unlike Connection.send_bytes,
+# which writes a message over 16 kB as two: the reader then wakes up twice) and read straight
+# into one buffer.
+_LENGTH = struct.Struct("!Q")
+
+
+def _send(conn: socket.socket, message: bytes) -> None:
+    conn.sendall(_LENGTH.pack(len(message)) + message)
+
+
+def _receive(conn: socket.socket) -> bytearray:
+    """The next message; EOFError when the other end is closed (its process gone)."""
+    head = conn.recv(_LENGTH.size, socket.MSG_WAITALL)
+    if len(head) < _LENGTH.size:
+        raise EOFError
+    (size,) = _LENGTH.unpack(head)
+    message = bytearray(size)
+    view, got = memoryview(message), 0
+    while got < size:  # one call, unless a signal interrupts it
+        n = conn.recv_into(view[got:], size - got, socket.MSG_WAITALL)
+        if n == 0:
+            raise EOFError
+        got += n
+    return message
 
 
 # --- in the polling process --------------------------------------------------------------------
@@ -206,7 +233,7 @@ class _Worker:
 
     __slots__ = ("process", "conn", "pid")
 
-    def __init__(self, process: multiprocessing.process.BaseProcess, conn: Connection) -> None:
+    def __init__(self, process: multiprocessing.process.BaseProcess, conn: socket.socket) -> None:
         self.process, self.conn = process, conn
         self.pid = int(process.pid or 0)
 
@@ -254,7 +281,7 @@ class WorkerPool:
         """A new worker in a slot already counted; None if the pool closed or this system cannot
         start one (then the pool is unavailable: pages are extracted in this process)."""
         try:
-            ours, theirs = multiprocessing.Pipe()
+            ours, theirs = socket.socketpair()
             try:
                 process = _context().Process(
                     target=_serve, args=(theirs, self._payload, os.getpid()), name="monitor-worker", daemon=True
@@ -337,8 +364,8 @@ class WorkerPool:
             if worker is None:
                 break
             try:
-                worker.conn.send_bytes(task)
-                reply = worker.conn.recv_bytes()
+                _send(worker.conn, task)
+                reply = _receive(worker.conn)
             except (EOFError, OSError):  # the worker died (no other process holds its pipe)
                 error, died = f"a worker process died while extracting {entry.link}", True
                 log.warning("%s; starting another", error)
