@@ -214,10 +214,14 @@ def start_server() -> None:
     it is reported by the pool on first use.
 
     The main script and argv go to worker_main.py in the environment the server inherits, set only
-    while it starts: no other child (a notify command) inherits them (argv may hold a --db URL)."""
+    while it starts: no other child (a notify command) inherits them (argv may hold a --db URL).
+    A running server is left alone, and so is the environment (feed threads may be reading it)."""
     _context()
-    main = spawn.get_preparation_data("main").get("init_main_from_path")
     with _STARTING:
+        running = getattr(multiprocessing.forkserver._forkserver, "_forkserver_pid", None)
+        if running is not None and _alive(running):
+            return
+        main = spawn.get_preparation_data("main").get("init_main_from_path")
         saved = os.environ.pop(MAIN_ENV, None)
         if main:
             os.environ[MAIN_ENV] = json.dumps({"path": main, "argv": sys.argv})
@@ -232,7 +236,7 @@ def start_server() -> None:
 
 
 class _Worker:
-    """A worker process and this process's end of its pipe, used by one thread at a time: the one
+    """A worker process and this process's end of its socket pair, used by one thread at a time: the one
     that took it from the pool's free queue."""
 
     __slots__ = ("process", "conn", "pid")
