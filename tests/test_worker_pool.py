@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from helpers import SEEDS, corpus_pages, page_title
 from monitor.config import load_seeds
 from monitor.models import Entry, Failure, FailureKind, FetchResult
@@ -134,5 +136,32 @@ def test_workers_start_when_the_pool_is_created() -> None:
         while time.monotonic() < deadline and len(pool.pids()) < 2:
             time.sleep(0.01)
         assert len(pool.pids()) == 2  # before any task: the first pages need not wait for forks
+    finally:
+        pool.close()
+
+
+def test_a_caller_interrupted_mid_task_does_not_cost_the_pool_its_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor import workers
+
+    scorer = build_scorer(load_seeds(SEEDS))
+    pool = WorkerPool(scorer, 1)
+    try:
+        key, body = corpus_pages()[7]
+        entry = Entry("e", "http://127.0.0.1/f", page_title(body), f"http://127.0.0.1/{key}", None, "", "")
+        old = pool.start()
+
+        def interrupted(conn: object) -> bytearray:
+            raise KeyboardInterrupt  # as Ctrl-C in `monitor backfill`, whose main thread analyses
+
+        monkeypatch.setattr(workers, "_receive", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            pool.analyse(entry, _page(entry, body), None)
+        monkeypatch.undo()
+        done: list[Any] = []
+        caller = threading.Thread(target=lambda: done.append(pool.analyse(entry, _page(entry, body), None)))
+        caller.start()
+        caller.join(timeout=60)  # the one worker's slot was refilled: no wait forever
+        assert done == [analyse_entry(entry, _page(entry, body), None, scorer)]
+        assert len(pool.pids()) == 1 and pool.pids() != old
     finally:
         pool.close()

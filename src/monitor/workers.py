@@ -353,6 +353,18 @@ class WorkerPool:
         start_server()  # (again, if it died too)
         return self._spawn()
 
+    def _discard(self, worker: _Worker) -> None:
+        """Drop a worker whose caller was interrupted mid-conversation: its socket is closed (it exits
+        after its task) and another worker takes its slot, started in a thread (this one is leaving)."""
+        worker.conn.close()
+
+        def refill() -> None:
+            fresh = self._replace(worker)
+            if fresh is not None:
+                self._put(fresh)
+
+        threading.Thread(target=refill, name="worker-start", daemon=True).start()
+
     def start(self) -> list[int]:
         """Wait until every worker has started; their pids."""
         self._starter.join()
@@ -379,6 +391,9 @@ class WorkerPool:
                 log.warning("%s; starting another", error)
                 worker = self._replace(worker)
                 continue
+            except BaseException:  # (KeyboardInterrupt in `monitor backfill`'s main thread)
+                self._discard(worker)
+                raise
             self._put(worker)
             return self._answer(pickle.loads(reply))
         if worker is not None:  # the replacement of a worker that the retry killed too
