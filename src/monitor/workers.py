@@ -159,18 +159,19 @@ def _send(conn: socket.socket, message: bytes) -> None:
 
 def _receive(conn: socket.socket) -> bytearray:
     """The next message; EOFError when the other end is closed (its process gone)."""
-    head = conn.recv(_LENGTH.size, socket.MSG_WAITALL)
-    if len(head) < _LENGTH.size:
-        raise EOFError
-    (size,) = _LENGTH.unpack(head)
-    message = bytearray(size)
-    view, got = memoryview(message), 0
+    (size,) = _LENGTH.unpack(_read(conn, _LENGTH.size))
+    return _read(conn, size)
+
+
+def _read(conn: socket.socket, size: int) -> bytearray:
+    data = bytearray(size)
+    view, got = memoryview(data), 0
     while got < size:  # one call, unless a signal interrupts it
         n = conn.recv_into(view[got:], size - got, socket.MSG_WAITALL)
         if n == 0:
             raise EOFError
         got += n
-    return message
+    return data
 
 
 # --- in the polling process --------------------------------------------------------------------
