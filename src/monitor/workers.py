@@ -80,9 +80,11 @@ def _init(scorer: ScorerLike | None, poller: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
-        # An orphan would wait on its task queue forever, and keep the fork server alive too
-        # (every worker holds the server's "alive" pipe). The polling process is not our parent
-        # (the fork server is), so ask whether it still exists.
+        # An orphan would wait for a task forever, and keep the fork server alive too (every
+        # worker holds the server's "alive" pipe). Its socket's end of file says so when the
+        # parent's end is closed, unless a child of the parent inherited that end (a plain
+        # os.fork elsewhere): so also ask whether the polling process still exists (it is not our
+        # parent: the fork server is).
         while _alive(poller):
             time.sleep(PARENT_CHECK)
         os._exit(1)
@@ -127,7 +129,7 @@ class _Raised:
 
 
 def _serve(conn: socket.socket, payload: bytes | None, poller: int) -> None:
-    """A worker's life: answer tasks on its pipe until the pool closes it (or the parent dies)."""
+    """A worker's life: answer tasks on its socket until the pool closes it (or the parent dies)."""
     _init(None if payload is None else pickle.loads(payload), poller)
     while True:
         try:
@@ -237,8 +239,8 @@ def start_server() -> None:
 
 
 class _Worker:
-    """A worker process and this process's end of its socket pair, used by one thread at a time: the one
-    that took it from the pool's free queue."""
+    """A worker process and this process's end of its socket pair, used by one thread at a time:
+    the one that took it from the pool's free queue."""
 
     __slots__ = ("process", "conn", "pid")
 
@@ -330,7 +332,7 @@ class WorkerPool:
         self._stop([worker])
 
     def _stop(self, workers: list[_Worker], wait: float = CLOSE_WAIT) -> None:
-        """End these workers, which no thread is using: a closed pipe ends a worker's loop."""
+        """End these workers, which no thread is using: a closed socket ends a worker's loop."""
         for worker in workers:
             worker.conn.close()
         for worker in workers:
@@ -346,7 +348,7 @@ class WorkerPool:
     def _replace(self, dead: _Worker) -> _Worker | None:
         """A fresh worker in a dead one's slot, for the retry; None if the pool closed or none
         can start."""
-        self._stop([dead], wait=1.0)  # (its pipe's end of file said it is gone, or going)
+        self._stop([dead], wait=1.0)  # (its socket's end of file said it is gone, or going)
         with self._lock:
             if self._closed:
                 return None
@@ -387,7 +389,7 @@ class WorkerPool:
             try:
                 _send(worker.conn, task)
                 reply = _receive(worker.conn)
-            except (EOFError, OSError):  # the worker died (no other process holds its pipe)
+            except (EOFError, OSError):  # the worker died (no other process holds its socket)
                 error, died = f"a worker process died while extracting {entry.link}", True
                 log.warning("%s; starting another", error)
                 worker = self._replace(worker)
