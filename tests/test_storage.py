@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from factories import FEED, HIT, MISS, NOW, article, spec
+from monitor.changes.copies import band_keys, shingles, signature
 from monitor.errors import StorageError
 from monitor.models import Failure, FailureKind, FeedUpdate, FetchRecord, Move, Score
 from monitor.store import SqliteStore, Storage
@@ -94,6 +95,20 @@ def test_the_same_url_in_another_feed_is_a_copy_listed_under_its_original(storag
     [item] = storage.undelivered("t")
     assert item.article_id == first.article_id
     assert [(a.feed, a.url) for a in item.also_in] == [("other", "http://127.0.0.1/9")]
+
+
+def test_a_near_duplicate_is_found_by_the_band_keys_given(storage: Storage) -> None:
+    """A worker process computes the text's shingles and band keys: the store uses those."""
+    third_feed = "http://127.0.0.1/third.xml"
+    storage.ensure_feed(OTHER, "other", "active")
+    storage.ensure_feed(third_feed, "third", "active")
+    sh = shingles(ARREST)
+    bands = band_keys(signature(sh))
+    first = storage.save_article(FEED, article("1", summary=ARREST, link="http://one.test/1"), "h1", HIT, NOW)
+    copy = article("9", summary=ARREST, link="http://two.test/9")
+    assert storage.save_article(OTHER, copy, "h9", HIT, NOW, shingles=sh, bands=bands).copy_of == first.article_id
+    alone = article("8", summary=ARREST, link="http://three.test/8")  # no band keys: no candidate
+    assert storage.save_article(third_feed, alone, "h8", HIT, NOW, shingles=sh, bands=()).copy_of is None
 
 
 def test_stories_group_articles_and_find_candidates_by_their_terms(storage: Storage) -> None:

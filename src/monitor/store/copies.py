@@ -34,15 +34,17 @@ def find_original(
     article: Article,
     now: datetime,
     known: frozenset[int] | None = None,
+    known_bands: tuple[str, ...] | None = None,
 ) -> int | None:
     """The original this new article is a copy of, or None; records its band keys either way.
-    `known`: the shingles of the article's text, when computed already (by a worker process)."""
+    `known`: the shingles of the article's text, and `known_bands` their band keys, when computed
+    already (by a worker process)."""
     key = key_of(article)
     found = _by_key(conn, article_id, key) if key else None
     if found is None:
         found = _repaired(conn, article_id, feed_id, article, now)
     sh = shingles(article.text) if known is None else known
-    bands = band_keys(signature(sh))
+    bands = band_keys(signature(sh)) if known_bands is None else known_bands
     if found is None and bands:
         found = _near_duplicate(conn, article_id, sh, bands, now)
     conn.execute("DELETE FROM copy_bands WHERE seen_at < ?", (iso(now - WINDOW),))

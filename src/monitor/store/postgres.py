@@ -195,9 +195,10 @@ class PostgresStore:
         *,
         notify: str = "material",
         shingles: frozenset[int] | None = None,
+        bands: tuple[str, ...] | None = None,
     ) -> SavedArticle:
         with self._tx() as conn:
-            return pg_saving.save(conn, feed_url, article, entry_hash, score, now, notify, shingles)
+            return pg_saving.save(conn, feed_url, article, entry_hash, score, now, notify, shingles, bands)
 
     def versions(self, article_id: int) -> list[StoredVersion]:
         return self._read(lambda conn: pg_changes.versions(conn, article_id))

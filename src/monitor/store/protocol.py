@@ -74,11 +74,12 @@ class ArticleStorage(Protocol):
         *,
         notify: str = "material",
         shingles: frozenset[int] | None = None,
+        bands: tuple[str, ...] | None = None,
     ) -> SavedArticle:
         """Insert or update an article, keep a new text as a version, find the article it is a
         copy of, and apply the match lifecycle (a material version, or any with notify="all",
-        is a new revision). `shingles`: changes.copies.shingles(article.text), when computed
-        already (by a worker process)."""
+        is a new revision). `shingles`: changes.copies.shingles(article.text), and `bands`: their
+        band_keys(signature(...)), when computed already (by a worker process)."""
         ...
 
     def versions(self, article_id: int) -> list[StoredVersion]:

@@ -31,6 +31,7 @@ def save(
     now: datetime,
     notify: str = "material",
     shingles: frozenset[int] | None = None,
+    bands: tuple[str, ...] | None = None,
 ) -> SavedArticle:
     before = articles.previous(conn, feed_url, article.entry.id)
     article = kept_text(article, before)
@@ -38,7 +39,7 @@ def save(
     verdict = versions.record(conn, article_id, article, now)
     if before is None:
         feed_id = conn.execute("SELECT feed_id FROM articles WHERE id = ?", (article_id,)).fetchone()[0]
-        original = copies.find_original(conn, article_id, int(feed_id), article, now, shingles)
+        original = copies.find_original(conn, article_id, int(feed_id), article, now, shingles, bands)
         if original is not None:
             stories.inherit(conn, article_id, original)
     else:

@@ -163,9 +163,10 @@ class SqliteStore:
         *,
         notify: str = "material",
         shingles: frozenset[int] | None = None,
+        bands: tuple[str, ...] | None = None,
     ) -> SavedArticle:
         with self._tx() as conn:
-            return saving.save(conn, feed_url, article, entry_hash, score, now, notify, shingles)
+            return saving.save(conn, feed_url, article, entry_hash, score, now, notify, shingles, bands)
 
     def versions(self, article_id: int) -> list[StoredVersion]:
         return self._read(lambda conn: versions.listed(conn, article_id))
