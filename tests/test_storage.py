@@ -157,6 +157,19 @@ def test_the_story_engine_state_is_written_with_each_placement_and_loaded_by_win
     assert recent is not None and recent.stories == ((other, '{"size": 1}'),)
 
 
+def test_a_placement_indexes_its_story_by_the_article_terms_in_the_same_step(storage: Storage) -> None:
+    a = storage.save_article(FEED, article("1", summary=BRIDGE), "h1", HIT, NOW).article_id
+    b = storage.save_article(FEED, article("2", summary="Flood waters rose."), "h2", HIT, NOW).article_id
+    storage.save_story_engine({}, StoryFrequencies(1, 0, {}, {}))
+    later = NOW + timedelta(days=2)
+    step = StoryStep('{"size": 1}', (("bridg", 0.5),), (("springfield", "bridge"), later))
+    story = storage.assign_story_step(a, None, NOW, step)
+    assert storage.story_candidates(["bridge"], NOW + timedelta(days=1), 5) == [story]  # grown as of `later`
+    other = storage.assign_story_step(b, None, NOW, StoryStep('{"size": 1}', (("flood", 2.0),)))
+    assert storage.story_candidates(["flood"], NOW - timedelta(days=1), 5) == []  # no index given: none
+    assert other != story
+
+
 STORY_TEXTS = [
     BRIDGE,
     "Flood waters closed three schools in Shelbyville on Tuesday, the council said in a statement.",
