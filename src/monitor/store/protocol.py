@@ -8,6 +8,7 @@ backend (PostgreSQL) implements the same methods and runs the same test suite
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -59,6 +60,12 @@ class FeedStorage(Protocol):
 
     def apply(self, update: FeedUpdate) -> None:
         """Write a poll's decision about the feed (fetch record, redirect) in one transaction."""
+
+    def batch(self) -> AbstractContextManager[None]:
+        """The writes made inside (by the thread that entered it) as one transaction, committed
+        on leaving; any exception rolls all of them back. A backend may instead commit each
+        write on its own, as outside (PostgreSQL does)."""
+        ...
 
 
 class ArticleStorage(Protocol):
