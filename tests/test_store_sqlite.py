@@ -100,7 +100,8 @@ def test_a_batch_is_one_transaction_committed_on_leaving_and_rolled_back_whole(t
         other = sqlite3.connect(tmp_path / "m.db")  # another reader: sees only committed rows
         with store.batch():
             store.save_article(FEED, article("1"), "h1", HIT, NOW)
-            store.save_article(FEED, article("2"), "h2", HIT, NOW)
+            with store.batch():  # part of the outer one
+                store.save_article(FEED, article("2"), "h2", HIT, NOW)
             assert store.db.conn.in_transaction
             assert other.execute("SELECT count(*) FROM articles").fetchone()[0] == 0
         assert not store.db.conn.in_transaction

@@ -98,11 +98,11 @@ class SqliteStore:
         and a failure anywhere inside rolls all of them back. Holds the store (its lock) until
         then: other threads' calls wait."""
         with self._tx():
-            self._batched = True
+            outer, self._batched = self._batched, True  # a batch inside a batch is part of it
             try:
                 yield
             finally:
-                self._batched = False
+                self._batched = outer
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
