@@ -13,7 +13,7 @@ import pytest
 import wordfreq
 from snowballstemmer.english_stemmer import EnglishStemmer
 
-from monitor.changes.copies import shingles
+from monitor.changes.copies import band_keys, shingles, signature
 from monitor.changes.stories import (
     ENTITY_WEIGHT,
     STOPWORDS,
@@ -117,10 +117,11 @@ def test_word_frequency_is_wordfreqs() -> None:
 @pytest.mark.parametrize("text", [max((t for _h, t in _bodies()), key=len), "", "one two"])
 def test_features_cross_to_the_polling_process_unchanged(text: str) -> None:
     """ArticleFeatures travel back from a worker pickled, their shingles packed."""
-    features = ArticleFeatures(article_terms("Title", text), shingles(text))
+    features = ArticleFeatures(article_terms("Title", text), shingles(text), band_keys(signature(shingles(text))))
     back = pickle.loads(pickle.dumps(features))
     assert back == features and back.shingles == shingles(text)
+    assert back.bands == band_keys(signature(shingles(text))) and len(back.bands or ()) == (16 if text else 0)
     assert list(back.story_terms.counts.items()) == list(features.story_terms.counts.items())
     if len(features.shingles) > 100:  # packed: 8 bytes a shingle, not pickled one by one
-        separately = len(pickle.dumps(features.story_terms)) + len(pickle.dumps(features.shingles))
+        separately = sum(len(pickle.dumps(part)) for part in (features.story_terms, features.shingles, features.bands))
         assert len(pickle.dumps(features)) < separately - len(features.shingles)

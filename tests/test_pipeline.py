@@ -19,6 +19,7 @@ from monitor.models import Document, Failure, FailureKind, FetchOutcome, FetchRe
 from monitor.pipeline import run_feed
 from monitor.plan import MAX_BACKOFF, decide, entry_hash, interrupted, next_due, plan, with_unscored
 from monitor.store import SqliteStore
+from monitor.storyline import StoryTracker
 
 RNG = random.Random(1)
 
@@ -217,6 +218,52 @@ def test_a_storage_failure_mid_feed_is_recorded_as_a_storage_failure(store: Sqli
     assert result.error is not None and result.error.kind is FailureKind.STORAGE
     state = store.feed_state(FEED)
     assert state.last_error == "m.db: database or disk is full" and state.etag is None  # validators not kept
+
+
+def test_a_storage_failure_while_saving_keeps_none_of_the_entries_in_hand(store: SqliteStore) -> None:
+    """A feed's processed entries are saved together (pipeline.SAVE_BATCH): the third save
+    failing rolls back the first two, and as the validators were not stored either, the next
+    poll processes them all again."""
+
+    class FullDisk:
+        def __init__(self) -> None:
+            self.saves = 0
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(store, name)
+
+        def save_article(self, *args: Any, **kwargs: Any) -> Any:
+            self.saves += 1
+            if self.saves == 3:
+                raise StorageError("m.db: database or disk is full")
+            return store.save_article(*args, **kwargs)
+
+    result = run_feed(
+        spec(full_text=False), store=FullDisk(), fetcher=FakeFetcher(rss(ITEMS)), scorer=FakeScorer(), now=lambda: NOW
+    )  # type: ignore[arg-type]
+    assert result.error is not None and result.error.kind is FailureKind.STORAGE
+    assert store.counts().articles == 0 and store.feed_state(FEED).etag is None
+    fetcher = FakeFetcher(rss(ITEMS))
+    again = run_feed(spec(full_text=False), store=store, fetcher=fetcher, scorer=FakeScorer(), now=lambda: NOW)
+    assert (again.error, again.new_entries, store.counts().articles) == (None, 4, 4)
+
+
+def test_a_copy_saved_with_its_original_joins_the_story_the_original_is_placed_in(store: SqliteStore) -> None:
+    text = "Officials in Ouagadougou said on Monday that 300 people attended the opening of the new bridge."
+    items = [{"title": "The junta opens a bridge", "link": f"http://127.0.0.1/{i}", "description": text} for i in "ab"]
+    result = run_feed(
+        spec(full_text=False),
+        store=store,
+        fetcher=FakeFetcher(rss(items)),
+        scorer=FakeScorer(),
+        now=lambda: NOW,
+        stories=StoryTracker(),
+    )
+    assert (result.error, result.new_entries) == (None, 2)
+    (a, a_of, a_story), (b, b_of, b_story) = store.db.conn.execute(
+        "SELECT id, copy_of, story_id FROM articles ORDER BY id"
+    ).fetchall()
+    assert (a_of, b_of) == (None, a) and a_story is not None and b_story == a_story
 
 
 def test_a_bug_mid_feed_is_an_internal_failure_and_an_unrecordable_one_says_so(store: SqliteStore) -> None:

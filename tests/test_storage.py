@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from factories import FEED, HIT, MISS, NOW, article, spec
+from monitor.changes.copies import band_keys, shingles, signature
 from monitor.errors import StorageError
 from monitor.models import Failure, FailureKind, FeedUpdate, FetchRecord, Move, Score
 from monitor.store import SqliteStore, Storage
@@ -96,6 +97,20 @@ def test_the_same_url_in_another_feed_is_a_copy_listed_under_its_original(storag
     assert [(a.feed, a.url) for a in item.also_in] == [("other", "http://127.0.0.1/9")]
 
 
+def test_a_near_duplicate_is_found_by_the_band_keys_given(storage: Storage) -> None:
+    """A worker process computes the text's shingles and band keys: the store uses those."""
+    third_feed = "http://127.0.0.1/third.xml"
+    storage.ensure_feed(OTHER, "other", "active")
+    storage.ensure_feed(third_feed, "third", "active")
+    sh = shingles(ARREST)
+    bands = band_keys(signature(sh))
+    first = storage.save_article(FEED, article("1", summary=ARREST, link="http://one.test/1"), "h1", HIT, NOW)
+    copy = article("9", summary=ARREST, link="http://two.test/9")
+    assert storage.save_article(OTHER, copy, "h9", HIT, NOW, shingles=sh, bands=bands).copy_of == first.article_id
+    alone = article("8", summary=ARREST, link="http://three.test/8")  # no band keys: no candidate
+    assert storage.save_article(third_feed, alone, "h8", HIT, NOW, shingles=sh, bands=()).copy_of is None
+
+
 def test_stories_group_articles_and_find_candidates_by_their_terms(storage: Storage) -> None:
     a = storage.save_article(FEED, article("1", summary=BRIDGE), "h1", HIT, NOW).article_id
     flood = "Flood waters closed three schools in Shelbyville on Tuesday, the council said in a statement."
@@ -140,6 +155,19 @@ def test_the_story_engine_state_is_written_with_each_placement_and_loaded_by_win
     assert saved.stories == ((story, '{"size": 2}'), (other, '{"size": 1}'))  # least recently grown first
     recent = storage.load_story_engine(NOW + timedelta(days=1))
     assert recent is not None and recent.stories == ((other, '{"size": 1}'),)
+
+
+def test_a_placement_indexes_its_story_by_the_article_terms_in_the_same_step(storage: Storage) -> None:
+    a = storage.save_article(FEED, article("1", summary=BRIDGE), "h1", HIT, NOW).article_id
+    b = storage.save_article(FEED, article("2", summary="Flood waters rose."), "h2", HIT, NOW).article_id
+    storage.save_story_engine({}, StoryFrequencies(1, 0, {}, {}))
+    later = NOW + timedelta(days=2)
+    step = StoryStep('{"size": 1}', (("bridg", 0.5),), (("springfield", "bridge"), later))
+    story = storage.assign_story_step(a, None, NOW, step)
+    assert storage.story_candidates(["bridge"], NOW + timedelta(days=1), 5) == [story]  # grown as of `later`
+    other = storage.assign_story_step(b, None, NOW, StoryStep('{"size": 1}', (("flood", 2.0),)))
+    assert storage.story_candidates(["flood"], NOW - timedelta(days=1), 5) == []  # no index given: none
+    assert other != story
 
 
 STORY_TEXTS = [

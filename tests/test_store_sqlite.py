@@ -91,3 +91,29 @@ def test_times_are_stored_as_utc_text(tmp_path: Path) -> None:
         aid = store.save_article(FEED, article("1"), "h", HIT, local).article_id
         found = store.find_article(str(aid))
         assert found is not None and found.first_seen == local and found.first_seen.tzinfo is not None
+
+
+def test_a_batch_is_one_transaction_committed_on_leaving_and_rolled_back_whole(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "m.db") as store:
+        store.sync_feeds([])
+        store.ensure_feed(FEED, "f", "active")
+        other = sqlite3.connect(tmp_path / "m.db")  # another reader: sees only committed rows
+        with store.batch():
+            store.save_article(FEED, article("1"), "h1", HIT, NOW)
+            with store.batch():  # part of the outer one
+                store.save_article(FEED, article("2"), "h2", HIT, NOW)
+            store.save_article(FEED, article("7"), "h7", HIT, NOW)  # still in the outer one
+            assert store.db.conn.in_transaction
+            assert other.execute("SELECT count(*) FROM articles").fetchone()[0] == 0
+        assert not store.db.conn.in_transaction
+        assert other.execute("SELECT count(*) FROM articles").fetchone()[0] == 3
+        with pytest.raises(RuntimeError), store.batch():
+            store.save_article(FEED, article("3"), "h3", HIT, NOW)
+            raise RuntimeError("a bug after the first save")
+        with pytest.raises(StorageError), store.batch():
+            store.save_article(FEED, article("4"), "h4", HIT, NOW)
+            store.save_article("http://127.0.0.1/unknown.xml", article("5"), "h5", HIT, NOW)
+        assert store.counts().articles == 3 and not store.db.conn.in_transaction
+        store.save_article(FEED, article("6"), "h6", HIT, NOW)  # outside a batch: its own transaction
+        assert other.execute("SELECT count(*) FROM articles").fetchone()[0] == 4
+        other.close()

@@ -15,7 +15,7 @@ import pytest
 
 from factories import FEED, HIT, NOW, entry, spec
 from helpers import SEEDS, corpus_pages, page_title
-from monitor.changes.copies import shingles
+from monitor.changes.copies import band_keys, shingles, signature
 from monitor.changes.stories import Article as StoryArticle
 from monitor.changes.stories import StoryClusterer, article_terms
 from monitor.config import load_seeds
@@ -89,6 +89,22 @@ def test_the_store_finds_a_copy_by_precomputed_shingles(store: SqliteStore) -> N
     assert store.save_article(WIRE, fourth, "h", HIT, NOW).copy_of == saved.article_id  # computed here
 
 
+def test_the_store_finds_a_copy_by_precomputed_band_keys(store: SqliteStore) -> None:
+    text = _stream()[0].text
+    sh = shingles(text)
+    bands = band_keys(signature(sh))
+    first = build_article(entry("a", link="https://one.example/a"), (text, {}), None)
+    saved = store.save_article(FEED, first, "h", HIT, NOW, shingles=sh, bands=bands)
+    copy = build_article(entry("b", feed_url=WIRE, link="https://two.example/b"), (text, {}), None)
+    assert store.save_article(WIRE, copy, "h", HIT, NOW, shingles=sh, bands=bands).copy_of == saved.article_id
+    # the band keys given are the ones used (and recorded): none given, no candidate to confirm
+    third = build_article(entry("c", feed_url=WIRE, link="https://three.example/c"), (text, {}), None)
+    third_saved = store.save_article(WIRE, third, "h", HIT, NOW, shingles=sh, bands=())
+    assert third_saved.copy_of is None
+    recorded = store.db.conn.execute("SELECT count(*) FROM copy_bands WHERE article_id = ?", (third_saved.article_id,))
+    assert recorded.fetchone()[0] == 0
+
+
 def _page(entry: Entry, body: bytes) -> FetchResult:
     assert entry.link
     return FetchResult(entry.link, entry.link, 200, body, {"content-type": "text/html"})
@@ -96,7 +112,7 @@ def _page(entry: Entry, body: bytes) -> FetchResult:
 
 def _features(done: Any) -> tuple[Any, Any]:
     assert isinstance(done, ProcessedEntry) and done.features is not None
-    return done.features.story_terms, done.features.shingles
+    return done.features.story_terms, done.features.shingles, done.features.bands
 
 
 def test_a_worker_returns_the_features_the_polling_process_would_compute() -> None:
@@ -107,7 +123,8 @@ def test_a_worker_returns_the_features_the_polling_process_would_compute() -> No
             done = pool.analyse(e, _page(e, body), None)
             expected = article_features(done.article)  # type: ignore[union-attr]
             assert expected is not None and done.article.extraction == "page"  # type: ignore[union-attr]
-            assert _features(done) == (expected.story_terms, expected.shingles)
+            assert _features(done) == (expected.story_terms, expected.shingles, expected.bands)
+            assert expected.bands == band_keys(signature(expected.shingles))
             assert len(expected.shingles) > 50 and len(expected.story_terms.counts) > 20
         # an entry without a page is analysed in this process: the store computes them itself
         e = Entry("feed-only", "http://127.0.0.1/f", "T", None, None, "text", "")

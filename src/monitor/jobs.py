@@ -203,11 +203,12 @@ class _Fenced:
         *,
         notify: str = "material",
         shingles: frozenset[int] | None = None,
+        bands: tuple[str, ...] | None = None,
     ) -> SavedArticle:
         try:
             with self._store.fenced(feed_url, self._token):
                 return self._store.save_article(
-                    feed_url, article, entry_hash, score, now, notify=notify, shingles=shingles
+                    feed_url, article, entry_hash, score, now, notify=notify, shingles=shingles, bands=bands
                 )
         except StaleWrite:
             log.warning("%s: claimed by a later job; this job's entries are dropped", feed_url)

@@ -59,8 +59,8 @@ STATE_CHUNK = 256
 
 class StoreStoryIndex:
     """changes.stories.StoryIndex over the store's story_terms table. The engine names stories
-    itself; the tracker's maps translate, and a new story's terms are written once the tracker
-    has stored the story (`flush`)."""
+    itself; the tracker's maps translate, and an article's terms are written with its placement
+    (`take`: in the same transaction)."""
 
     def __init__(self, tracker: StoryTracker) -> None:
         self._tracker = tracker
@@ -79,13 +79,13 @@ class StoreStoryIndex:
         engine = self._tracker.engine_ids
         return [engine[s] for s in found if s in engine][:limit]
 
-    def flush(self, store: Storage, stored: dict[str, int], now: datetime) -> None:
-        if self._pending is None:
-            return
-        story, terms, when = self._pending
-        self._pending = None
-        if story in stored:
-            store.index_story_terms(stored[story], terms, datetime.fromtimestamp(when, UTC) if when else now)
+    def take(self, story: str, now: datetime) -> tuple[tuple[str, ...], datetime] | None:
+        """The terms the engine indexed `story` by in its last placement, with their time."""
+        pending, self._pending = self._pending, None
+        if pending is None or pending[0] != story:
+            return None
+        _, terms, when = pending
+        return tuple(terms), datetime.fromtimestamp(when, UTC) if when else now
 
 
 def _load_text_tables() -> None:
@@ -256,10 +256,10 @@ class StoryTracker:
             )
             placed = self._clusterer.assign(art, terms=terms)
             state = self._clusterer.story_state(placed.story)
-            step = StoryStep(_encode(state) if state else "null", self._df.added)
+            index = self.index.take(placed.story, now)
+            step = StoryStep(_encode(state) if state else "null", self._df.added, index)
             target = None if placed.new_story else self._stored.get(placed.story)
             story = store.assign_story_step(article_id, target, now, step)
             self._stored[placed.story] = story
             self.engine_ids.setdefault(story, placed.story)
-            self.index.flush(store, self._stored, now)
             return story

@@ -8,38 +8,53 @@ from datetime import datetime
 from ..errors import StorageError
 from ..models import Article
 from .common import iso, one, rows
+from .copies import Identity
 from .records import Recheck, StoredArticle
 from .shared import ARTICLES, SQLITE, article_values, recheck, stored_article
 
 
-def save(conn: sqlite3.Connection, feed_url: str, article: Article, entry_hash: str, now: datetime) -> tuple[int, bool]:
-    """Insert or update; returns (article id, its content changed since it was stored)."""
+def feed_id(conn: sqlite3.Connection, feed_url: str) -> int:
     feed = conn.execute("SELECT id FROM feeds WHERE url = ?", (feed_url,)).fetchone()
     if feed is None:
         raise StorageError(f"unknown feed {feed_url}")
-    values = article_values(SQLITE, feed[0], article, entry_hash, now)
-    row = conn.execute(
-        "SELECT id, content_hash FROM articles WHERE feed_id = :feed_id AND entry_id = :entry_id", values
-    ).fetchone()
-    if row is None:
-        cur = conn.execute(
-            """INSERT INTO articles (feed_id, entry_id, entry_hash, url, canonical_url, title,
-               published, first_seen, updated_at, summary, text, content_hash, extraction,
-               author, language) VALUES (:feed_id, :entry_id, :entry_hash, :url, :canonical_url,
-               :title, :published, :now, :now, :summary, :text, :content_hash, :extraction,
-               :author, :language)""",
-            values,
-        )
-        conn.execute("UPDATE feeds SET entries = entries + 1 WHERE id = ?", (feed[0],))
-        return int(cur.lastrowid or 0), False
+    return int(feed[0])
+
+
+def insert(
+    conn: sqlite3.Connection, feed: int, article: Article, entry_hash: str, now: datetime, identity: Identity
+) -> int:
+    """A new entry's row, with its identity across feeds; a copy is in its original's story."""
+    values = {
+        **article_values(SQLITE, feed, article, entry_hash, now),
+        "url_key": identity.url_key,
+        "title_key": identity.title_key,
+        "copy_of": identity.copy_of,
+    }
+    cur = conn.execute(
+        """INSERT INTO articles (feed_id, entry_id, entry_hash, url, canonical_url, title,
+           published, first_seen, updated_at, summary, text, content_hash, extraction,
+           author, language, url_key, title_key, copy_of, story_id) VALUES (:feed_id, :entry_id,
+           :entry_hash, :url, :canonical_url, :title, :published, :now, :now, :summary, :text,
+           :content_hash, :extraction, :author, :language, :url_key, :title_key, :copy_of,
+           (SELECT story_id FROM articles WHERE id = :copy_of))""",
+        values,
+    )
+    conn.execute("UPDATE feeds SET entries = entries + 1 WHERE id = ?", (feed,))
+    return int(cur.lastrowid or 0)
+
+
+def update(
+    conn: sqlite3.Connection, article_id: int, feed: int, article: Article, entry_hash: str, now: datetime
+) -> None:
+    """A stored entry's new reading (its feed, identity and first sighting stay)."""
+    values = article_values(SQLITE, feed, article, entry_hash, now)
     conn.execute(
         """UPDATE articles SET entry_hash = :entry_hash, url = :url,
            canonical_url = :canonical_url, title = :title, published = :published,
            updated_at = :now, summary = :summary, text = :text,
            content_hash = :content_hash, extraction = :extraction WHERE id = :id""",
-        {**values, "id": row[0]},
+        {**values, "id": article_id},
     )
-    return int(row[0]), row[1] != article.content_hash
 
 
 def previous(conn: sqlite3.Connection, feed_url: str, entry_id: str) -> sqlite3.Row | None:

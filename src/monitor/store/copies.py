@@ -9,6 +9,7 @@ band keys in the copy window. A copy points at the original (`copy_of`), never a
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..changes.copies import band_keys, confirm, same_article, shingles, signature, url_key
@@ -27,34 +28,46 @@ def key_of(article: Article) -> str | None:
     return url_key(url, article.canonical_url)
 
 
-def find_original(
+@dataclass(frozen=True)
+class Identity:
+    """A new article's identity columns (its row is inserted with them) and its band keys."""
+
+    url_key: str | None
+    title_key: str
+    copy_of: int | None  # the original (never a copy), or None
+    bands: tuple[str, ...]
+
+
+def identify(
     conn: sqlite3.Connection,
-    article_id: int,
     feed_id: int,
     article: Article,
     now: datetime,
     known: frozenset[int] | None = None,
-) -> int | None:
-    """The original this new article is a copy of, or None; records its band keys either way.
-    `known`: the shingles of the article's text, when computed already (by a worker process)."""
+    known_bands: tuple[str, ...] | None = None,
+) -> Identity:
+    """The identity of a new article, decided before its row exists (so the row is written once,
+    with it: an UPDATE would rewrite the row and its text). `known`: the shingles of the
+    article's text, and `known_bands` their band keys, when computed already (by a worker)."""
     key = key_of(article)
-    found = _by_key(conn, article_id, key) if key else None
+    heading = title_key(article.title)
+    found = _by_key(conn, key) if key else None
     if found is None:
-        found = _repaired(conn, article_id, feed_id, article, now)
+        found = _repaired(conn, heading, feed_id, article, now)
     sh = shingles(article.text) if known is None else known
-    bands = band_keys(signature(sh))
+    bands = band_keys(signature(sh)) if known_bands is None else known_bands
     if found is None and bands:
-        found = _near_duplicate(conn, article_id, sh, bands, now)
+        found = _near_duplicate(conn, sh, bands, now)
+    return Identity(key, heading, found, bands)
+
+
+def record_bands(conn: sqlite3.Connection, article_id: int, bands: tuple[str, ...], now: datetime) -> None:
+    """Keep the article's band keys for the copy window (and drop those older than it)."""
     conn.execute("DELETE FROM copy_bands WHERE seen_at < ?", (iso(now - WINDOW),))
+    seen_at = iso(now)
     conn.executemany(
-        "INSERT INTO copy_bands (band, article_id, seen_at) VALUES (?, ?, ?)",
-        [(b, article_id, iso(now)) for b in bands],
+        "INSERT INTO copy_bands (band, article_id, seen_at) VALUES (?, ?, ?)", [(b, article_id, seen_at) for b in bands]
     )
-    conn.execute(
-        "UPDATE articles SET url_key = ?, title_key = ?, copy_of = ? WHERE id = ?",
-        (key, title_key(article.title), found, article_id),
-    )
-    return found
 
 
 def _root(conn: sqlite3.Connection, article_id: int) -> int:
@@ -62,21 +75,20 @@ def _root(conn: sqlite3.Connection, article_id: int) -> int:
     return int(row[0]) if row else article_id
 
 
-def _by_key(conn: sqlite3.Connection, article_id: int, key: str) -> int | None:
+def _by_key(conn: sqlite3.Connection, key: str) -> int | None:
     row = conn.execute(
-        "SELECT coalesce(copy_of, id) FROM articles WHERE url_key = ? AND id != ? ORDER BY id LIMIT 1",
-        (key, article_id),
+        "SELECT coalesce(copy_of, id) FROM articles WHERE url_key = ? ORDER BY id LIMIT 1", (key,)
     ).fetchone()
     return int(row[0]) if row else None
 
 
-def _repaired(conn: sqlite3.Connection, article_id: int, feed_id: int, article: Article, now: datetime) -> int | None:
+def _repaired(conn: sqlite3.Connection, heading: str, feed_id: int, article: Article, now: datetime) -> int | None:
     """A feed that changed an entry's guid or URL: same title and text within a day."""
     for r in rows(
         conn,
         """SELECT id, title, text, published, first_seen FROM articles
-           WHERE title_key = ? AND +feed_id = ? AND first_seen >= ? AND id != ? ORDER BY id DESC LIMIT 20""",
-        [title_key(article.title), feed_id, iso(now - timedelta(days=1)), article_id],
+           WHERE title_key = ? AND +feed_id = ? AND first_seen >= ? ORDER BY id DESC LIMIT 20""",
+        [heading, feed_id, iso(now - timedelta(days=1))],
     ):
         when = from_iso(r["published"]) or from_iso(r["first_seen"])
         if same_article(r["title"] or "", r["text"] or "", when, article.title, article.text, article.published or now):
@@ -89,16 +101,14 @@ def title_key(title: str) -> str:
     return " ".join(fold(w) for w in WORD_RE.findall(title))
 
 
-def _near_duplicate(
-    conn: sqlite3.Connection, article_id: int, sh: frozenset[int], bands: tuple[str, ...], now: datetime
-) -> int | None:
+def _near_duplicate(conn: sqlite3.Connection, sh: frozenset[int], bands: tuple[str, ...], now: datetime) -> int | None:
     marks = ",".join("?" * len(bands))
     candidates = rows(
         conn,
         f"""SELECT b.article_id, count(*) AS shared FROM copy_bands b
-            WHERE b.band IN ({marks}) AND b.seen_at >= ? AND b.article_id != ?
+            WHERE b.band IN ({marks}) AND b.seen_at >= ?
             GROUP BY b.article_id ORDER BY shared DESC, b.article_id LIMIT ?""",
-        [*bands, iso(now - WINDOW), article_id, MAX_CANDIDATES],
+        [*bands, iso(now - WINDOW), MAX_CANDIDATES],
     )
     for c in candidates:
         other = conn.execute("SELECT text FROM articles WHERE id = ?", (c["article_id"],)).fetchone()

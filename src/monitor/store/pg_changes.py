@@ -62,10 +62,17 @@ def reported_change(conn: Conn, article_ids: list[int], material_only: bool) -> 
 
 
 def find_original(
-    conn: Conn, article_id: int, feed_id: int, article: Article, now: datetime, known: frozenset[int] | None = None
+    conn: Conn,
+    article_id: int,
+    feed_id: int,
+    article: Article,
+    now: datetime,
+    known: frozenset[int] | None = None,
+    known_bands: tuple[str, ...] | None = None,
 ) -> int | None:
     """The original this new article is a copy of, or None; records its band keys either way.
-    `known`: the shingles of the article's text, when computed already (by a worker process)."""
+    `known`: the shingles of the article's text, and `known_bands` their band keys, when computed
+    already (by a worker process)."""
     key = key_of(article)
     found = None
     if key:
@@ -77,7 +84,7 @@ def find_original(
     if found is None:
         found = _repaired(conn, article_id, feed_id, article, now)
     sh = shingles(article.text) if known is None else known
-    bands = band_keys(signature(sh))
+    bands = band_keys(signature(sh)) if known_bands is None else known_bands
     if found is None and bands:
         found = _near_duplicate(conn, article_id, sh, bands, now)
     conn.execute("DELETE FROM copy_bands WHERE seen_at < %s", [now - WINDOW])

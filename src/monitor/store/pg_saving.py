@@ -28,6 +28,7 @@ def save(
     now: datetime,
     notify: str,
     shingles: frozenset[int] | None = None,
+    bands: tuple[str, ...] | None = None,
 ) -> SavedArticle:
     before = conn.execute(
         """SELECT a.id, a.feed_id, a.title, a.text, a.extraction, a.content_hash, a.copy_of FROM articles a
@@ -38,7 +39,7 @@ def save(
     article_id, _, feed_id = save_row(conn, feed_url, article, entry_hash, now)
     verdict = pg_changes.record_version(conn, article_id, article, now)
     if before is None:
-        original = pg_changes.find_original(conn, article_id, feed_id, article, now, shingles)
+        original = pg_changes.find_original(conn, article_id, feed_id, article, now, shingles, bands)
         if original is not None:
             pg_changes.inherit_story(conn, article_id, original)
     else:

@@ -29,6 +29,8 @@ def assign_step(conn: Conn, article_id: int, story_id: int | None, now: datetime
             [[t for t, _ in step.terms], [p for _, p in step.terms]],
         )
     conn.execute("UPDATE story_engine SET articles = articles + 1")
+    if step.index is not None:
+        pg_changes.index_story_terms(conn, story, list(step.index[0]), step.index[1])
     return story
 
 

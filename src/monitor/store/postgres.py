@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -96,6 +96,10 @@ class PostgresStore:
                     yield self.conn
             except psycopg.Error as exc:
                 raise StorageError(f"{self._where}: {_first_line(exc)}") from None
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Each write inside commits on its own, as outside (the jobs' fencing checks each one)."""
+        return nullcontext()
 
     def _read(self, query: Callable[[Conn], T]) -> T:
         with self._lock:
@@ -195,9 +199,10 @@ class PostgresStore:
         *,
         notify: str = "material",
         shingles: frozenset[int] | None = None,
+        bands: tuple[str, ...] | None = None,
     ) -> SavedArticle:
         with self._tx() as conn:
-            return pg_saving.save(conn, feed_url, article, entry_hash, score, now, notify, shingles)
+            return pg_saving.save(conn, feed_url, article, entry_hash, score, now, notify, shingles, bands)
 
     def versions(self, article_id: int) -> list[StoredVersion]:
         return self._read(lambda conn: pg_changes.versions(conn, article_id))

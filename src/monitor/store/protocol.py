@@ -8,6 +8,7 @@ backend (PostgreSQL) implements the same methods and runs the same test suite
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -60,6 +61,12 @@ class FeedStorage(Protocol):
     def apply(self, update: FeedUpdate) -> None:
         """Write a poll's decision about the feed (fetch record, redirect) in one transaction."""
 
+    def batch(self) -> AbstractContextManager[None]:
+        """The writes made inside (by the thread that entered it) as one transaction, committed
+        on leaving; any exception rolls all of them back. A backend may instead commit each
+        write on its own, as outside (PostgreSQL does)."""
+        ...
+
 
 class ArticleStorage(Protocol):
     """Articles and their matches (pipeline, backfill, feedback, explain)."""
@@ -74,11 +81,12 @@ class ArticleStorage(Protocol):
         *,
         notify: str = "material",
         shingles: frozenset[int] | None = None,
+        bands: tuple[str, ...] | None = None,
     ) -> SavedArticle:
         """Insert or update an article, keep a new text as a version, find the article it is a
         copy of, and apply the match lifecycle (a material version, or any with notify="all",
-        is a new revision). `shingles`: changes.copies.shingles(article.text), when computed
-        already (by a worker process)."""
+        is a new revision). `shingles`: changes.copies.shingles(article.text), and `bands`: their
+        band_keys(signature(...)), when computed already (by a worker process)."""
         ...
 
     def versions(self, article_id: int) -> list[StoredVersion]:

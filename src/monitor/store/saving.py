@@ -15,7 +15,7 @@ import sqlite3
 from datetime import datetime
 
 from ..models import Article, Score
-from . import articles, copies, matches, stories, versions
+from . import articles, copies, matches, versions
 from .common import one
 from .lifecycle import MatchChange
 from .records import SavedArticle
@@ -31,18 +31,20 @@ def save(
     now: datetime,
     notify: str = "material",
     shingles: frozenset[int] | None = None,
+    bands: tuple[str, ...] | None = None,
 ) -> SavedArticle:
     before = articles.previous(conn, feed_url, article.entry.id)
     article = kept_text(article, before)
-    article_id, _ = articles.save(conn, feed_url, article, entry_hash, now)
-    verdict = versions.record(conn, article_id, article, now)
     if before is None:
-        feed_id = conn.execute("SELECT feed_id FROM articles WHERE id = ?", (article_id,)).fetchone()[0]
-        original = copies.find_original(conn, article_id, int(feed_id), article, now, shingles)
-        if original is not None:
-            stories.inherit(conn, article_id, original)
+        feed = articles.feed_id(conn, feed_url)
+        identity = copies.identify(conn, feed, article, now, shingles, bands)
+        article_id = articles.insert(conn, feed, article, entry_hash, now, identity)
+        copies.record_bands(conn, article_id, identity.bands, now)
+        original = identity.copy_of
     else:
-        original = before["copy_of"]
+        article_id, original = int(before["id"]), before["copy_of"]
+        articles.update(conn, article_id, int(before["feed_id"]), article, entry_hash, now)
+    verdict = versions.record(conn, article_id, article, now)
     changed = reports_change(verdict, notify)
     change = _match(conn, article_id, original, score, now, changed)
     target = original if original is not None else article_id

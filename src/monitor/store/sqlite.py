@@ -1,4 +1,5 @@
-"""The SQLite backend of the Storage protocol: one file, WAL, one transaction per call.
+"""The SQLite backend of the Storage protocol: one file, WAL, one transaction per call (or per
+`batch`: the calls inside it).
 
 Thread-safe: the connection is shared by the poll's threads and guarded by a lock; writes use
 BEGIN IMMEDIATE so a second process (backfill beside `monitor run`) queues on busy_timeout
@@ -75,6 +76,7 @@ class SqliteStore:
             conn.execute("PRAGMA foreign_keys = ON")
             self.db = sqlite_utils.Database(conn)
             self._lock = threading.RLock()
+            self._batched = False  # inside batch(): read and written only by the lock's holder
             with self._tx():
                 migrate(self.db)
         except (sqlite3.Error, OSError) as exc:
@@ -90,10 +92,29 @@ class SqliteStore:
         self.close()
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """The calls inside are one transaction: one commit (the WAL pages that several writes
+        share, such as the copy band index's and the FTS index's, are written once, not per call),
+        and a failure anywhere inside rolls all of them back. Holds the store (its lock) until
+        then: other threads' calls wait."""
+        with self._tx():
+            outer, self._batched = self._batched, True  # a batch inside a batch is part of it
+            try:
+                yield
+            finally:
+                self._batched = outer
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE so concurrent writers queue on busy_timeout instead of failing."""
         with self._lock:
             conn = self.db.conn
+            if self._batched:  # part of this thread's batch: it commits or rolls back
+                try:
+                    yield conn
+                except sqlite3.Error as exc:
+                    raise StorageError(f"{self.path}: {exc}") from None
+                return
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -163,9 +184,10 @@ class SqliteStore:
         *,
         notify: str = "material",
         shingles: frozenset[int] | None = None,
+        bands: tuple[str, ...] | None = None,
     ) -> SavedArticle:
         with self._tx() as conn:
-            return saving.save(conn, feed_url, article, entry_hash, score, now, notify, shingles)
+            return saving.save(conn, feed_url, article, entry_hash, score, now, notify, shingles, bands)
 
     def versions(self, article_id: int) -> list[StoredVersion]:
         return self._read(lambda conn: versions.listed(conn, article_id))

@@ -26,14 +26,6 @@ def assign(conn: sqlite3.Connection, article_id: int, story_id: int | None, now:
     return story_id
 
 
-def inherit(conn: sqlite3.Connection, article_id: int, original: int) -> None:
-    """A copy is in its original's story."""
-    conn.execute(
-        "UPDATE articles SET story_id = (SELECT story_id FROM articles WHERE id = ?) WHERE id = ?",
-        (original, article_id),
-    )
-
-
 _MEMBERS = "SELECT id, story_id, title, text, url, published, first_seen FROM articles"
 
 

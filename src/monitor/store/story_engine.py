@@ -25,6 +25,8 @@ def assign_step(conn: sqlite3.Connection, article_id: int, story_id: int | None,
         step.terms,
     )
     conn.execute("UPDATE story_engine SET articles = articles + 1")
+    if step.index is not None:
+        stories.index_terms(conn, story, list(step.index[0]), step.index[1])
     return story
 
 
