@@ -1,7 +1,7 @@
 """CPU per article of what a worker process does after extraction (issue #13).
 
 The corpus pages (/work/shared/corpus/pages/scrapinghub-aeb/html, gzipped HTML) are extracted
-once as the pipeline does (``pipeline.page_article``); then, in this one process, with the
+once as the pipeline does (``analysis.page_article``); then, in this one process, with the
 garbage collector's view frozen as a worker's is (``workers._init``), per article:
 ``changes.copies.shingles``, ``changes.stories.article_terms`` and ``Scorer.score`` (the
 scorer of the seeds, pickled and read back as a worker receives it), and the pickling of a
@@ -31,11 +31,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from monitor.analysis import ArticleFeatures, ProcessedEntry, page_article
 from monitor.changes.copies import shingles
 from monitor.changes.stories import article_terms
 from monitor.config import load_seeds
 from monitor.models import Article, Document, Entry, FetchResult
-from monitor.pipeline import ArticleFeatures, ProcessedEntry, page_article
 from monitor.score import Scorer, build_scorer
 
 ROOT = Path(__file__).resolve().parent.parent

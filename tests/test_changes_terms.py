@@ -13,6 +13,7 @@ import pytest
 import wordfreq
 from snowballstemmer.english_stemmer import EnglishStemmer
 
+from monitor.analysis import ArticleFeatures
 from monitor.changes.copies import band_keys, shingles, signature
 from monitor.changes.stories import (
     ENTITY_WEIGHT,
@@ -34,7 +35,6 @@ from monitor.changes.text import (
     stem,
     word_frequency,
 )
-from monitor.pipeline import ArticleFeatures
 
 BODIES = Path(__file__).resolve().parent / "fixtures" / "pages" / "bodies.jsonl.gz"
 

@@ -1,4 +1,4 @@
-"""Story terms and copy shingles computed in the worker processes (pipeline.ArticleFeatures):
+"""Story terms and copy shingles computed in the worker processes (analysis.ArticleFeatures):
 the story engine and the store given them decide exactly as from the text, and a worker returns
 what the polling process would have computed."""
 
@@ -15,13 +15,13 @@ import pytest
 
 from factories import FEED, HIT, NOW, entry, spec
 from helpers import SEEDS, corpus_pages, page_title
+from monitor.analysis import ProcessedEntry, article_features
 from monitor.changes.copies import band_keys, shingles, signature
 from monitor.changes.stories import Article as StoryArticle
 from monitor.changes.stories import StoryClusterer, article_terms
 from monitor.config import load_seeds
 from monitor.extract import build_article
 from monitor.models import Entry, FetchResult
-from monitor.pipeline import ProcessedEntry, article_features
 from monitor.score import build_scorer
 from monitor.store import SqliteStore
 from monitor.workers import WorkerPool

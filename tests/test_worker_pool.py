@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from helpers import SEEDS, corpus_pages, page_title
+from monitor.analysis import analyse_entry
 from monitor.config import load_seeds
 from monitor.models import Entry, Failure, FailureKind, FetchResult
-from monitor.pipeline import analyse_entry
 from monitor.score import build_scorer
 from monitor.workers import WorkerPool
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from .analysis import Analyser
 from .app_backfill import BACKFILL_FEED as BACKFILL_FEED
 from .app_backfill import PREPARE_BATCH as PREPARE_BATCH
 from .app_backfill import _profile_key as _profile_key
@@ -35,8 +36,8 @@ from .models import (
     SemanticSettings,
     Settings,
 )
-from .pipeline import Analyser, run_feed
 from .pipeline import Clock as Clock  # the injected clock's type, for the service
+from .pipeline import run_feed
 from .recheck import RecheckResult, recheck_due
 from .score import Scorer, build_scorer
 from .score.semantic import INSTALL_HINT, SemanticScorer, semantic_available

@@ -10,11 +10,12 @@ from dataclasses import asdict, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from .analysis import Analyser
 from .config import load_seeds
 from .extract import content_hash
 from .fetch import Fetcher
 from .models import Document, Entry, Failure
-from .pipeline import Analyser, process_entry
+from .pipeline import process_entry
 from .plan import entry_hash
 from .score.semantic import SemanticScorer
 

@@ -42,15 +42,13 @@ import queue
 import signal
 import socket
 import struct
-import sys
 import threading
 import time
 from multiprocessing import spawn
 from pathlib import Path
 from typing import Any
 
-from .models import Article, Entry, Failure, FailureKind, FetchResult
-from .pipeline import (
+from .analysis import (
     ArticleFeatures,
     ProcessedEntry,
     ScorerLike,
@@ -60,6 +58,7 @@ from .pipeline import (
     score_article,
     with_features,
 )
+from .models import Article, Entry, Failure, FailureKind, FetchResult
 from .score import Scorer
 
 log = logging.getLogger("monitor.workers")
@@ -178,8 +177,8 @@ def _read(conn: socket.socket, size: int) -> bytearray:
 
 # --- in the polling process --------------------------------------------------------------------
 
-# the main script (and argv) for the fork server to import, read there by worker_main.py (not
-# imported here: importing it imports the script)
+# the main script, for the fork server to count as loaded, read there by worker_main.py (not
+# imported here: importing it changes this process's __main__)
 MAIN_ENV = "MONITOR_FORKSERVER_MAIN"
 
 
@@ -188,14 +187,12 @@ def _context() -> multiprocessing.context.ForkServerContext:
     once; each worker is a fork of it, so starting (and restarting) workers costs no imports
     (the scorer's word tables take ~0.5 s CPU to build per process)."""
     ctx = multiprocessing.get_context("forkserver")
-    # The parent's main script first: a worker runs it (for `monitor`, the CLI and all it imports)
-    # unless the fork server already has; then each fork skips it. "__main__" alone
-    # does that only on Pythons with gh-126631 fixed; worker_main.py does it on the others (3.11).
-    # Then the scorer's tables and trafilatura, loaded on first use elsewhere: once here, shared by
-    # every fork; extract_warm runs one extraction, so trafilatura's first-page tables are built too
+    # First worker_main.py: the parent's main script counts as loaded, so no process of the pool
+    # runs it (a worker would import all it imports: for `monitor`, the CLI). Then what a worker
+    # needs, the scorer's tables and trafilatura, loaded on first use elsewhere: once here, shared
+    # by every fork; extract_warm runs one extraction, so trafilatura's first-page tables are built too
     ctx.set_forkserver_preload(
         [
-            "__main__",
             "monitor.worker_main",
             __name__,
             "monitor.score.warm",
@@ -216,8 +213,8 @@ def start_server() -> None:
     the first result came ~1.9 s after the first page was submitted). A system that cannot start
     it is reported by the pool on first use.
 
-    The main script and argv go to worker_main.py in the environment the server inherits, set only
-    while it starts: no other child (a notify command) inherits them (argv may hold a --db URL).
+    The main script's path goes to worker_main.py in the environment the server inherits, set only
+    while it starts: no other child (a notify command) inherits it.
     A running server is left alone, and so is the environment (feed threads may be reading it)."""
     _context()
     with _STARTING:
@@ -227,7 +224,7 @@ def start_server() -> None:
         main = spawn.get_preparation_data("main").get("init_main_from_path")
         saved = os.environ.pop(MAIN_ENV, None)
         if main:
-            os.environ[MAIN_ENV] = json.dumps({"path": main, "argv": sys.argv})
+            os.environ[MAIN_ENV] = json.dumps({"path": main})
         try:
             multiprocessing.forkserver.ensure_running()
         except (OSError, ValueError) as exc:
@@ -252,7 +249,7 @@ class _Worker:
 class WorkerPool:
     """The worker processes of one ``monitor poll`` or one service run; thread-safe.
 
-    ``analyse`` has the pipeline's Analyser signature (pass it to ``run_feed``, ``process_entry``).
+    ``analyse`` has the Analyser signature (analysis.py) (pass it to ``run_feed``, ``process_entry``).
     """
 
     def __init__(self, scorer: ScorerLike, workers: int) -> None:
