@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import html
 import json
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -96,3 +97,11 @@ def write_feeds(path: Path, feeds: list[dict[str, object]], settings: dict[str, 
 
 def run(*args: str | Path, input: str | None = None) -> Result:
     return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
+
+
+def pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

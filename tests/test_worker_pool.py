@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from helpers import SEEDS, corpus_pages, page_title
+from helpers import SEEDS, corpus_pages, page_title, pid_exists
 from monitor.analysis import analyse_entry
 from monitor.config import load_seeds
 from monitor.models import Entry, Failure, FailureKind, FetchResult
@@ -26,14 +26,6 @@ def _page(entry: Entry, body: bytes) -> FetchResult:
     return FetchResult(entry.link, entry.link, 200, body, {"content-type": "text/html"})
 
 
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def _long_page(paragraphs: int) -> tuple[Entry, Any]:
     """A real article's paragraphs over and over: seconds of extraction for one worker."""
     lines = [line.strip() for line in sorted(SEEDS.glob("*.txt"))[0].read_text().splitlines() if line.strip()]
@@ -41,6 +33,14 @@ def _long_page(paragraphs: int) -> tuple[Entry, Any]:
     raw = f"<html><head><title>{lines[0]}</title></head><body><article>{body}</article></body></html>".encode()
     entry = Entry("long", "http://127.0.0.1/f", lines[0], "http://127.0.0.1/long.html", None, "", "")
     return entry, _page(entry, raw)
+
+
+def _analyse_in_thread(pool: WorkerPool, entry: Entry, page: FetchResult) -> tuple[threading.Thread, list[Any]]:
+    """A feed thread's call, started: the thread and the list its answer goes to."""
+    done: list[Any] = []
+    caller = threading.Thread(target=lambda: done.append(pool.analyse(entry, page, None)))
+    caller.start()
+    return caller, done
 
 
 def _cpu(pid: int) -> float:
@@ -67,9 +67,7 @@ def test_a_worker_killed_during_a_task_is_replaced_and_the_task_retried() -> Non
     pool = WorkerPool(scorer, 1)
     try:
         entry, page = _long_page(8000)
-        done: list[Any] = []
-        caller = threading.Thread(target=lambda: done.append(pool.analyse(entry, page, None)))
-        caller.start()
+        caller, done = _analyse_in_thread(pool, entry, page)
         victim = _busy_worker(pool)
         os.kill(victim, signal.SIGKILL)
         caller.join(timeout=120)
@@ -84,9 +82,7 @@ def test_an_entry_that_kills_its_worker_twice_is_a_worker_failure_and_the_pool_g
     pool = WorkerPool(scorer, 1)
     try:
         entry, page = _long_page(8000)
-        done: list[Any] = []
-        caller = threading.Thread(target=lambda: done.append(pool.analyse(entry, page, None)))
-        caller.start()
+        caller, done = _analyse_in_thread(pool, entry, page)
         first = _busy_worker(pool)
         os.kill(first, signal.SIGKILL)
         os.kill(_busy_worker(pool, frozenset({first})), signal.SIGKILL)  # the retry, on the replacement
@@ -106,15 +102,11 @@ def test_close_lets_the_running_task_finish_and_lets_waiting_callers_out_at_once
     scorer = build_scorer(load_seeds(SEEDS))
     pool = WorkerPool(scorer, 1)
     entry, page = _long_page(12000)
-    running: list[Any] = []
-    waiting: list[Any] = []
-    first = threading.Thread(target=lambda: running.append(pool.analyse(entry, page, None)))
-    first.start()
+    first, running = _analyse_in_thread(pool, entry, page)
     busy = _busy_worker(pool)
     key, body = corpus_pages()[1]
     small = Entry("e", "http://127.0.0.1/f", page_title(body), f"http://127.0.0.1/{key}", None, "", "")
-    second = threading.Thread(target=lambda: waiting.append(pool.analyse(small, _page(small, body), None)))
-    second.start()
+    second, waiting = _analyse_in_thread(pool, small, _page(small, body))
     second.join(timeout=0.2)
     assert second.is_alive()  # it waits for the one worker
     closer = threading.Thread(target=pool.close)
@@ -125,7 +117,7 @@ def test_close_lets_the_running_task_finish_and_lets_waiting_callers_out_at_once
     closer.join(timeout=120)
     first.join(timeout=1)
     assert running == [analyse_entry(entry, page, None, scorer)]
-    assert pool.pids() == [] and not _exists(busy)
+    assert pool.pids() == [] and not pid_exists(busy)
     assert pool.analyse(small, _page(small, body), None) == Failure(FailureKind.WORKER, "worker pool stopped")
 
 
@@ -157,9 +149,7 @@ def test_a_caller_interrupted_mid_task_does_not_cost_the_pool_its_worker(monkeyp
         with pytest.raises(KeyboardInterrupt):
             pool.analyse(entry, _page(entry, body), None)
         monkeypatch.undo()
-        done: list[Any] = []
-        caller = threading.Thread(target=lambda: done.append(pool.analyse(entry, _page(entry, body), None)))
-        caller.start()
+        caller, done = _analyse_in_thread(pool, entry, _page(entry, body))
         caller.join(timeout=60)  # the one worker's slot was refilled: no wait forever
         assert done == [analyse_entry(entry, _page(entry, body), None, scorer)]
         assert len(pool.pids()) == 1 and pool.pids() != old

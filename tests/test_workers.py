@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from helpers import SEEDS, corpus_pages, page_title, rss, run, seed_and_other, write_feeds
+from helpers import SEEDS, corpus_pages, page_title, pid_exists, rss, run, seed_and_other, write_feeds
 from httpserver import TestServer
 from monitor import app
 from monitor.analysis import ProcessedEntry, analyse_entry
@@ -266,9 +266,9 @@ def test_workers_exit_when_the_polling_process_is_killed() -> None:
         proc.kill()  # SIGKILL: no clean-up runs in the polling process
         proc.wait()
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and any(_exists(p) for p in pids):
+        while time.monotonic() < deadline and any(pid_exists(p) for p in pids):
             time.sleep(0.1)
-        assert not any(_exists(p) for p in pids), "orphaned workers left running"
+        assert not any(pid_exists(p) for p in pids), "orphaned workers left running"
     finally:
         proc.kill()
         proc.communicate()  # waits and closes the pipes (unclosed pipes are warnings, i.e. errors)
@@ -318,14 +318,6 @@ def test_the_console_script_runs_the_cli() -> None:
     script = Path(sys.executable).with_name("monitor")  # installed from pyproject's [project.scripts]
     out = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "poll" in out.stdout, out.stderr
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_an_entry_no_worker_could_process_is_not_stored_and_the_next_poll_stores_it(
