@@ -116,12 +116,12 @@ def test_stories_group_articles_and_find_candidates_by_their_terms(storage: Stor
     flood = "Flood waters closed three schools in Shelbyville on Tuesday, the council said in a statement."
     b = storage.save_article(FEED, article("2", summary=flood), "h2", HIT, NOW).article_id
     story = storage.assign_story(a, None, NOW)
-    assert storage.assign_story(b, story, NOW) == story
+    indexed = StoryStep("null", (), (("springfield", "bridge"), NOW))  # b's terms join the story's entry
+    assert storage.assign_story_step(b, story, NOW, indexed) == story
     assert [(m.article_id, m.story_id) for m in storage.story_members(NOW - timedelta(days=1))] == [
         (a, story),
         (b, story),
     ]
-    storage.index_story_terms(story, ["springfield", "bridge"], NOW)
     assert storage.story_candidates(["bridge", "flood"], NOW - timedelta(days=1), 5) == [story]
     assert storage.story_candidates(["flood"], NOW - timedelta(days=1), 5) == []
     assert storage.story_candidates(["bridge"], NOW + timedelta(days=1), 5) == []  # not grown since

@@ -231,10 +231,6 @@ class PostgresStore:
         read = pg_changes.members_page
         return paged(start, lambda after: self._read(lambda conn: read(conn, since, after, page)), page)
 
-    def index_story_terms(self, story_id: int, terms: Sequence[str], when: datetime) -> None:
-        with self._tx() as conn:
-            pg_changes.index_story_terms(conn, story_id, list(terms), when)
-
     def story_candidates(self, terms: Sequence[str], since: datetime, limit: int) -> list[int]:
         return self._read(lambda conn: pg_changes.story_candidates(conn, list(terms), since, limit))
 

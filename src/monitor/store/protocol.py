@@ -103,9 +103,6 @@ class ArticleStorage(Protocol):
         a replaying service's peak memory); each page is its own read, not one snapshot."""
         ...
 
-    def index_story_terms(self, story_id: int, terms: Sequence[str], when: datetime) -> None:
-        """Add an article's distinctive terms to its story's candidate-index entry."""
-
     def story_candidates(self, terms: Sequence[str], since: datetime, limit: int) -> list[int]:
         """Stories grown since `since` that share terms with the query, best (BM25) first."""
         ...

@@ -200,8 +200,8 @@ class StoryStep:
     """What one story placement changes in the story engine's state: the story's state (JSON,
     changes.story_state) and the article's distinct terms with their background prior (each
     term's document frequency and the article count go up by one); with `index`, the article's
-    query terms added to its story's candidate-index entry as of a time (`index_story_terms`),
-    in the same transaction."""
+    query terms added to its story's candidate-index entry as of a time, in the same
+    transaction (story_candidates finds the story by them)."""
 
     state: str
     terms: tuple[tuple[str, float], ...]

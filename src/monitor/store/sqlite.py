@@ -215,10 +215,6 @@ class SqliteStore:
         start = self._read(lambda conn: stories.window_start(conn, since))
         return paged(start, lambda after: self._read(lambda conn: stories.members_page(conn, since, after, page)), page)
 
-    def index_story_terms(self, story_id: int, terms: Sequence[str], when: datetime) -> None:
-        with self._tx() as conn:
-            stories.index_terms(conn, story_id, list(terms), when)
-
     def story_candidates(self, terms: Sequence[str], since: datetime, limit: int) -> list[int]:
         return self._read(lambda conn: stories.candidates(conn, list(terms), since, limit))
 
