@@ -14,9 +14,11 @@ fetches through ``monitor.fetch.Fetcher`` as the pipeline uses it (the default c
 
 ``--ref DIR`` also runs the children with DIR's ``src`` first on sys.path (e.g. a ``git archive``
 of main), alternating with this tree round by round, so both are measured under the same load.
+``--keep-alive`` makes the server keep connections open (HTTP/1.1, as real sites do); by default
+it closes every connection after one response. The server counts the connections it accepted.
 
 Usage: python benchmarks/bench_fetch.py [--hosts 100] [--copies 3] [--threads 8] [--repeat 5]
-       [--kinds page,gzip,304] [--ref /tmp/fetch-before]
+       [--kinds page,gzip,304] [--ref /tmp/fetch-before] [--keep-alive]
 """
 
 from __future__ import annotations
@@ -132,6 +134,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--ref", type=Path, default=None, help="another source tree to measure alongside")
+    parser.add_argument("--keep-alive", action="store_true", help="the server keeps connections open")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -148,13 +151,15 @@ def main() -> None:
     kinds = [k for k in args.kinds.split(",") if k]
     print(
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.hosts} hosts, "
-        f"corpus pages x{args.copies}, {args.threads} client threads, {args.repeat} rounds"
+        f"corpus pages x{args.copies}, {args.threads} client threads, {args.repeat} rounds, "
+        f"server {'keeps connections alive' if args.keep_alive else 'closes every connection'}"
     )
     cpu: dict[tuple[str, str], list[float]] = {}
     sys_cpu: dict[tuple[str, str], list[float]] = {}
+    conns: dict[tuple[str, str], list[int]] = {}
     import tempfile
 
-    with tempfile.TemporaryDirectory() as tmp, httpserver.TestServer() as server:
+    with tempfile.TemporaryDirectory() as tmp, httpserver.TestServer(keep_alive=args.keep_alive) as server:
         urls = serve(server, args.hosts, args.copies)
         files = {}
         for kind in kinds:
@@ -164,8 +169,10 @@ def main() -> None:
             order = list(trees.items()) if rnd % 2 == 0 else list(reversed(trees.items()))
             for kind in kinds:
                 for name, src in order:
+                    accepted = server.accepted
                     r = run_child(src, kind, files[kind], args.threads)
                     assert r["failed"] == 0, r
+                    conns.setdefault((name, kind), []).append(server.accepted - accepted)
                     cpu.setdefault((name, kind), []).append(1000 * r["cpu"] / r["n"])
                     sys_cpu.setdefault((name, kind), []).append(1000 * r["sys"] / r["n"])
     for kind in kinds:
@@ -175,7 +182,8 @@ def main() -> None:
             print(
                 f"{kind:>4} x{n} ({name}): median {statistics.median(values):.3f} ms CPU/request "
                 f"(min {min(values):.3f}, max {max(values):.3f}; of it in the kernel "
-                f"{statistics.median(sys_cpu[(name, kind)]):.3f})"
+                f"{statistics.median(sys_cpu[(name, kind)]):.3f}; "
+                f"{statistics.median(conns[(name, kind)]):.0f} connections per run of {n + WARMUP} requests)"
             )
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 

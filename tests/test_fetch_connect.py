@@ -112,8 +112,8 @@ def test_next_checked_address_is_tried_when_one_refuses(server: TestServer) -> N
     settings = FetchSettings(allow_hosts=("192.0.2.0/24",), timeout=5.0, deadline=10.0, host_spacing=0.0)
     network = _FakeAddresses(server.port)
     with Fetcher(settings, resolver=lambda host: ["192.0.2.1", "192.0.2.2"]) as f:
-        assert f._pinned is not None
-        f._pinned.backend.inner = network
+        assert f._pool is not None
+        f._pool.backend.inner = network
         res = f.fetch_page(f"http://two.test:{server.port}/x")
         assert network.tried == ["192.0.2.1", "192.0.2.2"]
         assert res.content == b"second"

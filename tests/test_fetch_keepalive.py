@@ -31,7 +31,8 @@ def resolve(host: str) -> list[str]:
 
 
 class LoopbackSystem(httpcore.SyncBackend):
-    """The plain pool's 'system' name resolution: every name connects to 127.0.0.1."""
+    """The network below the pool, as the system would connect: every name and address
+    connects to 127.0.0.1 (the names are not resolvable)."""
 
     def __init__(self) -> None:
         self.hosts: list[str] = []
@@ -116,12 +117,14 @@ def test_feeds_and_pages_do_not_share_connections(ka: TestServer) -> None:
     ka.add("/a.html", b"<html>a</html>", content_type="text/html")
     system = LoopbackSystem()
     with Fetcher(SETTINGS, resolver=resolve) as f:
-        assert f._plain is not None
-        f._plain.backend.inner = system
+        assert f._pool is not None
+        f._pool.backend.inner = system
         for _ in range(2):
             assert f.fetch_feed(f"http://a.test:{ka.port}/feed.xml").content == SAMPLE_RSS
             assert f.fetch_page(f"http://a.test:{ka.port}/a.html").content == b"<html>a</html>"
-    assert system.hosts == ["a.test"]  # the feeds' one connection, resolved by the 'system'
+    # the feed's connection went to the name (the 'system' resolved it), the page's to the address
+    # the guard checked: two connections, each reused once
+    assert system.hosts == ["a.test", "127.0.0.1"]
     assert ka.accepted == 2
     assert sorted(ka.connection_hosts()) == [[f"a.test:{ka.port}"] * 2] * 2
 
@@ -174,7 +177,7 @@ def test_the_guard_checks_every_request_even_with_a_kept_connection(ka: TestServ
         names["swap.test"] = ["127.0.0.2"]  # loopback, not allowed: refused before any connection
         with pytest.raises(BlockedAddressError, match="127.0.0.2"):
             f.fetch_page(f"http://swap.test:{ka.port}/x.html")
-        assert f._pinned is not None and f._pinned.connections == 1  # the kept one, unused
+        assert f._pool is not None and f._pool.idle == 1  # the kept one, unused
     assert len(ka.requests) == 1
 
 
@@ -200,10 +203,10 @@ def test_close_closes_the_idle_connections(ka: TestServer) -> None:
     f = Fetcher(SETTINGS, resolver=resolve)
     for name in ("a.test", "b.test"):
         f.fetch_page(f"http://{name}:{ka.port}/x.html")
-    assert f._pinned is not None and f._pinned.connections == 2
+    assert f._pool is not None and f._pool.idle == 2
     assert wait_for(lambda: ka.open_connections() == 2)
     f.close()
-    assert f._pinned.connections == 0
+    assert f._pool.idle == 0
     assert wait_for(lambda: ka.open_connections() == 0)  # the server saw both closed
 
 

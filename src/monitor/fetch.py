@@ -88,19 +88,14 @@ class Fetcher:
         self._resolver: Resolver = resolver or default_resolver
         self._owns_client = client is None
         self._client: httpx.Client | None = client
-        # pinned: guarded requests to the addresses the guard checked; plain: feeds, IP literals
-        # and names allowed by name. Separate, so a page never reuses a connection that a feed
-        # opened to an address the system resolved and the guard never saw.
-        self._pinned: KeepAlivePool | None = None
-        self._plain: KeepAlivePool | None = None
+        self._pool: KeepAlivePool | None = None
         if client is None and not _environment_proxies():
             # The usual case: requests go straight to connection pools that keep connections
             # alive (a new TCP+TLS connection per page is the largest cost of a real site). The
             # Client's layers (URL and header merging, auth, redirects, cookie extraction,
             # logging) are things this module does itself or does not want, and cost ~0.1 ms of
             # CPU per request in the one process that fetches for every worker (bench_fetch).
-            self._pinned = KeepAlivePool(pinned=True, max_keepalive=100)
-            self._plain = KeepAlivePool(pinned=False, max_keepalive=20)  # a poll asks a feed once
+            self._pool = KeepAlivePool()
         elif client is None:
             # HTTP(S)_PROXY / ALL_PROXY set: httpx's Client applies them (and NO_PROXY) per URL;
             # a new connection per request, so the watchdog sees every socket (trace events)
@@ -152,9 +147,8 @@ class Fetcher:
 
     def close(self) -> None:
         """Close every connection (kept idle ones too)."""
-        for pool in (self._pinned, self._plain):
-            if pool is not None:
-                pool.close()
+        if self._pool is not None:
+            self._pool.close()
         if self._owns_client and self._client is not None:
             self._client.close()
 
@@ -283,7 +277,7 @@ class Fetcher:
         extensions: dict[str, Any] = {
             "timeout": {"connect": per_op, "read": per_op, "write": per_op, "pool": per_op},
         }
-        if self._pinned is None or self._plain is None:  # an injected client, or a proxy
+        if self._pool is None:  # an injected client, or a proxy
             extensions["trace"] = trace  # the watchdog learns new connections' sockets from it
             assert self._client is not None
             request = self._client.build_request("GET", url, headers=headers, extensions=extensions)
@@ -292,10 +286,9 @@ class Fetcher:
         if target.userinfo:  # user:password@ in the URL: Basic credentials, as httpx's Client sends
             headers = {**headers, "Authorization": _basic_auth(target)}
         # The URL keeps the host name (the pool's key, the Host header, SNI, the certificate);
-        # a new connection of the pinned pool goes to the checked addresses in turn.
+        # a new connection for a pinned request goes to the checked addresses in turn.
         request = httpx.Request("GET", target, headers=headers, extensions=extensions)
-        pool = self._pinned if pinned else self._plain
-        return pool.send(request, pinned, deadline_at), target
+        return self._pool.send(request, pinned, deadline_at), target
 
     def _deadline_error(self) -> FetchError:
         return FetchError(f"timed out after {self.settings.deadline:g} s (total deadline for the request)")
@@ -351,7 +344,7 @@ class Fetcher:
         """Read a short body that is not used (a redirect's, an error page) so that the kept
         connection can serve another request; a 304 has none by definition. Failing costs only
         the connection (closed with the response), never the request's outcome."""
-        if self._pinned is None:  # a proxy or an injected client: no connection is kept
+        if self._pool is None:  # a proxy or an injected client: no connection is kept
             return
         if response.status_code != 304:
             length = hdrs.get("content-length", "").strip()

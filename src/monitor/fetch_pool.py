@@ -1,14 +1,12 @@
 """The connection pool behind the default Fetcher: HTTP keep-alive that keeps the guard's pinning.
 
-httpcore's pool keys connections by the URL's origin (scheme, host name, port), so requests keep
-the host *name* in the URL (Host header, TLS SNI and the certificate check use it as usual) and
-the pinning happens here, in the network backend: a connection for a guarded request connects
-to the addresses the guard checked for that very request (handed over in a thread-local: sync
-httpcore creates a connection in the thread that asked for it, inside ``handle_request``),
-trying them in turn. A kept connection is therefore reused only for its own host name, and every
-connection of the pinned pool went to a checked address. The Fetcher keeps pinned requests and
-the others (feeds, IP literals, names allowed by name) in two pools, so a page never reuses a
-connection that a feed opened to an address the system resolved and nobody checked.
+Requests keep the host *name* in the URL (Host header, TLS SNI and the certificate check use it
+as usual) and the pinning happens in the network backend: a guarded request's new connection
+goes to the addresses the guard checked for that very request (handed over in a thread-local:
+the connection is made in the thread that sends the request, inside ``send``), trying them in
+turn. Connections are kept per (pinned, scheme, host name, port): a kept connection is reused
+only for its own host name, every pinned one went to checked addresses, and a page never
+reuses a connection that a feed opened to an address the system resolved and nobody checked.
 
 Every socket read and write first registers its socket with the calling thread's deadline
 watchdog (``fetch_limits.watch_socket``), so a server that drips its headers on a *reused*
@@ -30,20 +28,19 @@ import httpx
 from monitor.fetch_limits import watch_socket, watchdog_fired
 
 KEEPALIVE_EXPIRY = 5.0  # seconds an idle connection is kept; closed when the pool is next used
-MAX_CONNECTIONS = 100
-_REUSED_RETRIES = 2  # a GET that a kept connection's server dropped unanswered is sent again
+MAX_CONNECTIONS = 100  # in use at once (more requests wait for one, up to the pool timeout)
+MAX_IDLE = 100  # kept idle at most; the oldest is closed first
 
 
 class _Attempt:
     """What the backend needs to know about the request being sent in this thread."""
 
-    __slots__ = ("addresses", "connected", "deadline_at", "host")
+    __slots__ = ("addresses", "deadline_at", "host")
 
     def __init__(self, host: str, addresses: tuple[str, ...], deadline_at: float) -> None:
         self.host = host
-        self.addresses = addresses
+        self.addresses = addresses  # empty: not pinned, connect to the name
         self.deadline_at = deadline_at
-        self.connected = False  # a new connection was opened for it (not a kept one reused)
 
 
 _LOCAL = threading.local()
@@ -80,10 +77,10 @@ class _WatchedStream(httpcore.NetworkStream):
 
 
 class _Backend(httpcore.NetworkBackend):
-    """httpcore's sync backend; when `pinned`, connections go only to the checked addresses."""
+    """httpcore's sync backend; a pinned request's new connection goes only to the addresses the
+    guard checked for it, in turn (the next one gets what is left of the deadline)."""
 
-    def __init__(self, *, pinned: bool) -> None:
-        self.pinned = pinned
+    def __init__(self) -> None:
         self.inner: httpcore.NetworkBackend = httpcore.SyncBackend()
 
     def connect_tcp(
@@ -95,13 +92,10 @@ class _Backend(httpcore.NetworkBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
         attempt: _Attempt | None = getattr(_LOCAL, "attempt", None)
-        if attempt is not None:
-            attempt.connected = True
-        if not self.pinned:
+        if attempt is None or attempt.host != host:  # cannot happen: connections are made in send
+            raise httpcore.ConnectError(f"no request is connecting to {host}")
+        if not attempt.addresses:
             return _WatchedStream(self.inner.connect_tcp(host, port, timeout, local_address, socket_options))
-        if attempt is None or attempt.host != host or not attempt.addresses:
-            # never connect a pinned pool's connection to an address nobody checked
-            raise httpcore.ConnectError(f"no checked address to connect to for {host}")
         last = len(attempt.addresses) - 1
         for i, address in enumerate(attempt.addresses):
             try:
@@ -128,30 +122,42 @@ class _Backend(httpcore.NetworkBackend):
         time.sleep(seconds)
 
 
-class KeepAlivePool:
-    """httpx's HTTPTransport in essence (the same request, response and error mapping) over an
-    httpcore pool that keeps connections alive, with the backend above."""
+_Key = tuple[bool, bytes, bytes, int]  # (pinned, scheme, host name, port)
 
-    def __init__(self, *, pinned: bool, max_keepalive: int) -> None:
-        self.backend = _Backend(pinned=pinned)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),  # as HTTPTransport (certifi, SSL_CERT_FILE)
-            max_connections=MAX_CONNECTIONS,
-            max_keepalive_connections=max_keepalive,
-            keepalive_expiry=KEEPALIVE_EXPIRY,
-            network_backend=self.backend,
-        )
+
+class KeepAlivePool:
+    """httpx's HTTPTransport in essence (the same request, response and error mapping) over a
+    pool of httpcore connections that keeps them alive, with the backend above.
+
+    Not httpcore's ConnectionPool: it re-examines every connection it holds twice per request
+    (a readability poll per idle connection, and a count of all connections per idle one), so
+    with a hundred kept connections it cost ~3 ms of CPU per request (bench_fetch). Here a
+    request looks up the idle connections of its own key only; idle connections are kept in
+    the order they became idle, so the expired ones are closed from the front when the pool is
+    next used, and the oldest one when more than `max_idle` are idle.
+    """
+
+    def __init__(self, *, max_idle: int = MAX_IDLE) -> None:
+        self.backend = _Backend()
+        self._ssl_context = httpx.create_ssl_context()  # as HTTPTransport (certifi, SSL_CERT_FILE)
+        self._max_idle = max_idle
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)  # connections in use
+        self._lock = threading.Lock()
+        self._idle: dict[httpcore.HTTPConnection, tuple[_Key, float]] = {}  # oldest first
+        self._by_key: dict[_Key, list[httpcore.HTTPConnection]] = {}
+        self._closed = False
 
     @property
-    def connections(self) -> int:
-        """Connections in the pool (open or idle)."""
-        return len(self._pool.connections)
+    def idle(self) -> int:
+        """Idle connections kept for reuse."""
+        return len(self._idle)
 
     def send(self, request: httpx.Request, addresses: tuple[str, ...], deadline_at: float) -> httpx.Response:
-        """Send `request` (its body unread in the response). New connections go to `addresses`
-        (the pinned pool). A kept connection that the server closed just as the request went out
-        ("disconnected without sending a response", a reset) costs a resend on another one; a
-        new connection's failure is the request's failure."""
+        """Send `request` (its body unread in the response). A new connection goes to
+        `addresses` when given (the guard's, for this host name: pinned), else to the name. A kept
+        connection that the server closed just as the request went out ("disconnected without
+        sending a response", a reset) costs one resend on a new connection; a new connection's
+        failure is the request's failure."""
         url = request.url
         core = httpcore.Request(
             method=request.method,
@@ -160,45 +166,127 @@ class KeepAlivePool:
             content=typing.cast(Iterable[bytes], request.stream),
             extensions=request.extensions,
         )
-        attempt = _Attempt(url.raw_host.decode("ascii"), addresses, deadline_at)
-        _LOCAL.attempt = attempt
+        origin = core.url.origin
+        key: _Key = (bool(addresses), origin.scheme, origin.host, origin.port)
+        wait = request.extensions.get("timeout", {}).get("pool")
+        if not self._slots.acquire(timeout=wait):
+            raise httpx.PoolTimeout("no free connection")
+        _LOCAL.attempt = _Attempt(origin.host.decode("ascii"), addresses, deadline_at)
         try:
-            retries = _REUSED_RETRIES
-            while True:
-                attempt.connected = False
-                try:
-                    response = self._pool.handle_request(core)
-                    break
-                except Exception as exc:
-                    if (
-                        retries > 0
-                        and not attempt.connected
-                        and _dropped_unanswered(exc)
-                        and not watchdog_fired()
-                        and time.monotonic() < deadline_at
-                    ):
-                        retries -= 1
-                        continue
-                    mapped = _as_httpx(exc)
-                    if mapped is exc:
-                        raise
-                    raise mapped from exc
+            conn, response = self._exchange(core, origin, key, deadline_at)
+        except BaseException:
+            self._slots.release()
+            raise
         finally:
             _LOCAL.attempt = None
         return httpx.Response(
             status_code=response.status,
             headers=response.headers,
-            stream=_ResponseStream(typing.cast(Iterable[bytes], response.stream)),
+            stream=_PooledStream(typing.cast(Iterable[bytes], response.stream), self, conn, key),
             extensions=response.extensions,
         )
 
+    def _exchange(
+        self, core: httpcore.Request, origin: httpcore.Origin, key: _Key, deadline_at: float
+    ) -> tuple[httpcore.HTTPConnection, httpcore.Response]:
+        fresh = False
+        while True:
+            conn, reused = self._checkout(key, origin, fresh)
+            try:
+                return conn, conn.handle_request(core)
+            except Exception as exc:
+                self._put_back(conn, key)  # closes it, unless it is still usable
+                if reused and _dropped_unanswered(exc) and not watchdog_fired() and time.monotonic() < deadline_at:
+                    fresh = True  # GET is idempotent: once more, on a new connection
+                    continue
+                mapped = _as_httpx(exc)
+                if mapped is exc:
+                    raise
+                raise mapped from exc
+
+    def _checkout(
+        self, key: _Key, origin: httpcore.Origin, fresh: bool
+    ) -> tuple[httpcore.HTTPConnection, bool]:
+        """An idle connection of `key` (the latest to become idle), or a new one: (it, reused)."""
+        stale: list[httpcore.HTTPConnection] = []
+        found: httpcore.HTTPConnection | None = None
+        with self._lock:
+            self._expire(time.monotonic(), stale)
+            conns = None if fresh else self._by_key.get(key)
+            while conns:
+                conn = conns[-1]
+                self._forget(conn, key)
+                # expired, or the server closed it while idle (its socket reads as readable)
+                if conn.has_expired() or not conn.is_available():
+                    stale.append(conn)
+                    continue
+                found = conn
+                break
+        for conn in stale:
+            conn.close()
+        if found is not None:
+            return found, True
+        new = httpcore.HTTPConnection(
+            origin=origin,
+            ssl_context=self._ssl_context,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+            network_backend=self.backend,
+        )
+        return new, False
+
+    def _put_back(self, conn: httpcore.HTTPConnection, key: _Key) -> None:
+        """A connection its request is done with: kept idle if it can serve another, else closed."""
+        stale: list[httpcore.HTTPConnection] = [conn]
+        if conn.is_available():
+            with self._lock:
+                if not self._closed:
+                    stale.pop()
+                    self._idle[conn] = (key, time.monotonic())
+                    self._by_key.setdefault(key, []).append(conn)
+                    while len(self._idle) > self._max_idle:
+                        oldest, (old_key, _) = next(iter(self._idle.items()))
+                        self._forget(oldest, old_key)
+                        stale.append(oldest)
+        for old in stale:
+            old.close()
+
+    def _expire(self, now: float, stale: list[httpcore.HTTPConnection]) -> None:
+        """Take the connections idle for longer than KEEPALIVE_EXPIRY (under the lock)."""
+        while self._idle:
+            conn, (key, since) = next(iter(self._idle.items()))
+            if now - since <= KEEPALIVE_EXPIRY:
+                return
+            self._forget(conn, key)
+            stale.append(conn)
+
+    def _forget(self, conn: httpcore.HTTPConnection, key: _Key) -> None:
+        del self._idle[conn]
+        conns = self._by_key[key]
+        conns.remove(conn)
+        if not conns:
+            del self._by_key[key]
+
     def close(self) -> None:
-        self._pool.close()
+        """Close the idle connections; connections still in use are closed when released."""
+        with self._lock:
+            self._closed = True
+            idle = list(self._idle)
+            self._idle.clear()
+            self._by_key.clear()
+        for conn in idle:
+            conn.close()
 
 
-class _ResponseStream(httpx.SyncByteStream):
-    def __init__(self, stream: Iterable[bytes]) -> None:
+class _PooledStream(httpx.SyncByteStream):
+    """A response body; closing it gives the connection back to the pool (or closes it)."""
+
+    def __init__(
+        self, stream: Iterable[bytes], pool: KeepAlivePool, conn: httpcore.HTTPConnection, key: _Key
+    ) -> None:
         self._stream = stream
+        self._pool: KeepAlivePool | None = pool
+        self._conn = conn
+        self._key = key
 
     def __iter__(self) -> Iterator[bytes]:
         try:
@@ -210,9 +298,18 @@ class _ResponseStream(httpx.SyncByteStream):
             raise mapped from exc
 
     def close(self) -> None:
-        close = getattr(self._stream, "close", None)
-        if close is not None:
-            close()
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            close = getattr(self._stream, "close", None)
+            if close is not None:
+                close()  # an unfinished response closes its connection
+        finally:
+            try:
+                pool._put_back(self._conn, self._key)
+            finally:
+                pool._slots.release()
 
 
 def _dropped_unanswered(exc: Exception) -> bool:
