@@ -13,7 +13,7 @@ Article pages connect to the addresses the guard checked (one DNS lookup per hop
 answer cannot differ from the one checked: no DNS rebinding; through a proxy, the proxy
 connects), while the Host header, TLS SNI and
 the certificate check keep the host name. Cookies are neither kept nor sent: every page is a
-first visit. Requests go straight to keep-alive connection pools (``fetch_pool``: the pinning
+first visit. Requests go straight to a keep-alive connection pool (``fetch_pool``: the pinning
 happens in the connection, so a kept connection is reused only for its own host name and went to
 checked addresses; the deadline watchdog covers reused connections), except when the
 environment names a proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY), which httpx's Client applies
@@ -90,7 +90,7 @@ class Fetcher:
         self._client: httpx.Client | None = client
         self._pool: KeepAlivePool | None = None
         if client is None and not _environment_proxies():
-            # The usual case: requests go straight to connection pools that keep connections
+            # The usual case: requests go straight to a connection pool that keeps connections
             # alive (a new TCP+TLS connection per page is the largest cost of a real site). The
             # Client's layers (URL and header merging, auth, redirects, cookie extraction,
             # logging) are things this module does itself or does not want, and cost ~0.1 ms of
@@ -342,8 +342,9 @@ class Fetcher:
 
     def _drain(self, response: httpx.Response, hdrs: dict[str, str]) -> None:
         """Read a short body that is not used (a redirect's, an error page) so that the kept
-        connection can serve another request; a 304 has none by definition. Failing costs only
-        the connection (closed with the response), never the request's outcome."""
+        connection can serve another request; a 304 has none by definition. A failure costs only
+        the connection (closed with the response); past the deadline the watchdog's verdict
+        stands, as for any read."""
         if self._pool is None:  # a proxy or an injected client: no connection is kept
             return
         if response.status_code != 304:
