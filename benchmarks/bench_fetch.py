@@ -54,6 +54,7 @@ def child(src: str, kind: str, urls_file: str, threads: int) -> dict[str, Any]:
     urls = json.loads(Path(urls_file).read_text(encoding="utf-8"))
     settings = FetchSettings(allow_hosts=("127.0.0.1",), host_spacing=0.0)
     failed = 0
+    errors: list[str] = []  # the first few, to say why a run failed
     with Fetcher(settings) as fetcher:
         if kind == "304":
 
@@ -68,8 +69,10 @@ def child(src: str, kind: str, urls_file: str, threads: int) -> dict[str, Any]:
             nonlocal failed
             try:
                 return one(url)
-            except FetchError:
+            except FetchError as exc:
                 failed += 1
+                if len(errors) < 3:
+                    errors.append(f"{url}: {exc}")
                 return 0
 
         for url in urls[:WARMUP]:  # imports, first connections, the deadline thread
@@ -84,7 +87,7 @@ def child(src: str, kind: str, urls_file: str, threads: int) -> dict[str, Any]:
         ru = resource.getrusage(resource.RUSAGE_SELF)
 
     kernel = ru.ru_stime - ru0.ru_stime
-    return {"cpu": cpu, "sys": kernel, "wall": wall, "n": len(urls), "bytes": size, "failed": failed}
+    return {"cpu": cpu, "sys": kernel, "wall": wall, "n": len(urls), "bytes": size, "failed": failed, "errors": errors}
 
 
 # --- parent side: the server ------------------------------------------------------------------------
@@ -157,6 +160,7 @@ def main() -> None:
     cpu: dict[tuple[str, str], list[float]] = {}
     sys_cpu: dict[tuple[str, str], list[float]] = {}
     conns: dict[tuple[str, str], list[int]] = {}
+    failures: dict[tuple[str, str], list[str]] = {}
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp, httpserver.TestServer(keep_alive=args.keep_alive) as server:
@@ -171,7 +175,12 @@ def main() -> None:
                 for name, src in order:
                     accepted = server.accepted
                     r = run_child(src, kind, files[kind], args.threads)
-                    assert r["failed"] == 0, r
+                    # a reference tree's failures are reported (main's client, whose pool keeps no
+                    # connection, races with itself when a server keeps them: a socket closed while
+                    # reused, "Bad file descriptor"); this tree must not fail
+                    assert r["failed"] == 0 or name != "this tree", r
+                    if r["failed"]:
+                        failures.setdefault((name, kind), []).extend(r["errors"])
                     conns.setdefault((name, kind), []).append(server.accepted - accepted)
                     cpu.setdefault((name, kind), []).append(1000 * r["cpu"] / r["n"])
                     sys_cpu.setdefault((name, kind), []).append(1000 * r["sys"] / r["n"])
@@ -185,6 +194,8 @@ def main() -> None:
                 f"{statistics.median(sys_cpu[(name, kind)]):.3f}; "
                 f"{statistics.median(conns[(name, kind)]):.0f} connections per run of {n + WARMUP} requests)"
             )
+    for (name, kind), errors in failures.items():
+        print(f"{kind} ({name}): failed requests: {'; '.join(errors)}")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
