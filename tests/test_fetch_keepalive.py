@@ -236,3 +236,30 @@ def test_tls_connection_kept_for_its_name_and_verified_for_another(
             f.fetch_page(f"https://other.test:{tls_ka.port}/a.html")
     assert len(tls_ka.requests) == 3
     assert tls_ka.connection_hosts() == [[f"pinned.test:{tls_ka.port}"] * 3]
+
+
+def test_idle_connections_expire_when_the_pool_is_next_used(ka: TestServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("monitor.fetch_pool.KEEPALIVE_EXPIRY", 0.05)
+    ka.add("/x.html", b"<html>x</html>", content_type="text/html")
+    with Fetcher(SETTINGS, resolver=resolve) as f:
+        f.fetch_page(f"http://a.test:{ka.port}/x.html")
+        time.sleep(0.3)  # longer than the expiry: a.test's connection is no longer reused
+        f.fetch_page(f"http://b.test:{ka.port}/x.html")
+        assert f._pool is not None and f._pool.idle == 1  # b.test's; a.test's was closed
+        assert wait_for(lambda: ka.open_connections() == 1)
+        f.fetch_page(f"http://a.test:{ka.port}/x.html")
+    assert ka.accepted == 3
+
+
+def test_idle_connections_are_bounded(ka: TestServer) -> None:
+    ka.add("/x.html", b"<html>x</html>", content_type="text/html")
+    with Fetcher(SETTINGS, resolver=resolve) as f:
+        assert f._pool is not None
+        f._pool._max_idle = 1
+        for name in ("a.test", "b.test"):
+            f.fetch_page(f"http://{name}:{ka.port}/x.html")
+        assert f._pool.idle == 1  # the oldest (a.test's) was closed
+        assert wait_for(lambda: ka.open_connections() == 1)
+        f.fetch_page(f"http://b.test:{ka.port}/x.html")
+    assert ka.accepted == 2
+    assert sorted(ka.connection_hosts()) == [[f"a.test:{ka.port}"], [f"b.test:{ka.port}"] * 2]

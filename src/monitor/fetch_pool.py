@@ -5,8 +5,10 @@ as usual) and the pinning happens in the network backend: a guarded request's ne
 goes to the addresses the guard checked for that very request (handed over in a thread-local:
 the connection is made in the thread that sends the request, inside ``send``), trying them in
 turn. Connections are kept per (pinned, scheme, host name, port): a kept connection is reused
-only for its own host name, every pinned one went to checked addresses, and a page never
-reuses a connection that a feed opened to an address the system resolved and nobody checked.
+only for its own host name, every pinned one went to addresses checked for that name (by the
+request that opened it; the guard still checks every request, so a name whose answer turns
+private is refused before any kept connection is looked at), and a page never reuses a
+connection that a feed opened to an address the system resolved and nobody checked.
 
 Every socket read and write first registers its socket with the calling thread's deadline
 watchdog (``fetch_limits.watch_socket``), so a server that drips its headers on a *reused*
@@ -155,9 +157,9 @@ class KeepAlivePool:
     def send(self, request: httpx.Request, addresses: tuple[str, ...], deadline_at: float) -> httpx.Response:
         """Send `request` (its body unread in the response). A new connection goes to
         `addresses` when given (the guard's, for this host name: pinned), else to the name. A kept
-        connection that the server closed just as the request went out ("disconnected without
-        sending a response", a reset) costs one resend on a new connection; a new connection's
-        failure is the request's failure."""
+        connection that fails before a response (the server closed or reset it just as the
+        request went out) costs one resend on a new connection; a new connection's failure is
+        the request's failure."""
         url = request.url
         core = httpcore.Request(
             method=request.method,
@@ -179,12 +181,17 @@ class KeepAlivePool:
             raise
         finally:
             _LOCAL.attempt = None
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.headers,
-            stream=_PooledStream(typing.cast(Iterable[bytes], response.stream), self, conn, key),
-            extensions=response.extensions,
-        )
+        stream = _PooledStream(typing.cast(Iterable[bytes], response.stream), self, conn, key)
+        try:
+            return httpx.Response(
+                status_code=response.status,
+                headers=response.headers,
+                stream=stream,
+                extensions=response.extensions,
+            )
+        except BaseException:
+            stream.close()  # the connection and the slot go back
+            raise
 
     def _exchange(
         self, core: httpcore.Request, origin: httpcore.Origin, key: _Key, deadline_at: float
@@ -196,7 +203,7 @@ class KeepAlivePool:
                 return conn, conn.handle_request(core)
             except Exception as exc:
                 self._put_back(conn, key)  # closes it, unless it is still usable
-                if reused and _dropped_unanswered(exc) and not watchdog_fired() and time.monotonic() < deadline_at:
+                if reused and _reuse_failed(exc) and not watchdog_fired() and time.monotonic() < deadline_at:
                     fresh = True  # GET is idempotent: once more, on a new connection
                     continue
                 mapped = _as_httpx(exc)
@@ -204,9 +211,7 @@ class KeepAlivePool:
                     raise
                 raise mapped from exc
 
-    def _checkout(
-        self, key: _Key, origin: httpcore.Origin, fresh: bool
-    ) -> tuple[httpcore.HTTPConnection, bool]:
+    def _checkout(self, key: _Key, origin: httpcore.Origin, fresh: bool) -> tuple[httpcore.HTTPConnection, bool]:
         """An idle connection of `key` (the latest to become idle), or a new one: (it, reused)."""
         stale: list[httpcore.HTTPConnection] = []
         found: httpcore.HTTPConnection | None = None
@@ -280,9 +285,7 @@ class KeepAlivePool:
 class _PooledStream(httpx.SyncByteStream):
     """A response body; closing it gives the connection back to the pool (or closes it)."""
 
-    def __init__(
-        self, stream: Iterable[bytes], pool: KeepAlivePool, conn: httpcore.HTTPConnection, key: _Key
-    ) -> None:
+    def __init__(self, stream: Iterable[bytes], pool: KeepAlivePool, conn: httpcore.HTTPConnection, key: _Key) -> None:
         self._stream = stream
         self._pool: KeepAlivePool | None = pool
         self._conn = conn
@@ -312,11 +315,11 @@ class _PooledStream(httpx.SyncByteStream):
                 pool._slots.release()
 
 
-def _dropped_unanswered(exc: Exception) -> bool:
-    """The server closed (or reset) the connection before any response: safe to send a GET again."""
-    if isinstance(exc, httpcore.RemoteProtocolError):
-        return "without sending a response" in str(exc)
-    return isinstance(exc, httpcore.ReadError | httpcore.WriteError)
+def _reuse_failed(exc: Exception) -> bool:
+    """A kept connection failed before a response: the server closed or reset it as the request
+    went out ("Server disconnected without sending a response"), or it held bytes a previous
+    response should not have sent (a protocol error). Not a timeout: a slow server stays slow."""
+    return isinstance(exc, httpcore.RemoteProtocolError | httpcore.ReadError | httpcore.WriteError)
 
 
 # httpcore's exceptions as httpx's (the most specific match), as httpx's HTTPTransport maps them
