@@ -16,9 +16,11 @@ fetches through ``monitor.fetch.Fetcher`` as the pipeline uses it (the default c
 of main), alternating with this tree round by round, so both are measured under the same load.
 ``--keep-alive`` makes the server keep connections open (HTTP/1.1, as real sites do); by default
 it closes every connection after one response. The server counts the connections it accepted.
+``--tls`` serves https with a throw-away certificate for ``*.bench.test`` (made with the openssl
+command; the children trust only it through SSL_CERT_FILE), as real sites are served.
 
 Usage: python benchmarks/bench_fetch.py [--hosts 100] [--copies 3] [--threads 8] [--repeat 5]
-       [--kinds page,gzip,304] [--ref /tmp/fetch-before] [--keep-alive]
+       [--kinds page,gzip,304] [--ref /tmp/fetch-before] [--keep-alive] [--tls]
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-def serve(server: Any, hosts: int, copies: int) -> dict[str, list[str]]:
+def serve(server: Any, hosts: int, copies: int, scheme: str = "http") -> dict[str, list[str]]:
     """Register every page (plain and gzip) `copies` times over `hosts` names; the URLs per kind."""
     urls: dict[str, list[str]] = {k: [] for k in KINDS}
     pages = sorted(CORPUS.glob("*.html.gz"))
@@ -108,7 +110,7 @@ def serve(server: Any, hosts: int, copies: int) -> dict[str, list[str]]:
         for i, file in enumerate(pages):
             h = (i * copies + c) % hosts
             raw = file.read_bytes()
-            base = f"http://h{h:03d}{DOMAIN}:{server.port}"
+            base = f"{scheme}://h{h:03d}{DOMAIN}:{server.port}"
             server.add(f"/p/{i}-{c}.html", gzip.decompress(raw), content_type="text/html; charset=utf-8")
             server._add(f"/z/{i}-{c}.html", raw, content_type="text/html; charset=utf-8", encoding="gzip")
             server.add(f"/f/{i}-{c}.xml", b"<rss/>", etag='"v1"', content_type="application/rss+xml")
@@ -118,15 +120,35 @@ def serve(server: Any, hosts: int, copies: int) -> dict[str, list[str]]:
     return urls
 
 
-def run_child(src: Path, kind: str, urls_file: Path, threads: int) -> dict[str, Any]:
+def run_child(src: Path, kind: str, urls_file: Path, threads: int, cert: Path | None) -> dict[str, Any]:
+    env = _env()
+    if cert is not None:
+        env["SSL_CERT_FILE"] = str(cert)
     out = subprocess.run(
         [sys.executable, __file__, "--child", str(src), kind, str(urls_file), str(threads)],
         check=True,
         capture_output=True,
         text=True,
-        env=_env(),
+        env=env,
     )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _serve_tls(server: Any, tmp: Path) -> Path:
+    """Wrap the server's socket in TLS with a new self-signed certificate for *.bench.test."""
+    import ssl
+
+    cert, key = tmp / "bench.pem", tmp / "bench.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=bench.test",
+         "-addext", f"subjectAltName=DNS:*{DOMAIN}", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server._httpd.socket = context.wrap_socket(server._httpd.socket, server_side=True)
+    return cert
 
 
 def main() -> None:
@@ -138,6 +160,7 @@ def main() -> None:
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--ref", type=Path, default=None, help="another source tree to measure alongside")
     parser.add_argument("--keep-alive", action="store_true", help="the server keeps connections open")
+    parser.add_argument("--tls", action="store_true", help="https, with a throw-away certificate")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -156,6 +179,7 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.hosts} hosts, "
         f"corpus pages x{args.copies}, {args.threads} client threads, {args.repeat} rounds, "
         f"server {'keeps connections alive' if args.keep_alive else 'closes every connection'}"
+        f"{', https' if args.tls else ''}"
     )
     cpu: dict[tuple[str, str], list[float]] = {}
     sys_cpu: dict[tuple[str, str], list[float]] = {}
@@ -164,7 +188,8 @@ def main() -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp, httpserver.TestServer(keep_alive=args.keep_alive) as server:
-        urls = serve(server, args.hosts, args.copies)
+        cert = _serve_tls(server, Path(tmp)) if args.tls else None
+        urls = serve(server, args.hosts, args.copies, "https" if args.tls else "http")
         files = {}
         for kind in kinds:
             files[kind] = Path(tmp) / f"{kind}.json"
@@ -174,7 +199,7 @@ def main() -> None:
             for kind in kinds:
                 for name, src in order:
                     accepted = server.accepted
-                    r = run_child(src, kind, files[kind], args.threads)
+                    r = run_child(src, kind, files[kind], args.threads, cert)
                     # a reference tree's failures are reported (main's client, whose pool keeps no
                     # connection, races with itself when a server keeps them: a socket closed while
                     # reused, "Bad file descriptor"); this tree must not fail
