@@ -11,6 +11,7 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpcore
@@ -263,3 +264,22 @@ def test_idle_connections_are_bounded(ka: TestServer) -> None:
         f.fetch_page(f"http://b.test:{ka.port}/x.html")
     assert ka.accepted == 2
     assert sorted(ka.connection_hosts()) == [[f"a.test:{ka.port}"], [f"b.test:{ka.port}"] * 2]
+
+
+def test_concurrent_fetches_reuse_at_most_per_host_connections(ka: TestServer) -> None:
+    for i in range(60):
+        ka.add(f"/p{i}.html", f"<html>{i}</html>".encode(), content_type="text/html")
+    names = ("a.test", "b.test", "other.test")
+    results: dict[int, bytes] = {}
+
+    def one(f: Fetcher, i: int) -> None:
+        results[i] = f.fetch_page(f"http://{names[i % 3]}:{ka.port}/p{i}.html").content
+
+    settings = FetchSettings(allow_hosts=("127.0.0.1",), timeout=5.0, deadline=10.0, host_spacing=0.0, per_host=2)
+    with Fetcher(settings, resolver=resolve) as f, ThreadPoolExecutor(max_workers=12) as pool:
+        list(pool.map(lambda i: one(f, i), range(60)))
+    assert results == {i: f"<html>{i}</html>".encode() for i in range(60)}
+    # a connection goes back to the pool before its request gives up its turn with the host
+    assert ka.accepted <= 3 * 2
+    for hosts in ka.connection_hosts():
+        assert len(set(hosts)) == 1  # each connection served one host name only
