@@ -32,13 +32,13 @@ By default every connection is closed after one response (HTTP/1.0 semantics), s
 keep-alive connection can outlive a test. ``TestServer(keep_alive=True)`` opts in to HTTP/1.1
 persistent connections: every response carries a Content-Length (a 304 has no body) and no
 ``Connection: close``, so a client may send further requests on the connection; the hang,
-drip, driphead, oversized and reset faults still end their connection. ``accepted`` counts the TCP connections accepted, ``connection_hosts()`` lists
-the Host headers of the requests each connection carried and ``open_connections()`` the ones
-still open. ``drop_after=N`` makes the server read the request that follows the N-th response of
-a connection and close it without answering (a server dropping a kept connection just as the
-client reuses it). ``stop()`` returns quickly even with hanging or dripping connections open:
-handler threads are daemons, they wait on a stop event, and stop() shuts down every open client
-socket.
+drip, driphead, oversized and reset faults still end their connection. ``accepted`` counts the
+TCP connections accepted, ``connection_hosts()`` lists the Host headers of the requests each
+connection carried and ``open_connections()`` the ones still open. ``drop_after=N`` makes the
+server read the request that follows the N-th response of a connection and close it without
+answering (a server dropping a kept connection just as the client reuses it). ``stop()``
+returns quickly even with hanging or dripping connections open: handler threads are daemons,
+they wait on a stop event, and stop() shuts down every open client socket.
 """
 
 from __future__ import annotations
