@@ -283,3 +283,16 @@ def test_concurrent_fetches_reuse_at_most_per_host_connections(ka: TestServer) -
     assert ka.accepted <= 3 * 2
     for hosts in ka.connection_hosts():
         assert len(set(hosts)) == 1  # each connection served one host name only
+
+
+def test_a_kept_connection_the_server_closed_while_idle_is_not_reused(ka: TestServer) -> None:
+    ka.add("/1.html", b"<html>1</html>", content_type="text/html")
+    ka.add("/2.html", b"<html>2</html>", content_type="text/html")
+    with Fetcher(SETTINGS, resolver=resolve) as f:
+        f.fetch_page(f"http://a.test:{ka.port}/1.html")
+        ka._httpd.abort_connections()  # the server hangs up the idle connection
+        assert wait_for(lambda: ka.open_connections() == 0)
+        assert f.fetch_page(f"http://a.test:{ka.port}/2.html").content == b"<html>2</html>"
+    # seen closed before reuse: a new connection at once, the request sent only once
+    assert ka.accepted == 2
+    assert len(ka.requests_for("/2.html")) == 1
