@@ -14,9 +14,13 @@ fetches through ``monitor.fetch.Fetcher`` as the pipeline uses it (the default c
 
 ``--ref DIR`` also runs the children with DIR's ``src`` first on sys.path (e.g. a ``git archive``
 of main), alternating with this tree round by round, so both are measured under the same load.
+``--keep-alive`` makes the server keep connections open (HTTP/1.1, as real sites do); by default
+it closes every connection after one response. The server counts the connections it accepted.
+``--tls`` serves https with a throw-away certificate for ``*.bench.test`` (made with the openssl
+command; the children trust only it through SSL_CERT_FILE), as real sites are served.
 
 Usage: python benchmarks/bench_fetch.py [--hosts 100] [--copies 3] [--threads 8] [--repeat 5]
-       [--kinds page,gzip,304] [--ref /tmp/fetch-before]
+       [--kinds page,gzip,304] [--ref /tmp/fetch-before] [--keep-alive] [--tls]
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ def child(src: str, kind: str, urls_file: str, threads: int) -> dict[str, Any]:
     urls = json.loads(Path(urls_file).read_text(encoding="utf-8"))
     settings = FetchSettings(allow_hosts=("127.0.0.1",), host_spacing=0.0)
     failed = 0
+    errors: list[str] = []  # the first few, to say why a run failed
     with Fetcher(settings) as fetcher:
         if kind == "304":
 
@@ -66,8 +71,10 @@ def child(src: str, kind: str, urls_file: str, threads: int) -> dict[str, Any]:
             nonlocal failed
             try:
                 return one(url)
-            except FetchError:
+            except FetchError as exc:
                 failed += 1
+                if len(errors) < 3:
+                    errors.append(f"{url}: {exc}")
                 return 0
 
         for url in urls[:WARMUP]:  # imports, first connections, the deadline thread
@@ -82,7 +89,7 @@ def child(src: str, kind: str, urls_file: str, threads: int) -> dict[str, Any]:
         ru = resource.getrusage(resource.RUSAGE_SELF)
 
     kernel = ru.ru_stime - ru0.ru_stime
-    return {"cpu": cpu, "sys": kernel, "wall": wall, "n": len(urls), "bytes": size, "failed": failed}
+    return {"cpu": cpu, "sys": kernel, "wall": wall, "n": len(urls), "bytes": size, "failed": failed, "errors": errors}
 
 
 # --- parent side: the server ------------------------------------------------------------------------
@@ -95,7 +102,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-def serve(server: Any, hosts: int, copies: int) -> dict[str, list[str]]:
+def serve(server: Any, hosts: int, copies: int, scheme: str = "http") -> dict[str, list[str]]:
     """Register every page (plain and gzip) `copies` times over `hosts` names; the URLs per kind."""
     urls: dict[str, list[str]] = {k: [] for k in KINDS}
     pages = sorted(CORPUS.glob("*.html.gz"))
@@ -103,7 +110,7 @@ def serve(server: Any, hosts: int, copies: int) -> dict[str, list[str]]:
         for i, file in enumerate(pages):
             h = (i * copies + c) % hosts
             raw = file.read_bytes()
-            base = f"http://h{h:03d}{DOMAIN}:{server.port}"
+            base = f"{scheme}://h{h:03d}{DOMAIN}:{server.port}"
             server.add(f"/p/{i}-{c}.html", gzip.decompress(raw), content_type="text/html; charset=utf-8")
             server._add(f"/z/{i}-{c}.html", raw, content_type="text/html; charset=utf-8", encoding="gzip")
             server.add(f"/f/{i}-{c}.xml", b"<rss/>", etag='"v1"', content_type="application/rss+xml")
@@ -113,15 +120,35 @@ def serve(server: Any, hosts: int, copies: int) -> dict[str, list[str]]:
     return urls
 
 
-def run_child(src: Path, kind: str, urls_file: Path, threads: int) -> dict[str, Any]:
+def run_child(src: Path, kind: str, urls_file: Path, threads: int, cert: Path | None) -> dict[str, Any]:
+    env = _env()
+    if cert is not None:
+        env["SSL_CERT_FILE"] = str(cert)
     out = subprocess.run(
         [sys.executable, __file__, "--child", str(src), kind, str(urls_file), str(threads)],
         check=True,
         capture_output=True,
         text=True,
-        env=_env(),
+        env=env,
     )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _serve_tls(server: Any, tmp: Path) -> Path:
+    """Wrap the server's socket in TLS with a new self-signed certificate for *.bench.test."""
+    import ssl
+
+    cert, key = tmp / "bench.pem", tmp / "bench.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=bench.test",
+         "-addext", f"subjectAltName=DNS:*{DOMAIN}", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server._httpd.socket = context.wrap_socket(server._httpd.socket, server_side=True)
+    return cert
 
 
 def main() -> None:
@@ -132,6 +159,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--ref", type=Path, default=None, help="another source tree to measure alongside")
+    parser.add_argument("--keep-alive", action="store_true", help="the server keeps connections open")
+    parser.add_argument("--tls", action="store_true", help="https, with a throw-away certificate")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -148,14 +177,19 @@ def main() -> None:
     kinds = [k for k in args.kinds.split(",") if k]
     print(
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.hosts} hosts, "
-        f"corpus pages x{args.copies}, {args.threads} client threads, {args.repeat} rounds"
+        f"corpus pages x{args.copies}, {args.threads} client threads, {args.repeat} rounds, "
+        f"server {'keeps connections alive' if args.keep_alive else 'closes every connection'}"
+        f"{', https' if args.tls else ''}"
     )
     cpu: dict[tuple[str, str], list[float]] = {}
     sys_cpu: dict[tuple[str, str], list[float]] = {}
+    conns: dict[tuple[str, str], list[int]] = {}
+    failures: dict[tuple[str, str], list[str]] = {}
     import tempfile
 
-    with tempfile.TemporaryDirectory() as tmp, httpserver.TestServer() as server:
-        urls = serve(server, args.hosts, args.copies)
+    with tempfile.TemporaryDirectory() as tmp, httpserver.TestServer(keep_alive=args.keep_alive) as server:
+        cert = _serve_tls(server, Path(tmp)) if args.tls else None
+        urls = serve(server, args.hosts, args.copies, "https" if args.tls else "http")
         files = {}
         for kind in kinds:
             files[kind] = Path(tmp) / f"{kind}.json"
@@ -164,8 +198,15 @@ def main() -> None:
             order = list(trees.items()) if rnd % 2 == 0 else list(reversed(trees.items()))
             for kind in kinds:
                 for name, src in order:
-                    r = run_child(src, kind, files[kind], args.threads)
-                    assert r["failed"] == 0, r
+                    accepted = server.accepted
+                    r = run_child(src, kind, files[kind], args.threads, cert)
+                    # a reference tree's failures are reported (main's client, whose pool keeps no
+                    # connection, races with itself when a server keeps them: a socket closed while
+                    # reused, "Bad file descriptor"); this tree must not fail
+                    assert r["failed"] == 0 or name != "this tree", r
+                    if r["failed"]:
+                        failures.setdefault((name, kind), []).extend(r["errors"])
+                    conns.setdefault((name, kind), []).append(server.accepted - accepted)
                     cpu.setdefault((name, kind), []).append(1000 * r["cpu"] / r["n"])
                     sys_cpu.setdefault((name, kind), []).append(1000 * r["sys"] / r["n"])
     for kind in kinds:
@@ -175,8 +216,11 @@ def main() -> None:
             print(
                 f"{kind:>4} x{n} ({name}): median {statistics.median(values):.3f} ms CPU/request "
                 f"(min {min(values):.3f}, max {max(values):.3f}; of it in the kernel "
-                f"{statistics.median(sys_cpu[(name, kind)]):.3f})"
+                f"{statistics.median(sys_cpu[(name, kind)]):.3f}; "
+                f"{statistics.median(conns[(name, kind)]):.0f} connections per run of {n + WARMUP} requests)"
             )
+    for (name, kind), errors in failures.items():
+        print(f"{kind} ({name}): failed requests: {'; '.join(errors)}")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 

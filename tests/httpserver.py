@@ -28,10 +28,17 @@ moved           301 to ``base_url + "/" + <anything>`` (``/fault/moved/feeds/a.x
 notfound        404 Not Found
 ==============  =================================================================================
 
-Every connection is closed after one response (HTTP/1.0 semantics), so no idle keep-alive
-connection can outlive a test. ``stop()`` returns quickly even with hanging or dripping
-connections open: handler threads are daemons, they wait on a stop event, and stop() shuts down
-every open client socket.
+By default every connection is closed after one response (HTTP/1.0 semantics), so no idle
+keep-alive connection can outlive a test. ``TestServer(keep_alive=True)`` opts in to HTTP/1.1
+persistent connections: every response carries a Content-Length (a 304 has no body) and no
+``Connection: close``, so a client may send further requests on the connection; the hang,
+drip, driphead, oversized and reset faults still end their connection. ``accepted`` counts the
+TCP connections accepted, ``connection_hosts()`` lists the Host headers of the requests each
+connection carried and ``open_connections()`` the ones still open. ``drop_after=N`` makes the
+server read the request that follows the N-th response of a connection and close it without
+answering (a server dropping a kept connection just as the client reuses it). ``stop()``
+returns quickly even with hanging or dripping connections open: handler threads are daemons,
+they wait on a stop event, and stop() shuts down every open client socket.
 """
 
 from __future__ import annotations
@@ -191,6 +198,7 @@ class _Server(http.server.ThreadingHTTPServer):
     def process_request(self, request, client_address):  # type: ignore[no-untyped-def]
         with self._open_lock:
             self._open.add(request)
+            self.owner.accepted += 1
         super().process_request(request, client_address)
 
     def shutdown_request(self, request):  # type: ignore[no-untyped-def]
@@ -220,6 +228,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        owner = self.server.owner
+        if owner.keep_alive:
+            self.protocol_version = "HTTP/1.1"  # persistent connections unless one side closes
+        self._served = 0  # responses sent on this connection
+        self._hosts = owner._new_connection()  # Host headers of this connection's requests
+
     # --- dispatch --------------------------------------------------------------------------
 
     def do_GET(self) -> None:  # noqa: N802
@@ -243,6 +259,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 headers={k.lower(): v for k, v in self.headers.items()},
             )
         )
+        self._hosts.append(self.headers.get("Host", ""))
+        if owner.drop_after is not None and self._served >= owner.drop_after:
+            self.close_connection = True  # read, never answered: the connection is closed
+            return
+        self._served += 1
         path = urlsplit(self.path).path
         if path.startswith("/fault/"):
             rest = path[len("/fault/") :]
@@ -272,7 +293,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
+        if not self.server.owner.keep_alive:
+            self.send_header("Connection", "close")
         self.end_headers()
         if not head and body:
             self.wfile.write(body)
@@ -295,7 +317,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_response(304)
             for name, value in validators.items():
                 self.send_header(name, value)
-            self.send_header("Connection", "close")
+            if not self.server.owner.keep_alive:
+                self.send_header("Connection", "close")
             self.end_headers()
             return
         headers = dict(validators)
@@ -420,7 +443,11 @@ class TestServer:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_alive: bool = False, drop_after: int | None = None) -> None:
+        self.keep_alive = keep_alive
+        self.drop_after = drop_after
+        self.accepted = 0  # TCP connections accepted
+        self._connections: list[list[str]] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._routes: dict[str, _Route] = {}
@@ -544,6 +571,22 @@ class TestServer:
     def _record(self, req: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(req)
+
+    def _new_connection(self) -> list[str]:
+        hosts: list[str] = []
+        with self._lock:
+            self._connections.append(hosts)
+        return hosts
+
+    def connection_hosts(self) -> list[list[str]]:
+        """For each connection that carried a request, the Host headers of its requests."""
+        with self._lock:
+            return [list(hosts) for hosts in self._connections if hosts]
+
+    def open_connections(self) -> int:
+        """Client connections the server still has open (idle kept ones included)."""
+        with self._httpd._open_lock:
+            return len(self._httpd._open)
 
     def requests_for(self, path: str) -> list[RecordedRequest]:
         """Requests whose path (with or without the query string) equals `path`."""

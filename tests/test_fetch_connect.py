@@ -2,7 +2,7 @@
 for the Host header, SNI and the certificate), without cookies, and through a configured proxy.
 
 Every connection goes to 127.0.0.1 (the test servers); other addresses appear only behind a
-mock transport that never opens a socket.
+fake network backend that connects them to the test server.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import httpx
+import httpcore
 import pytest
 
 from httpserver import SAMPLE_RSS, TestServer
@@ -85,27 +85,44 @@ def test_tls_to_a_pinned_address_verifies_the_host_name(
     assert len(tls_server.requests) == 1
 
 
-def test_next_checked_address_is_tried_when_one_refuses() -> None:
-    tried: list[str] = []
+class _FakeAddresses(httpcore.SyncBackend):
+    """Stands in for the network below the pinned pool: 192.0.2.1 refuses, any other address
+    is served by the test server on 127.0.0.1 (no packet goes to a 192.0.2.x address)."""
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        tried.append(request.url.host)
-        if request.url.host == "192.0.2.1":
-            raise httpx.ConnectError("connection refused")
-        return httpx.Response(200, content=b"second", headers={"X-Host": request.headers["host"]})
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.tried: list[str] = []
 
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        self.tried.append(host)
+        if host == "192.0.2.1":
+            raise httpcore.ConnectError("[Errno 111] Connection refused")
+        return super().connect_tcp("127.0.0.1", self.port, timeout, local_address, socket_options)
+
+
+def test_next_checked_address_is_tried_when_one_refuses(server: TestServer) -> None:
+    server.add("/x", b"second", content_type="text/html")
     settings = FetchSettings(allow_hosts=("192.0.2.0/24",), timeout=5.0, deadline=10.0, host_spacing=0.0)
+    network = _FakeAddresses(server.port)
     with Fetcher(settings, resolver=lambda host: ["192.0.2.1", "192.0.2.2"]) as f:
-        f._transport = httpx.MockTransport(handler)  # type: ignore[assignment]  # no socket opened
-        res = f.fetch_page("http://two.test/x")
-        assert tried == ["192.0.2.1", "192.0.2.2"]
+        assert f._pool is not None
+        f._pool.backend.inner = network
+        res = f.fetch_page(f"http://two.test:{server.port}/x")
+        assert network.tried == ["192.0.2.1", "192.0.2.2"]
         assert res.content == b"second"
-        assert res.headers["x-host"] == "two.test"
-        tried.clear()
+        assert server.requests[0].headers["host"] == f"two.test:{server.port}"
+        network.tried.clear()
         f._resolver = lambda host: ["192.0.2.1"]
         with pytest.raises(FetchError, match="connection refused"):
-            f.fetch_page("http://one.test/x")
-        assert tried == ["192.0.2.1"]
+            f.fetch_page(f"http://one.test:{server.port}/x")
+        assert network.tried == ["192.0.2.1"]
 
 
 def test_credentials_in_the_url_are_sent_as_basic_auth(server: TestServer) -> None:

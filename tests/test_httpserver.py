@@ -220,3 +220,50 @@ def test_driphead(server: TestServer) -> None:
             assert data
             got += data
     assert got.startswith(b"HTTP/1.0 200 OK\r\n")
+
+
+def test_default_mode_closes_every_connection(server: TestServer) -> None:
+    server.add("/a.xml", b"<rss/>")
+    conn = _conn(server)
+    conn.request("GET", "/a.xml")
+    resp = conn.getresponse()
+    assert resp.read() == b"<rss/>"
+    assert resp.getheader("Connection") == "close"
+    assert resp.version == 10
+    conn.close()
+
+
+def test_keep_alive_mode_serves_many_requests_on_one_connection() -> None:
+    with TestServer(keep_alive=True) as srv:
+        srv.add("/a.xml", b"<rss/>", etag='"v1"')
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5.0)
+        for headers in ({}, {"If-None-Match": '"v1"'}, {}):
+            conn.request("GET", "/a.xml", headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.version == 11
+            assert resp.getheader("Connection") is None
+            assert resp.status == 304 or resp.getheader("Content-Length") == "6"
+        conn.request("GET", "/missing")
+        assert conn.getresponse().status == 404
+        conn.close()
+        assert srv.accepted == 1
+        assert srv.connection_hosts() == [[f"127.0.0.1:{srv.port}"] * 4]
+        deadline = time.monotonic() + 5
+        while srv.open_connections() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert srv.open_connections() == 0
+
+
+def test_drop_after_reads_the_next_request_and_closes() -> None:
+    with TestServer(keep_alive=True, drop_after=1) as srv:
+        srv.add("/a.xml", b"<rss/>")
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5.0)
+        conn.request("GET", "/a.xml")
+        assert conn.getresponse().read() == b"<rss/>"
+        conn.request("GET", "/a.xml")
+        with pytest.raises(http.client.RemoteDisconnected):
+            conn.getresponse()
+        conn.close()
+        assert len(srv.requests) == 2
+        assert srv.accepted == 1

@@ -13,9 +13,11 @@ Article pages connect to the addresses the guard checked (one DNS lookup per hop
 answer cannot differ from the one checked: no DNS rebinding; through a proxy, the proxy
 connects), while the Host header, TLS SNI and
 the certificate check keep the host name. Cookies are neither kept nor sent: every page is a
-first visit. Requests go straight to httpx's connection pool (HTTPTransport), except when the
-environment names a proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY), which httpx's Client applies,
-and with an injected client (tests).
+first visit. Requests go straight to a keep-alive connection pool (``fetch_pool``: the pinning
+happens in the connection, so a kept connection is reused only for its own host name and went to
+checked addresses; the deadline watchdog covers reused connections), except when the
+environment names a proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY), which httpx's Client applies
+(a new connection per request), and with an injected client (tests).
 
 This module is the client and the conditional GET; the address guard is ``fetch_guard``, the
 per-host politeness and Retry-After ``fetch_polite``, the size caps and deadlines ``fetch_limits``
@@ -47,6 +49,7 @@ from monitor.fetch_limits import DecodeError, _encoding_kind, _Watchdog
 from monitor.fetch_limits import _BoundedDecoder as _BoundedDecoder
 from monitor.fetch_polite import LocalPoliteness, Politeness
 from monitor.fetch_polite import parse_retry_after as parse_retry_after
+from monitor.fetch_pool import KeepAlivePool
 from monitor.models import FetchResult, FetchSettings
 
 MAX_REDIRECTS = 10
@@ -60,6 +63,9 @@ FEED_ACCEPT = (
 )
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 ACCEPT_ENCODING = "gzip, deflate"
+# A redirect's, 304's or error's body up to this size is read (and dropped) so that its kept
+# connection can serve the next request: an unread body would make httpcore close it.
+_DRAIN_MAX = 64 * 1024
 
 
 # --- fetcher -----------------------------------------------------------------------------------
@@ -81,26 +87,23 @@ class Fetcher:
         self.settings = settings
         self._resolver: Resolver = resolver or default_resolver
         self._owns_client = client is None
-        # A fresh connection per request lets the deadline watchdog see every socket. Keep-alive
-        # would also need the pinning moved from the URL into the connection: the pool keys
-        # connections by the URL's host, here the checked IP, so two names on one IP (a CDN)
-        # would share a TLS connection verified for only one of them.
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=0)
         self._client: httpx.Client | None = client
-        self._transport: httpx.HTTPTransport | None = None
+        self._pool: KeepAlivePool | None = None
         if client is None and not _environment_proxies():
-            # The usual case: requests go straight to httpx's connection pool. The Client's layers
-            # (URL and header merging, auth, redirects, cookie extraction, logging) are things this
-            # module does itself or does not want, and cost ~0.1 ms of CPU per request in the one
-            # process that fetches for every worker (benchmarks/bench_fetch.py).
-            self._transport = httpx.HTTPTransport(limits=limits)
+            # The usual case: requests go straight to a connection pool that keeps connections
+            # alive (a new TCP+TLS connection per page is the largest cost of a real site). The
+            # Client's layers (URL and header merging, auth, redirects, cookie extraction,
+            # logging) are things this module does itself or does not want, and cost ~0.1 ms of
+            # CPU per request in the one process that fetches for every worker (bench_fetch).
+            self._pool = KeepAlivePool()
         elif client is None:
-            # HTTP(S)_PROXY / ALL_PROXY set: httpx's Client applies them (and NO_PROXY) per URL
+            # HTTP(S)_PROXY / ALL_PROXY set: httpx's Client applies them (and NO_PROXY) per URL;
+            # a new connection per request, so the watchdog sees every socket (trace events)
             self._client = httpx.Client(
                 headers={"User-Agent": USER_AGENT},
                 timeout=httpx.Timeout(settings.timeout),
                 follow_redirects=False,
-                limits=limits,
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=0),
                 cookies=_NoCookies(),
             )
         # per_host and host_spacing: this process's gates unless shared ones are given (workers)
@@ -143,9 +146,10 @@ class Fetcher:
         return self._fetch(url, headers, cap=self.settings.max_page_bytes, guard=True)
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-        elif self._owns_client and self._client is not None:
+        """Close every connection (kept idle ones too)."""
+        if self._pool is not None:
+            self._pool.close()
+        if self._owns_client and self._client is not None:
             self._client.close()
 
     def __enter__(self) -> Fetcher:
@@ -224,12 +228,16 @@ class Fetcher:
         per_op = max(0.001, min(self.settings.timeout, remaining))
         limited_by_deadline = per_op < self.settings.timeout
         watchdog = _Watchdog(remaining)
+        response: httpx.Response | None = None
         try:
-            with watchdog:
-                response, target = self._send(url, headers, pinned, per_op, deadline_at, watchdog.trace)
-                try:
+            try:
+                with watchdog:
+                    response, target = self._send(url, headers, pinned, per_op, deadline_at, watchdog.trace)
                     outcome = self._handle(response, target, url, cap, deadline_at)
-                finally:
+            finally:
+                # after the watchdog is finished: a connection back in the pool may serve another
+                # request at once, and this request's deadline must not shut its socket then
+                if response is not None:
                     response.close()
             if watchdog.fired:  # the cut-off socket may have looked like a normal end of body
                 raise self._deadline_error()
@@ -268,32 +276,19 @@ class Fetcher:
         and the certificate check."""
         extensions: dict[str, Any] = {
             "timeout": {"connect": per_op, "read": per_op, "write": per_op, "pool": per_op},
-            "trace": trace,
         }
-        if self._transport is None:  # an injected client, or a proxy: that client connects
+        if self._pool is None:  # an injected client, or a proxy
+            extensions["trace"] = trace  # the watchdog learns new connections' sockets from it
             assert self._client is not None
             request = self._client.build_request("GET", url, headers=headers, extensions=extensions)
             return self._client.send(request, stream=True), request.url
         target = httpx.URL(url)
         if target.userinfo:  # user:password@ in the URL: Basic credentials, as httpx's Client sends
             headers = {**headers, "Authorization": _basic_auth(target)}
-        if not pinned:
-            request = httpx.Request("GET", target, headers=headers, extensions=extensions)
-            return self._transport.handle_request(request), target
-        headers = {**headers, "Host": target.netloc.decode("ascii")}
-        extensions["sni_hostname"] = target.raw_host.decode("ascii")
-        for i, address in enumerate(pinned):
-            request = httpx.Request("GET", target.copy_with(host=address), headers=headers, extensions=extensions)
-            try:
-                return self._transport.handle_request(request), target
-            except (httpx.ConnectError, httpx.ConnectTimeout):
-                left = deadline_at - time.monotonic()
-                if i + 1 == len(pinned) or left <= 0:
-                    raise
-                if left < per_op:  # the next address gets what is left of the deadline
-                    per_op = left
-                    extensions["timeout"] = {"connect": left, "read": left, "write": left, "pool": left}
-        raise AssertionError("unreachable: pinned is not empty")
+        # The URL keeps the host name (the pool's key, the Host header, SNI, the certificate);
+        # a new connection for a pinned request goes to the checked addresses in turn.
+        request = httpx.Request("GET", target, headers=headers, extensions=extensions)
+        return self._pool.send(request, pinned, deadline_at), target
 
     def _deadline_error(self) -> FetchError:
         return FetchError(f"timed out after {self.settings.deadline:g} s (total deadline for the request)")
@@ -303,6 +298,8 @@ class Fetcher:
     ) -> FetchResult | tuple[int, str]:
         status = response.status_code
         hdrs = {k.lower(): v for k, v in response.headers.items()}
+        if not 200 <= status < 300:
+            self._drain(response, hdrs)
         if status in _REDIRECT_STATUSES and hdrs.get("location", "").strip():
             location = hdrs["location"].strip()
             try:
@@ -342,6 +339,23 @@ class Fetcher:
             retry_after=retry_after,
             permanent=status == 410,
         )
+
+    def _drain(self, response: httpx.Response, hdrs: dict[str, str]) -> None:
+        """Read a short body that is not used (a redirect's, an error page) so that the kept
+        connection can serve another request; a 304 has none by definition. A failure costs only
+        the connection (closed with the response); past the deadline the watchdog's verdict
+        stands, as for any read."""
+        if self._pool is None:  # a proxy or an injected client: no connection is kept
+            return
+        if response.status_code != 304:
+            length = hdrs.get("content-length", "").strip()
+            if not length.isdigit() or int(length) > _DRAIN_MAX:
+                return
+        try:
+            for _ in response.iter_raw():
+                pass
+        except (httpx.HTTPError, httpx.StreamError, OSError):
+            pass
 
     def _read_body(self, response: httpx.Response, hdrs: dict[str, str], cap: int, deadline_at: float) -> bytes:
         too_large = f"response larger than {cap} bytes"

@@ -115,8 +115,11 @@ class _Watchdog:
 
     Per-read timeouts cannot stop a server that drips the response *headers* one byte at a
     time, and body chunks are checked only once headers are complete; this closes that gap.
-    Sockets come from httpcore's documented ``trace`` extension (new connections only, which is
-    why the default client does not keep connections alive).
+    While it is entered it is the calling thread's watchdog: the default client's connections
+    (fetch_pool) register their socket before every read and write (``watch_socket``), so a
+    kept connection reused by this request is covered too. With an injected client or through
+    a proxy, sockets come from httpcore's documented ``trace`` extension (new connections only;
+    those clients do not keep connections alive).
     """
 
     _EVENTS = ("connection.connect_tcp.complete", "connection.start_tls.complete")
@@ -126,7 +129,21 @@ class _Watchdog:
         self._socks: list[socket.socket] = []
         self._finished = False
         self.fired = False
+        self._last: socket.socket | None = None  # the socket watched last: one test per read
         self._at = time.monotonic() + max(0.0, delay)
+
+    def watch(self, sock: socket.socket) -> None:
+        """Shut `sock` down when the deadline passes (now, if it has passed)."""
+        if sock is self._last:
+            return
+        with self._lock:
+            if self._finished:
+                return
+            self._last = sock
+            self._socks.append(sock)
+            fired = self.fired
+        if fired:
+            _shutdown(sock)
 
     def trace(self, event: str, info: dict[str, Any]) -> None:
         if event not in self._EVENTS:
@@ -153,12 +170,32 @@ class _Watchdog:
 
     def __enter__(self) -> _Watchdog:
         _DEADLINES.add(self._at, self._fire)
+        _CURRENT.watchdog = self
         return self
 
     def __exit__(self, *exc: object) -> None:
+        _CURRENT.watchdog = None
         with self._lock:
             self._finished = True  # a later _fire does nothing
             self._socks = []  # queued until its deadline: do not keep the sockets that long
+            self._last = None
+
+
+_CURRENT = threading.local()  # .watchdog: the watchdog of the request this thread is sending
+
+
+def watch_socket(sock: socket.socket | None) -> None:
+    """Put `sock` under the calling thread's current watchdog, if any (a thread-local look-up:
+    cheap enough for every read and write of a connection)."""
+    watchdog: _Watchdog | None = getattr(_CURRENT, "watchdog", None)
+    if watchdog is not None and sock is not None:
+        watchdog.watch(sock)
+
+
+def watchdog_fired() -> bool:
+    """Whether the calling thread's current watchdog has shut its sockets (deadline passed)."""
+    watchdog: _Watchdog | None = getattr(_CURRENT, "watchdog", None)
+    return watchdog is not None and watchdog.fired
 
 
 class _Deadlines:
