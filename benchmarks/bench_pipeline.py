@@ -20,7 +20,13 @@ guard through). Measured, in one run:
     is measured, its workers' CPU read from /proc. (b) minus (d) is what starting costs one
     ``monitor poll``; (d) is what each later tick of a running service costs per article.
 
+The server keeps connections alive (HTTP/1.1), as news sites do; ``--close-connections`` makes
+it close every connection after one response (HTTP/1.0), the set-up of the figures recorded
+before the fetcher kept connections (docs/performance.md). The server runs in this process, on
+the same cores as the poll: its CPU during the poll is printed beside the poll's.
+
 Usage: python benchmarks/bench_pipeline.py [--hosts 100] [--copies 3] [--repeat 1] [--inprocess]
+       [--close-connections]
 """
 
 from __future__ import annotations
@@ -208,6 +214,9 @@ def _write_feeds(path: Path, feeds: list[dict[str, object]], fetch: dict[str, ob
     path.write_text(json.dumps({"feeds": feeds, "settings": settings}), encoding="utf-8")
 
 
+KEEP_ALIVE = True  # the server keeps connections (--close-connections: one response each)
+
+
 def _server() -> Any:
     """tests/httpserver.py's server, with a listen backlog fit for hundreds of clients: with
     socketserver's default of 5, connections beyond it lose their SYN and retry after 1 s, which
@@ -215,7 +224,7 @@ def _server() -> Any:
     import httpserver
 
     httpserver._Server.request_queue_size = 1024
-    return httpserver.TestServer()
+    return httpserver.TestServer(keep_alive=KEEP_ALIVE)
 
 
 def serve_pages(server: Any, hosts: int, copies: int) -> list[dict[str, object]]:
@@ -285,7 +294,9 @@ def bench_throughput(hosts: int, copies: int, workers: int | None) -> tuple[dict
         feeds = serve_pages(server, hosts, copies)
         _write_feeds(d / "feeds.yaml", feeds, {"host_spacing": 0}, workers)
         before = {kind: _child("floor", kind, str(copies)) for kind in FLOORS}
+        server_cpu = _cpu(resource.RUSAGE_SELF)  # this process only serves meanwhile
         poll = _child("poll", str(d / "feeds.yaml"), str(d / "m.db"))
+        poll["server_cpu"] = _cpu(resource.RUSAGE_SELF) - server_cpu
         after = {kind: _child("floor", kind, str(copies)) for kind in reversed(FLOORS)}
     for kind in FLOORS:
         for key in ("wall", "cpu"):
@@ -334,7 +345,7 @@ def report(floors: dict[str, dict[str, Any]], poll: dict[str, Any], label: str) 
         f"poll {label}: {articles} articles in {poll['wall']:.2f} s = {rate:.1f} articles/s, "
         f"{cpu:.1f} ms CPU/article (parent {1000 * poll['cpu_self'] / max(1, articles):.1f}, "
         f"workers {1000 * poll['cpu_children'] / max(1, articles):.1f}); {poll['failed']} feeds failed "
-        f"{poll['errors']}"
+        f"{poll['errors']}" + (f"; the server meanwhile {poll['server_cpu']:.2f} s CPU" if "server_cpu" in poll else "")
     )
     for kind, (wall, cpu_ratio) in ratios.items():
         what = "issue #13's floor (default extraction)" if kind == "default" else "the pipeline-settings floor"
@@ -355,8 +366,13 @@ def main() -> None:
     parser.add_argument("--steady", action="store_true", help="also (d): a later poll of a running process")
     parser.add_argument("--skip-304", action="store_true", help="skip (c), the 304 re-poll")
     parser.add_argument("--only-304", action="store_true", help="only (c), the 304 re-poll")
+    parser.add_argument(
+        "--close-connections", action="store_true", help="the server closes every connection (HTTP/1.0)"
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global KEEP_ALIVE
+    KEEP_ALIVE = not args.close_connections
     if args.child:
         kind, *rest = args.child
         if kind == "floor":
@@ -368,8 +384,10 @@ def main() -> None:
         print(json.dumps(result))
         return
     sys.path.insert(0, str(ROOT / "tests"))
+    server = "keeps connections alive" if KEEP_ALIVE else "closes every connection"
     print(
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.hosts} hosts, corpus pages x{args.copies}"
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.hosts} hosts, "
+        f"corpus pages x{args.copies}; the server {server}"
     )
     ratios = []
     for _ in range(0 if args.only_304 else args.repeat):
