@@ -136,8 +136,6 @@ def run_child(src: Path, kind: str, urls_file: Path, threads: int, cert: Path | 
 
 def _serve_tls(server: Any, tmp: Path) -> Path:
     """Wrap the server's socket in TLS with a new self-signed certificate for *.bench.test."""
-    import ssl
-
     cert, key = tmp / "bench.pem", tmp / "bench.key"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=bench.test",
@@ -145,9 +143,7 @@ def _serve_tls(server: Any, tmp: Path) -> Path:
         check=True,
         capture_output=True,
     )  # fmt: skip
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    server._httpd.socket = context.wrap_socket(server._httpd.socket, server_side=True)
+    server.use_tls(cert, key)
     return cert
 
 

@@ -47,6 +47,7 @@ import email.utils
 import gzip as gzip_module
 import http.server
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -463,6 +464,13 @@ class TestServer:
         )
         self._thread.start()
         self._stopped = False
+
+    def use_tls(self, cert: Path, key: Path) -> None:
+        """Serve https from now on with this certificate (e.g. tests/fixtures/tls); the URLs
+        stay http:// here: callers name the scheme and host they test."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
 
     # --- registration ----------------------------------------------------------------------
 

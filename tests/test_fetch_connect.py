@@ -8,7 +8,6 @@ fake network backend that connects them to the test server.
 from __future__ import annotations
 
 import base64
-import ssl
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -34,9 +33,7 @@ def only_loopback(host: str) -> list[str]:
 def tls_server() -> Iterator[TestServer]:
     """tests/httpserver.py's server behind TLS with pinned.test's certificate."""
     srv = TestServer()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(TLS / "pinned.test.pem", TLS / "pinned.test.key")
-    srv._httpd.socket = context.wrap_socket(srv._httpd.socket, server_side=True)
+    srv.use_tls(TLS / "pinned.test.pem", TLS / "pinned.test.key")
     try:
         yield srv
     finally:

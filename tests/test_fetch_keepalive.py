@@ -8,7 +8,6 @@ that connects to 127.0.0.1.
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -215,9 +214,7 @@ def test_close_closes_the_idle_connections(ka: TestServer) -> None:
 def tls_ka() -> Iterator[TestServer]:
     """The keep-alive server behind TLS with pinned.test's certificate."""
     srv = TestServer(keep_alive=True)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(TLS / "pinned.test.pem", TLS / "pinned.test.key")
-    srv._httpd.socket = context.wrap_socket(srv._httpd.socket, server_side=True)
+    srv.use_tls(TLS / "pinned.test.pem", TLS / "pinned.test.key")
     try:
         yield srv
     finally:
