@@ -124,15 +124,47 @@ def test_workers_saving_the_same_entries_at_once_store_each_once(pg_url: str) ->
     stores[0].sync_feeds([spec()])
     try:
 
-        def save(i: int) -> bool:
-            return stores[i % 2].save_article(FEED, article(str(i // 2)), "h", HIT, NOW).news
+        def save(i: int) -> tuple[bool, bool]:
+            saved = stores[i % 2].save_article(FEED, article(str(i // 2)), "h", HIT, NOW)
+            return saved.news, saved.new_article
 
         with ThreadPoolExecutor(max_workers=8) as pool:
-            news = list(pool.map(save, range(40)))
+            results = list(pool.map(save, range(40)))
         counts = stores[0].counts()
         assert (counts.articles, counts.matches) == (20, 20)
         assert stores[1].feed_statuses()[0].entries == 20
-        assert sum(news) == 20  # each entry's match reported once, whichever store won
+        assert sum(news for news, _ in results) == 20  # each entry's match reported once, whichever store won
+        assert sum(new for _, new in results) == 20  # and a first sighting once (a story placement)
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_workers_saving_the_same_copies_at_once_store_each_once_with_its_original(pg_url: str) -> None:
+    """Two stores race on copies (same URL in another feed): the entry another worker stored while
+    this one decided its identity is updated as stored, so every copy points at the original."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from factories import FEED, HIT, NOW, article, spec
+
+    other = "http://127.0.0.1/other.xml"
+    stores = [PostgresStore(pg_url), PostgresStore(pg_url)]
+    stores[0].sync_feeds([spec(), spec(other, name="other")])
+    try:
+        originals = [stores[0].save_article(FEED, article(str(n)), "h", HIT, NOW).article_id for n in range(10)]
+
+        def save(i: int) -> tuple[int, int | None, bool]:
+            saved = stores[i % 2].save_article(other, article(str(i // 2)), "h", HIT, NOW)
+            return saved.article_id, saved.copy_of, saved.new_article
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(save, range(20)))
+        by_entry = {n: {r for r in results[2 * n : 2 * n + 2]} for n in range(10)}
+        assert all(len({a for a, _, _ in v}) == 1 for v in by_entry.values())  # one row per entry
+        assert [{c for _, c, _ in v} for v in by_entry.values()] == [{o} for o in originals]
+        assert sum(new for _, _, new in results) == 10  # one save per entry made it
+        counts = stores[0].counts()
+        assert (counts.articles, counts.matches) == (20, 10)  # copies have no match of their own
     finally:
         for store in stores:
             store.close()

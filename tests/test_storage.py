@@ -111,6 +111,34 @@ def test_a_near_duplicate_is_found_by_the_band_keys_given(storage: Storage) -> N
     assert storage.save_article(third_feed, alone, "h8", HIT, NOW, shingles=sh, bands=()).copy_of is None
 
 
+def test_a_new_articles_identity_is_decided_as_it_is_stored(storage: Storage) -> None:
+    """Each rule gives the same original on every backend: a copy points at the root (never at a
+    copy), joins its original's story, and its band keys serve later copies within the window."""
+    third_feed = "http://127.0.0.1/third.xml"
+    storage.ensure_feed(OTHER, "other", "active")
+    storage.ensure_feed(third_feed, "third", "active")
+    first = storage.save_article(FEED, article("1", summary=ARREST, link="http://one.test/1"), "h1", HIT, NOW)
+    story = storage.assign_story(first.article_id, None, NOW)
+    # identity repair: the same feed, another guid and URL, the same title and text within a day
+    moved = article("1b", title="Title 1", summary=ARREST, link="http://one.test/moved")
+    repaired = storage.save_article(FEED, moved, "h1b", HIT, NOW + timedelta(hours=2))
+    # by URL key: the repaired copy's URL in another feed; its original is the root
+    by_key = storage.save_article(OTHER, article("2", summary=BRIDGE, link="http://one.test/moved"), "h2", HIT, NOW)
+    # near-duplicate text under its own URL: found by band keys (computed by the store)
+    near = storage.save_article(third_feed, article("3", summary=ARREST, link="http://three.test/3"), "h3", HIT, NOW)
+    assert (repaired.copy_of, by_key.copy_of, near.copy_of) == (first.article_id,) * 3
+    assert all(s.new_article and s.reported == first.article_id for s in (repaired, by_key, near))
+    assert {storage.story_of(s.article_id) for s in (first, repaired, by_key, near)} == {story}
+    # a different title in the same feed is no repair; outside the copy window no band key is left
+    later = NOW + timedelta(days=4)
+    other_title = article("4", title="Another title", summary=ARREST, link="http://one.test/4")
+    four = storage.save_article(FEED, other_title, "h4", HIT, later)
+    assert four.copy_of is None
+    # the new article's own band keys were recorded: a copy of it, later still, finds it
+    five = storage.save_article(OTHER, article("5", summary=ARREST, link="http://five.test/5"), "h5", HIT, later)
+    assert five.copy_of == four.article_id
+
+
 def test_stories_group_articles_and_find_candidates_by_their_terms(storage: Storage) -> None:
     a = storage.save_article(FEED, article("1", summary=BRIDGE), "h1", HIT, NOW).article_id
     flood = "Flood waters closed three schools in Shelbyville on Tuesday, the council said in a statement."

@@ -10,7 +10,16 @@ from ..models import Article
 from .common import iso, one, rows
 from .copies import Identity
 from .records import Recheck, StoredArticle
-from .shared import ARTICLES, SQLITE, article_values, recheck, stored_article
+from .shared import (
+    ARTICLES,
+    INSERT_ARTICLE,
+    SQLITE,
+    UPDATE_ARTICLE,
+    article_values,
+    new_article_values,
+    recheck,
+    stored_article,
+)
 
 
 def feed_id(conn: sqlite3.Connection, feed_url: str) -> int:
@@ -24,21 +33,8 @@ def insert(
     conn: sqlite3.Connection, feed: int, article: Article, entry_hash: str, now: datetime, identity: Identity
 ) -> int:
     """A new entry's row, with its identity across feeds; a copy is in its original's story."""
-    values = {
-        **article_values(SQLITE, feed, article, entry_hash, now),
-        "url_key": identity.url_key,
-        "title_key": identity.title_key,
-        "copy_of": identity.copy_of,
-    }
-    cur = conn.execute(
-        """INSERT INTO articles (feed_id, entry_id, entry_hash, url, canonical_url, title,
-           published, first_seen, updated_at, summary, text, content_hash, extraction,
-           author, language, url_key, title_key, copy_of, story_id) VALUES (:feed_id, :entry_id,
-           :entry_hash, :url, :canonical_url, :title, :published, :now, :now, :summary, :text,
-           :content_hash, :extraction, :author, :language, :url_key, :title_key, :copy_of,
-           (SELECT story_id FROM articles WHERE id = :copy_of))""",
-        values,
-    )
+    values = new_article_values(SQLITE, feed, article, entry_hash, now, identity)
+    cur = conn.execute(SQLITE.sql(INSERT_ARTICLE), values)
     conn.execute("UPDATE feeds SET entries = entries + 1 WHERE id = ?", (feed,))
     return int(cur.lastrowid or 0)
 
@@ -47,13 +43,8 @@ def update(
     conn: sqlite3.Connection, article_id: int, feed: int, article: Article, entry_hash: str, now: datetime
 ) -> None:
     """A stored entry's new reading (its feed, identity and first sighting stay)."""
-    values = article_values(SQLITE, feed, article, entry_hash, now)
     conn.execute(
-        """UPDATE articles SET entry_hash = :entry_hash, url = :url,
-           canonical_url = :canonical_url, title = :title, published = :published,
-           updated_at = :now, summary = :summary, text = :text,
-           content_hash = :content_hash, extraction = :extraction WHERE id = :id""",
-        {**values, "id": article_id},
+        SQLITE.sql(UPDATE_ARTICLE), {**article_values(SQLITE, feed, article, entry_hash, now), "id": article_id}
     )
 
 

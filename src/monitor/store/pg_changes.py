@@ -13,7 +13,7 @@ import psycopg
 from ..changes.copies import band_keys, confirm, same_article, shingles, signature
 from ..changes.track import Verdict, Version
 from ..models import AlsoIn, Article, MatchItem, VersionChange
-from .copies import MAX_CANDIDATES, WINDOW, key_of, title_key
+from .copies import MAX_CANDIDATES, WINDOW, Identity, key_of, title_key
 from .records import Recheck, StoredVersion, StoryMember
 from .shared import POSTGRES, new_version, recheck, stored_version, story_member, version, version_change
 from .stories import MAX_TERMS
@@ -61,43 +61,37 @@ def reported_change(conn: Conn, article_ids: list[int], material_only: bool) -> 
 # --- copies ------------------------------------------------------------------------------------
 
 
-def find_original(
+def identify(
     conn: Conn,
-    article_id: int,
     feed_id: int,
     article: Article,
     now: datetime,
     known: frozenset[int] | None = None,
     known_bands: tuple[str, ...] | None = None,
-) -> int | None:
-    """The original this new article is a copy of, or None; records its band keys either way.
-    `known`: the shingles of the article's text, and `known_bands` their band keys, when computed
-    already (by a worker process)."""
+) -> Identity:
+    """The identity of a new article, decided before its row exists (store.copies.identify: the
+    row is inserted once, with it). `known`: the shingles of the article's text, and
+    `known_bands` their band keys, when computed already (by a worker process)."""
     key = key_of(article)
-    found = None
-    if key:
-        row = conn.execute(
-            "SELECT coalesce(copy_of, id) AS root FROM articles WHERE url_key = %s AND id != %s ORDER BY id LIMIT 1",
-            [key, article_id],
-        ).fetchone()
-        found = int(row["root"]) if row else None
+    heading = title_key(article.title)
+    found = _by_key(conn, key) if key else None
     if found is None:
-        found = _repaired(conn, article_id, feed_id, article, now)
+        found = _repaired(conn, heading, feed_id, article, now)
     sh = shingles(article.text) if known is None else known
     bands = band_keys(signature(sh)) if known_bands is None else known_bands
     if found is None and bands:
-        found = _near_duplicate(conn, article_id, sh, bands, now)
+        found = _near_duplicate(conn, sh, bands, now)
+    return Identity(key, heading, found, bands)
+
+
+def record_bands(conn: Conn, article_id: int, bands: tuple[str, ...], now: datetime) -> None:
+    """Keep the article's band keys for the copy window (and drop those older than it)."""
     conn.execute("DELETE FROM copy_bands WHERE seen_at < %s", [now - WINDOW])
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO copy_bands (band, article_id, seen_at) VALUES (%s, %s, %s)",
             [(b, article_id, now) for b in bands],
         )
-    conn.execute(
-        "UPDATE articles SET url_key = %s, title_key = %s, copy_of = %s WHERE id = %s",
-        [key, title_key(article.title), found, article_id],
-    )
-    return found
 
 
 def _root(conn: Conn, article_id: int) -> int:
@@ -105,12 +99,19 @@ def _root(conn: Conn, article_id: int) -> int:
     return int(row["root"]) if row else article_id
 
 
-def _repaired(conn: Conn, article_id: int, feed_id: int, article: Article, now: datetime) -> int | None:
+def _by_key(conn: Conn, key: str) -> int | None:
+    row = conn.execute(
+        "SELECT coalesce(copy_of, id) AS root FROM articles WHERE url_key = %s ORDER BY id LIMIT 1", [key]
+    ).fetchone()
+    return int(row["root"]) if row else None
+
+
+def _repaired(conn: Conn, heading: str, feed_id: int, article: Article, now: datetime) -> int | None:
     """A feed that changed an entry's guid or URL: same title and text within a day."""
     found = conn.execute(
         """SELECT id, title, text, published, first_seen FROM articles
-           WHERE title_key = %s AND feed_id = %s AND first_seen >= %s AND id != %s ORDER BY id DESC LIMIT 20""",
-        [title_key(article.title), feed_id, now - timedelta(days=1), article_id],
+           WHERE title_key = %s AND feed_id = %s AND first_seen >= %s ORDER BY id DESC LIMIT 20""",
+        [heading, feed_id, now - timedelta(days=1)],
     ).fetchall()
     for r in found:
         when = r["published"] or r["first_seen"]
@@ -119,14 +120,12 @@ def _repaired(conn: Conn, article_id: int, feed_id: int, article: Article, now: 
     return None
 
 
-def _near_duplicate(
-    conn: Conn, article_id: int, sh: frozenset[int], bands: tuple[str, ...], now: datetime
-) -> int | None:
+def _near_duplicate(conn: Conn, sh: frozenset[int], bands: tuple[str, ...], now: datetime) -> int | None:
     candidates = conn.execute(
         """SELECT b.article_id, count(*) AS shared FROM copy_bands b
-           WHERE b.band = ANY(%s) AND b.seen_at >= %s AND b.article_id != %s
+           WHERE b.band = ANY(%s) AND b.seen_at >= %s
            GROUP BY b.article_id ORDER BY shared DESC, b.article_id LIMIT %s""",
-        [list(bands), now - WINDOW, article_id, MAX_CANDIDATES],
+        [list(bands), now - WINDOW, MAX_CANDIDATES],
     ).fetchall()
     for c in candidates:
         other = conn.execute("SELECT text FROM articles WHERE id = %s", [c["article_id"]]).fetchone()
@@ -174,14 +173,6 @@ def assign_story(conn: Conn, article_id: int, story_id: int | None, now: datetim
         "UPDATE articles SET story_id = %s WHERE id = %s OR copy_of = %s", [story_id, article_id, article_id]
     )
     return story_id
-
-
-def inherit_story(conn: Conn, article_id: int, original: int) -> None:
-    """A copy is in its original's story."""
-    conn.execute(
-        "UPDATE articles SET story_id = (SELECT story_id FROM articles WHERE id = %s) WHERE id = %s",
-        [original, article_id],
-    )
 
 
 def members(conn: Conn, where: str, params: list[object]) -> list[StoryMember]:

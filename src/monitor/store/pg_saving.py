@@ -12,9 +12,20 @@ import psycopg
 from ..errors import StorageError
 from ..models import Article, Score
 from . import pg_changes
+from .copies import Identity
 from .lifecycle import MatchChange, match_change
 from .records import MatchStatus, SavedArticle
-from .shared import POSTGRES, article_values, kept_text, match_write, reports_change, saved_article
+from .shared import (
+    INSERT_ARTICLE,
+    POSTGRES,
+    UPDATE_ARTICLE,
+    article_values,
+    kept_text,
+    match_write,
+    new_article_values,
+    reports_change,
+    saved_article,
+)
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -30,20 +41,25 @@ def save(
     shingles: frozenset[int] | None = None,
     bands: tuple[str, ...] | None = None,
 ) -> SavedArticle:
-    before = conn.execute(
-        """SELECT a.id, a.feed_id, a.title, a.text, a.extraction, a.content_hash, a.copy_of FROM articles a
-           JOIN feeds f ON f.id = a.feed_id WHERE f.url = %s AND a.entry_id = %s FOR UPDATE OF a""",
-        [feed_url, article.entry.id],
-    ).fetchone()
-    article = kept_text(article, before)  # a failed read of a page read before: the stored text stays
-    article_id, _, feed_id = save_row(conn, feed_url, article, entry_hash, now)
-    verdict = pg_changes.record_version(conn, article_id, article, now)
+    before = previous(conn, feed_url, article.entry.id)
+    read = article
+    article = kept_text(read, before)  # a failed read of a page read before: the stored text stays
     if before is None:
-        original = pg_changes.find_original(conn, article_id, feed_id, article, now, shingles, bands)
-        if original is not None:
-            pg_changes.inherit_story(conn, article_id, original)
-    else:
-        original = before["copy_of"]
+        feed = feed_id(conn, feed_url)
+        identity = pg_changes.identify(conn, feed, article, now, shingles, bands)
+        inserted = insert(conn, feed, article, entry_hash, now, identity)
+        if inserted is None:
+            # stored by another worker a moment ago: its row (now locked) is updated as stored
+            before = previous(conn, feed_url, article.entry.id)
+            assert before is not None  # the conflicting row exists and rows are never deleted
+            article = kept_text(read, before)
+        else:
+            article_id, original = inserted, identity.copy_of
+            pg_changes.record_bands(conn, article_id, identity.bands, now)
+    if before is not None:
+        article_id, original = int(before["id"]), before["copy_of"]
+        update(conn, article_id, int(before["feed_id"]), article, entry_hash, now)
+    verdict = pg_changes.record_version(conn, article_id, article, now)
     changed = reports_change(verdict, notify)
     if original is None:
         change = save_score(conn, article_id, score, now, changed)
@@ -64,39 +80,41 @@ def copy_match(conn: Conn, original: int, score: Score, now: datetime, changed: 
     return save_score(conn, original, score, now, changed)
 
 
-def save_row(
-    conn: Conn, feed_url: str, article: Article, entry_hash: str, now: datetime
-) -> tuple[int, bool, int]:
-    """Insert or update, the row locked; returns (article id, its content changed, feed id)."""
+def previous(conn: Conn, feed_url: str, entry_id: str) -> dict[str, Any] | None:
+    """The stored row of a feed's entry, locked until the transaction ends (store.articles.previous)."""
+    return conn.execute(
+        """SELECT a.id, a.feed_id, a.title, a.text, a.extraction, a.content_hash, a.copy_of FROM articles a
+           JOIN feeds f ON f.id = a.feed_id WHERE f.url = %s AND a.entry_id = %s FOR UPDATE OF a""",
+        [feed_url, entry_id],
+    ).fetchone()
+
+
+def feed_id(conn: Conn, feed_url: str) -> int:
     feed = conn.execute("SELECT id FROM feeds WHERE url = %s", [feed_url]).fetchone()
     if feed is None:
         raise StorageError(f"unknown feed {feed_url}")
-    values = article_values(POSTGRES, feed["id"], article, entry_hash, now)
-    inserted = conn.execute(
-        """INSERT INTO articles (feed_id, entry_id, entry_hash, url, canonical_url, title, published,
-           first_seen, updated_at, summary, text, content_hash, extraction, author, language)
-           VALUES (%(feed_id)s, %(entry_id)s, %(entry_hash)s, %(url)s, %(canonical_url)s, %(title)s,
-           %(published)s, %(now)s, %(now)s, %(summary)s, %(text)s, %(content_hash)s, %(extraction)s,
-           %(author)s, %(language)s)
-           ON CONFLICT (feed_id, entry_id) DO NOTHING RETURNING id""",
-        values,
-    ).fetchone()
-    if inserted is not None:
-        conn.execute("UPDATE feeds SET entries = entries + 1 WHERE id = %s", [feed["id"]])
-        return int(inserted["id"]), False, int(feed["id"])
-    # Stored already (perhaps by another worker a moment ago): lock it, then update.
-    row = conn.execute(
-        "SELECT id, content_hash FROM articles WHERE feed_id = %(feed_id)s AND entry_id = %(entry_id)s FOR UPDATE",
-        values,
-    ).fetchone()
-    assert row is not None  # the conflicting row exists and rows are never deleted
-    conn.execute(
-        """UPDATE articles SET entry_hash = %(entry_hash)s, url = %(url)s, canonical_url = %(canonical_url)s,
-           title = %(title)s, published = %(published)s, updated_at = %(now)s, summary = %(summary)s,
-           text = %(text)s, content_hash = %(content_hash)s, extraction = %(extraction)s WHERE id = %(id)s""",
-        {**values, "id": row["id"]},
-    )
-    return int(row["id"]), row["content_hash"] != article.content_hash, int(feed["id"])
+    return int(feed["id"])
+
+
+# the unique key decides between workers saving the same entry at once
+_INSERT = (POSTGRES.sql(INSERT_ARTICLE) + " ON CONFLICT (feed_id, entry_id) DO NOTHING RETURNING id").encode()
+_UPDATE = POSTGRES.sql(UPDATE_ARTICLE).encode()
+
+
+def insert(conn: Conn, feed: int, article: Article, entry_hash: str, now: datetime, identity: Identity) -> int | None:
+    """A new entry's row, with its identity across feeds (a copy is in its original's story), or
+    None when another worker stored the entry since this one looked."""
+    values = new_article_values(POSTGRES, feed, article, entry_hash, now, identity)
+    inserted = conn.execute(_INSERT, values).fetchone()
+    if inserted is None:
+        return None
+    conn.execute("UPDATE feeds SET entries = entries + 1 WHERE id = %s", [feed])
+    return int(inserted["id"])
+
+
+def update(conn: Conn, article_id: int, feed: int, article: Article, entry_hash: str, now: datetime) -> None:
+    """A stored entry's new reading; the caller holds its row lock."""
+    conn.execute(_UPDATE, {**article_values(POSTGRES, feed, article, entry_hash, now), "id": article_id})
 
 
 def match_status(conn: Conn, article_id: int) -> MatchStatus | None:

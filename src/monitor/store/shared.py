@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from ..changes.track import Verdict, Version, degraded, verdict
 from ..models import Article, Document, FeedState, FetchRecord, Judgment, MatchItem, Score, VersionChange
 from .common import EPOCH, from_iso, iso
+from .copies import Identity
 from .lifecycle import MatchChange
 from .records import (
     DigestRecord,
@@ -415,6 +416,31 @@ def article_values(d: Dialect, feed_id: int, article: Article, entry_hash: str, 
         "extraction": article.extraction,
         "author": article.author,
         "language": article.language,
+    }
+
+
+# A new entry's row with its identity across feeds (a copy is in its original's story), and a
+# stored entry's new reading (its feed, identity and first sighting stay): parameters from
+# new_article_values and article_values (with "id").
+INSERT_ARTICLE = """INSERT INTO articles (feed_id, entry_id, entry_hash, url, canonical_url, title,
+    published, first_seen, updated_at, summary, text, content_hash, extraction, author, language,
+    url_key, title_key, copy_of, story_id) VALUES (:feed_id, :entry_id, :entry_hash, :url,
+    :canonical_url, :title, :published, :now, :now, :summary, :text, :content_hash, :extraction,
+    :author, :language, :url_key, :title_key, :copy_of, (SELECT story_id FROM articles WHERE id = :copy_of))"""
+UPDATE_ARTICLE = """UPDATE articles SET entry_hash = :entry_hash, url = :url, canonical_url = :canonical_url,
+    title = :title, published = :published, updated_at = :now, summary = :summary, text = :text,
+    content_hash = :content_hash, extraction = :extraction WHERE id = :id"""
+
+
+def new_article_values(
+    d: Dialect, feed_id: int, article: Article, entry_hash: str, now: datetime, identity: Identity
+) -> dict[str, Any]:
+    """The named parameters of INSERT_ARTICLE."""
+    return {
+        **article_values(d, feed_id, article, entry_hash, now),
+        "url_key": identity.url_key,
+        "title_key": identity.title_key,
+        "copy_of": identity.copy_of,
     }
 
 
