@@ -22,7 +22,8 @@ Measured two ways, as docs/changes.md ("Fifth round") does:
   parameters fitted on one half's F1 and tested on the other.
 
     python benchmarks/story_bigram.py --teacher [--seeds 1 2 3]
-    python benchmarks/story_bigram.py --online
+    python benchmarks/story_bigram.py --online [--scaled]
+    python benchmarks/story_bigram.py --teacher --no-name-pairs
 """
 
 from __future__ import annotations
@@ -177,6 +178,20 @@ def fmt(d: dict[str, float]) -> str:
     return f"{d['bcubed_f1']:.3f} ({d['new_hits']:.3f}, {d['new_false']:.3f})"
 
 
+# thresholds where the mix calls as many follow-ups new as the engine at 0.25 (teacher-forced cut-offs)
+SCALED = ((0.1, 0.225), (0.1, 0.235), (0.2, 0.21), (0.2, 0.215), (0.35, 0.18), (0.35, 0.19), (0.5, 0.15), (0.5, 0.155))
+
+
+def run_scaled(rows: Sequence[Row]) -> None:
+    a_rows, b_rows = halves(rows)
+    print("config | whole s1-3 | whole s4-9 | A s1-3 | B s1-3   (B-cubed F1 (new hits, false new))", flush=True)
+    for beta, t in SCALED:
+        kw = {"threshold": t, "beta": beta}
+        runs = [online(rows, (1, 2, 3), **kw), online(rows, range(4, 10), **kw)]
+        runs += [online(a_rows, (1, 2, 3), **kw), online(b_rows, (1, 2, 3), **kw)]
+        print(kw, " | ".join(fmt(r) for r in runs), flush=True)
+
+
 def run_online(rows: Sequence[Row]) -> None:
     a_rows, b_rows = halves(rows)
     configs: list[dict[str, Any]] = [{"threshold": 0.25}]
@@ -301,6 +316,7 @@ def main() -> None:
     ap.add_argument("--stories", type=Path, default=CORPUS / "stories" / "ecbplus_dev.jsonl")
     ap.add_argument("--teacher", action="store_true")
     ap.add_argument("--online", action="store_true")
+    ap.add_argument("--scaled", action="store_true", help="online, the mix at scale-matched thresholds")
     ap.add_argument("--no-name-pairs", action="store_true", help="drop pairs of two names/numbers")
     args = ap.parse_args()
     global NO_NAME_PAIRS
@@ -310,6 +326,8 @@ def main() -> None:
         run_teacher(rows, [(1, 2, 3), tuple(range(4, 10))])
     if args.online:
         run_online(rows)
+    if args.scaled:
+        run_scaled(rows)
 
 
 if __name__ == "__main__":
