@@ -314,6 +314,19 @@ def test_no_process_of_the_pool_runs_the_main_script(tmp_path: Path) -> None:
     assert not runs.exists(), runs.read_text()  # neither the fork server nor a worker ran it
 
 
+def test_the_fork_servers_preload_leaves_the_collector_on_and_the_shared_objects_frozen() -> None:
+    # pool_preload.py turns the collector off while the fork server imports and builds the tables
+    # every worker shares; a worker must not inherit it off (its garbage would pile up).
+    probe = (
+        "import gc, sys; import monitor.pool_preload as p; "
+        "print(gc.isenabled(), gc.get_freeze_count(), all(m in sys.modules for m in p.MODULES))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    enabled, frozen, imported = out.stdout.split()
+    assert enabled == "True" and imported == "True", out.stdout
+    assert int(frozen) > 50_000, out.stdout  # the tables and modules, out of the collector's sight
+
+
 def test_the_console_script_runs_the_cli() -> None:
     script = Path(sys.executable).with_name("monitor")  # installed from pyproject's [project.scripts]
     out = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)

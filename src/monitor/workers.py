@@ -188,18 +188,11 @@ def _context() -> multiprocessing.context.ForkServerContext:
     (the scorer's word tables take ~0.5 s CPU to build per process)."""
     ctx = multiprocessing.get_context("forkserver")
     # First worker_main.py: the parent's main script counts as loaded, so no process of the pool
-    # runs it (a worker would import all it imports: for `monitor`, the CLI). Then what a worker
-    # needs, the scorer's tables and trafilatura, loaded on first use elsewhere: once here, shared
-    # by every fork; extract_warm runs one extraction, so trafilatura's first-page tables are built too
-    ctx.set_forkserver_preload(
-        [
-            "monitor.worker_main",
-            __name__,
-            "monitor.score.warm",
-            "trafilatura",
-            "monitor.extract_warm",
-        ]
-    )
+    # runs it (a worker would import all it imports: for `monitor`, the CLI). Then pool_preload.py:
+    # what a worker needs, the scorer's tables and trafilatura, loaded on first use elsewhere: once
+    # here, shared by every fork; extract_warm runs one extraction, so trafilatura's first-page
+    # tables are built too (with the garbage collector off meanwhile, and frozen after)
+    ctx.set_forkserver_preload(["monitor.worker_main", "monitor.pool_preload"])
     return ctx
 
 
