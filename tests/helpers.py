@@ -7,11 +7,13 @@ import html
 import json
 import os
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpcore
 from click.testing import CliRunner, Result
 
 from monitor.cli import cli
@@ -105,3 +107,28 @@ def pid_exists(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+class LoopbackNetwork(httpcore.SyncBackend):
+    """The network below the fetcher's connection pool (``Fetcher._pool.backend.inner``), as the
+    system would connect, except that every name and address connects to 127.0.0.1 (on `port`
+    when given, else on the port asked for) and the `refused` addresses refuse: no packet leaves
+    127.0.0.1. `tried` lists the hosts asked for, in order."""
+
+    def __init__(self, port: int | None = None, refused: Iterable[str] = ()) -> None:
+        self.port = port
+        self.refused = frozenset(refused)
+        self.tried: list[str] = []
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        self.tried.append(host)
+        if host in self.refused:
+            raise httpcore.ConnectError("[Errno 111] Connection refused")
+        return super().connect_tcp("127.0.0.1", self.port or port, timeout, local_address, socket_options)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpcore
 import pytest
 
+from helpers import LoopbackNetwork
 from httpserver import SAMPLE_RSS, TestServer
 from monitor.errors import FetchError
 from monitor.fetch import Fetcher
@@ -82,32 +82,10 @@ def test_tls_to_a_pinned_address_verifies_the_host_name(
     assert len(tls_server.requests) == 1
 
 
-class _FakeAddresses(httpcore.SyncBackend):
-    """Stands in for the network below the pinned pool: 192.0.2.1 refuses, any other address
-    is served by the test server on 127.0.0.1 (no packet goes to a 192.0.2.x address)."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.tried: list[str] = []
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        self.tried.append(host)
-        if host == "192.0.2.1":
-            raise httpcore.ConnectError("[Errno 111] Connection refused")
-        return super().connect_tcp("127.0.0.1", self.port, timeout, local_address, socket_options)
-
-
 def test_next_checked_address_is_tried_when_one_refuses(server: TestServer) -> None:
     server.add("/x", b"second", content_type="text/html")
     settings = FetchSettings(allow_hosts=("192.0.2.0/24",), timeout=5.0, deadline=10.0, host_spacing=0.0)
-    network = _FakeAddresses(server.port)
+    network = LoopbackNetwork(server.port, refused={"192.0.2.1"})  # 192.0.2.2 is served
     with Fetcher(settings, resolver=lambda host: ["192.0.2.1", "192.0.2.2"]) as f:
         assert f._pool is not None
         f._pool.backend.inner = network

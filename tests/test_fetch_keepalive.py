@@ -9,13 +9,13 @@ that connects to 127.0.0.1.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpcore
 import pytest
 
+from helpers import LoopbackNetwork
 from httpserver import SAMPLE_RSS, TestServer
 from monitor.errors import BlockedAddressError, FetchError
 from monitor.fetch import Fetcher
@@ -28,25 +28,6 @@ NAMES = {"a.test": ["127.0.0.1"], "b.test": ["127.0.0.1"], "pinned.test": ["127.
 
 def resolve(host: str) -> list[str]:
     return NAMES[host]
-
-
-class LoopbackSystem(httpcore.SyncBackend):
-    """The network below the pool, as the system would connect: every name and address
-    connects to 127.0.0.1 (the names are not resolvable)."""
-
-    def __init__(self) -> None:
-        self.hosts: list[str] = []
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        self.hosts.append(host)
-        return super().connect_tcp("127.0.0.1", port, timeout, local_address, socket_options)
 
 
 @pytest.fixture
@@ -115,7 +96,7 @@ def test_feeds_and_pages_do_not_share_connections(ka: TestServer) -> None:
     # a page must not reuse a connection a feed opened to an address nobody checked
     ka.add("/feed.xml", SAMPLE_RSS)
     ka.add("/a.html", b"<html>a</html>", content_type="text/html")
-    system = LoopbackSystem()
+    system = LoopbackNetwork()
     with Fetcher(SETTINGS, resolver=resolve) as f:
         assert f._pool is not None
         f._pool.backend.inner = system
@@ -124,7 +105,7 @@ def test_feeds_and_pages_do_not_share_connections(ka: TestServer) -> None:
             assert f.fetch_page(f"http://a.test:{ka.port}/a.html").content == b"<html>a</html>"
     # the feed's connection went to the name (the 'system' resolved it), the page's to the address
     # the guard checked: two connections, each reused once
-    assert system.hosts == ["a.test", "127.0.0.1"]
+    assert system.tried == ["a.test", "127.0.0.1"]
     assert ka.accepted == 2
     assert sorted(ka.connection_hosts()) == [[f"a.test:{ka.port}"] * 2] * 2
 
