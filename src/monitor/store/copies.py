@@ -9,6 +9,7 @@ band keys in the copy window. A copy points at the original (`copy_of`), never a
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,6 +39,29 @@ class Identity:
     bands: tuple[str, ...]
 
 
+def decide(
+    article: Article,
+    known: frozenset[int] | None,
+    known_bands: tuple[str, ...] | None,
+    by_key: Callable[[str], int | None],
+    repaired: Callable[[str], int | None],
+    near_duplicate: Callable[[frozenset[int], tuple[str, ...]], int | None],
+) -> Identity:
+    """A new article's identity, whatever the backend (its look-ups are given): the original of
+    its URL key, else the entry a feed re-keyed (by its title key), else a near-duplicate by band
+    keys; `known`/`known_bands`: the shingles and band keys, when computed already (by a worker)."""
+    key = key_of(article)
+    heading = title_key(article.title)
+    found = by_key(key) if key else None
+    if found is None:
+        found = repaired(heading)
+    sh = shingles(article.text) if known is None else known
+    bands = band_keys(signature(sh)) if known_bands is None else known_bands
+    if found is None and bands:
+        found = near_duplicate(sh, bands)
+    return Identity(key, heading, found, bands)
+
+
 def identify(
     conn: sqlite3.Connection,
     feed_id: int,
@@ -47,18 +71,15 @@ def identify(
     known_bands: tuple[str, ...] | None = None,
 ) -> Identity:
     """The identity of a new article, decided before its row exists (so the row is written once,
-    with it: an UPDATE would rewrite the row and its text). `known`: the shingles of the
-    article's text, and `known_bands` their band keys, when computed already (by a worker)."""
-    key = key_of(article)
-    heading = title_key(article.title)
-    found = _by_key(conn, key) if key else None
-    if found is None:
-        found = _repaired(conn, heading, feed_id, article, now)
-    sh = shingles(article.text) if known is None else known
-    bands = band_keys(signature(sh)) if known_bands is None else known_bands
-    if found is None and bands:
-        found = _near_duplicate(conn, sh, bands, now)
-    return Identity(key, heading, found, bands)
+    with it: an UPDATE would rewrite the row and its text); see `decide`."""
+    return decide(
+        article,
+        known,
+        known_bands,
+        lambda key: _by_key(conn, key),
+        lambda heading: _repaired(conn, heading, feed_id, article, now),
+        lambda sh, bands: _near_duplicate(conn, sh, bands, now),
+    )
 
 
 def record_bands(conn: sqlite3.Connection, article_id: int, bands: tuple[str, ...], now: datetime) -> None:

@@ -10,10 +10,10 @@ from typing import Any
 
 import psycopg
 
-from ..changes.copies import band_keys, confirm, same_article, shingles, signature
+from ..changes.copies import confirm, same_article, shingles
 from ..changes.track import Verdict, Version
 from ..models import AlsoIn, Article, MatchItem, VersionChange
-from .copies import MAX_CANDIDATES, WINDOW, Identity, key_of, title_key
+from .copies import MAX_CANDIDATES, WINDOW, Identity, decide
 from .records import Recheck, StoredVersion, StoryMember
 from .shared import POSTGRES, new_version, recheck, stored_version, story_member, version, version_change
 from .stories import MAX_TERMS
@@ -70,18 +70,16 @@ def identify(
     known_bands: tuple[str, ...] | None = None,
 ) -> Identity:
     """The identity of a new article, decided before its row exists (store.copies.identify: the
-    row is inserted once, with it). `known`: the shingles of the article's text, and
-    `known_bands` their band keys, when computed already (by a worker process)."""
-    key = key_of(article)
-    heading = title_key(article.title)
-    found = _by_key(conn, key) if key else None
-    if found is None:
-        found = _repaired(conn, heading, feed_id, article, now)
-    sh = shingles(article.text) if known is None else known
-    bands = band_keys(signature(sh)) if known_bands is None else known_bands
-    if found is None and bands:
-        found = _near_duplicate(conn, sh, bands, now)
-    return Identity(key, heading, found, bands)
+    row is inserted once, with it); the rules are store.copies.decide's, the look-ups this
+    backend's."""
+    return decide(
+        article,
+        known,
+        known_bands,
+        lambda key: _by_key(conn, key),
+        lambda heading: _repaired(conn, heading, feed_id, article, now),
+        lambda sh, bands: _near_duplicate(conn, sh, bands, now),
+    )
 
 
 def record_bands(conn: Conn, article_id: int, bands: tuple[str, ...], now: datetime) -> None:
