@@ -1,6 +1,6 @@
 """Experiment: does a sentence embedding (all-MiniLM-L6-v2) tell a topic's second event from its first?
 
-Every article is embedded once (L2-normalised, cached with `--cache PATH`), from two inputs:
+Every article is embedded once (L2-normalised, cached with `--cache PATH`), from three inputs:
 * `lead2`: the headline + the body's first 2 sentences (date lines skipped): the event as reported;
 * `lead256`: the headline + the body, cut by the model's tokenizer at its 256 word pieces;
 * `head`: the headline alone (where a trigger such as "fired" / "hired" would weigh most).
