@@ -30,6 +30,9 @@ _TRAFILATURA = threading.Lock()
 FAST = True
 
 
+_lookup_set = False  # trafilatura's parser has had _c_class_lookup (first use)
+
+
 def _trafilatura() -> ModuleType:
     # imported on first use: commands that never extract (digest, matches, status, explain) start
     # ~0.1 s sooner; the worker processes preload it (workers.py)
@@ -42,9 +45,6 @@ def _trafilatura() -> ModuleType:
     return trafilatura
 
 
-_lookup_set = False
-
-
 def _c_class_lookup() -> None:
     """trafilatura parses with a module-level ``lxml.html.HTMLParser``, whose element-class lookup
     (``lxml.html.HtmlElementClassLookup``) is Python code that lxml calls every time it hands an
@@ -53,7 +53,7 @@ def _c_class_lookup() -> None:
     drops are lxml.html's form-control subclasses (``FormElement``, ``InputElement``: ``.fields``,
     ``.value``), which neither trafilatura nor htmldate uses. Measured on the 181 corpus pages:
     the same text and metadata on every page, 9.6 -> 8.4-8.9 ms CPU a page
-    (tests/test_extract.py checks the sameness; docs/performance.md). Set once, on first use, so
+    (tests/test_extract_parser.py checks the sameness; docs/performance.md). Set once, on first use, so
     importing this module changes nothing; a trafilatura without that parser keeps its own."""
     try:
         from lxml import etree, html
