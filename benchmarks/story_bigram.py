@@ -36,8 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import story_mix
+from story_mix import GATE_HI, MixClusterer, Row, fmt, halves
+
 from monitor.changes import stories as S
-from monitor.changes.evaluate import read_jsonl, story_scores, stream_order
+from monitor.changes.evaluate import read_jsonl, stream_order
 from monitor.changes.offline import parse_article
 from monitor.changes.story_signals import number_factor
 from monitor.changes.text import WORD_RE, headline, iter_sentences
@@ -45,12 +48,10 @@ from monitor.changes.vectors import Vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
-Row = dict[str, Any]
 PRIOR = 1000.0
 BETAS = (0.2, 0.35, 0.5)
 THRESHOLDS = (0.20, 0.225, 0.25, 0.275, 0.30)
 GATES = (0.02, 0.05, 0.1)
-GATE_HI = 0.40
 # variant (--no-name-pairs): drop pairs of two names/numbers ("mauric cheek", "internet explor"),
 # keeping those with a common word, where an event's trigger would be ("fire coach")
 NO_NAME_PAIRS = False
@@ -108,74 +109,31 @@ class BigramStory:
         return 0.5 * S.dot(vec, self.centroid) / norm + 0.5 * max(S.dot(vec, m) for m in self.members)
 
 
-class BigramClusterer(S.StoryClusterer):
-    """The engine with bigram evidence: mixed into the similarity (beta) or as a gate (c)."""
+class BigramClusterer(MixClusterer):
+    """The engine with bigram evidence (story_mix.MixClusterer): mixed into the similarity (beta)
+    or as a gate (c: no shared phrasing)."""
 
     def __init__(self, threshold: float, beta: float = 0.0, gate: float | None = None) -> None:
-        super().__init__(threshold)
-        self.beta, self.gate = beta, gate
+        super().__init__(threshold, beta, gate)
         self.bdf = BigramFrequency()
         self.bstories: dict[str, BigramStory] = defaultdict(BigramStory)
         self._bvec: dict[str, float] = {}
 
-    def assign(
-        self, article: S.Article, story_hint: str | None = None, terms: S.ArticleTerms | None = None
-    ) -> S.Assignment:
+    def begin(self, article: S.Article) -> None:
         self._bvec = self.bdf.vector(bigram_counts(article.title, article.text))
-        out = super().assign(article, story_hint, terms)
-        self.bstories[out.story].add(self._bvec)
-        return out
 
-    def _best(
-        self,
-        vec: dict[int, float],
-        query: list[str],
-        when: float | None,
-        hint: str | None,
-        year: int | None,
-        numbers: frozenset[str],
-    ) -> tuple[str | None, float]:
-        best_id, best, best_bi = None, 0.0, 0.0
-        for sid in self.index.candidates(query, when, S.MAX_CANDIDATES):
-            story = self._stories.get(sid)
-            if story is None:
-                continue
-            uni = story.similarity(vec, self.centroid_share)
-            bi = self.bstories[sid].similarity(self._bvec)
-            sim = (1.0 - self.beta) * uni + self.beta * bi
-            if year is not None and story.years and S._year_conflict(year, story.years):
-                sim *= self.year_penalty
-            sim *= number_factor(numbers, story.numbers, self.number_penalty)
-            if sim > best:
-                best_id, best, best_bi = sid, sim, bi
-        if self.gate is not None and self.threshold <= best < GATE_HI and best_bi < self.gate:
-            return best_id, 0.0  # in the band and no shared phrasing: another event
-        return best_id, best
+    def joined(self, story: str) -> None:
+        self.bstories[story].add(self._bvec)
+
+    def extra(self, story: str) -> float:
+        return self.bstories[story].similarity(self._bvec)
 
 
 # ---------------------------------------------------------------- online
 
 
-def halves(rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
-    topics = sorted({str(r.get("topic", r["story"])) for r in rows})
-    a, b = set(topics[0::2]), set(topics[1::2])
-    return [r for r in rows if str(r.get("topic")) in a], [r for r in rows if str(r.get("topic")) in b]
-
-
 def online(rows: Sequence[Row], seeds: Sequence[int], **kw: Any) -> dict[str, float]:
-    tot: dict[str, float] = defaultdict(float)
-    for seed in seeds:
-        order = stream_order(rows, seed)
-        c = BigramClusterer(**kw)
-        out = [c.assign(parse_article(r)) for r in order]
-        sc = story_scores([str(r["story"]) for r in order], [a.story for a in out], [a.new_story for a in out])
-        for k, v in sc.items():
-            tot[k] += v / len(seeds)
-    return dict(tot)
-
-
-def fmt(d: dict[str, float]) -> str:
-    return f"{d['bcubed_f1']:.3f} ({d['new_hits']:.3f}, {d['new_false']:.3f})"
+    return story_mix.online(rows, seeds, lambda: BigramClusterer(**kw))
 
 
 # thresholds where the mix calls as many follow-ups new as the engine at 0.25 (teacher-forced cut-offs)

