@@ -230,6 +230,25 @@ def test_idle_connections_expire_when_the_pool_is_next_used(ka: TestServer, monk
     assert ka.accepted == 3
 
 
+def test_idle_connections_expire_while_nothing_uses_the_pool(ka: TestServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Fetcher idle between jobs (`monitor worker`) closes its expired connections anyway."""
+    monkeypatch.setattr("monitor.fetch_pool.KEEPALIVE_EXPIRY", 0.1)
+    ka.add("/x.html", b"<html>x</html>", content_type="text/html")
+    f = Fetcher(SETTINGS, resolver=resolve)
+    try:
+        for name in ("a.test", "b.test"):
+            f.fetch_page(f"http://{name}:{ka.port}/x.html")
+        assert f._pool is not None and f._pool._sweeper is not None
+        assert wait_for(lambda: ka.open_connections() == 0)  # no request since: the sweeper closed them
+        assert f._pool.idle == 0
+        f.fetch_page(f"http://a.test:{ka.port}/x.html")  # and the pool still works
+        assert ka.accepted == 3
+    finally:
+        f.close()
+    sweeper = f._pool._sweeper
+    assert wait_for(lambda: not sweeper.is_alive())  # close() ends it
+
+
 def test_idle_connections_are_bounded(ka: TestServer) -> None:
     ka.add("/x.html", b"<html>x</html>", content_type="text/html")
     with Fetcher(SETTINGS, resolver=resolve) as f:

@@ -29,7 +29,7 @@ import httpx
 
 from monitor.fetch_limits import watch_socket, watchdog_fired
 
-KEEPALIVE_EXPIRY = 5.0  # seconds an idle connection is kept; closed when the pool is next used
+KEEPALIVE_EXPIRY = 5.0  # seconds an idle connection is kept (then closed by the pool's sweeper, or on its next use)
 MAX_CONNECTIONS = 100  # in use at once (more requests wait for one, up to the pool timeout)
 MAX_IDLE = 100  # kept idle at most; the oldest is closed first
 
@@ -136,7 +136,10 @@ class KeepAlivePool:
     with a hundred kept connections it cost ~3 ms of CPU per request (bench_fetch). Here a
     request looks up the idle connections of its own key only; idle connections are kept in
     the order they became idle, so the expired ones are closed from the front when the pool is
-    next used, and the oldest one when more than `max_idle` are idle.
+    next used, and the oldest one when more than `max_idle` are idle. A sweeper thread (started
+    with the first idle connection, ended by ``close``) closes the expired ones when nothing uses
+    the pool: a Fetcher idle between jobs (`monitor worker`) would otherwise hold up to
+    `max_idle` sockets, most of them long closed by their servers, until its next request.
     """
 
     def __init__(self, *, max_idle: int = MAX_IDLE) -> None:
@@ -148,6 +151,8 @@ class KeepAlivePool:
         self._idle: dict[httpcore.HTTPConnection, tuple[_Key, float]] = {}  # oldest first
         self._by_key: dict[_Key, list[httpcore.HTTPConnection]] = {}
         self._closed = False
+        self._sweeper: threading.Thread | None = None
+        self._stop = threading.Event()  # set by close(): the sweeper ends
 
     @property
     def idle(self) -> int:
@@ -248,12 +253,24 @@ class KeepAlivePool:
                     stale.pop()
                     self._idle[conn] = (key, time.monotonic())
                     self._by_key.setdefault(key, []).append(conn)
+                    if self._sweeper is None:
+                        self._sweeper = threading.Thread(target=self._sweep, name="fetch-idle-sweep", daemon=True)
+                        self._sweeper.start()
                     while len(self._idle) > self._max_idle:
                         oldest, (old_key, _) = next(iter(self._idle.items()))
                         self._forget(oldest, old_key)
                         stale.append(oldest)
         for old in stale:
             old.close()
+
+    def _sweep(self) -> None:
+        """Every KEEPALIVE_EXPIRY seconds until close(): close the idle connections that expired."""
+        while not self._stop.wait(KEEPALIVE_EXPIRY):
+            stale: list[httpcore.HTTPConnection] = []
+            with self._lock:
+                self._expire(time.monotonic(), stale)
+            for conn in stale:  # idle ones, taken out under the lock: no request holds them
+                conn.close()
 
     def _expire(self, now: float, stale: list[httpcore.HTTPConnection]) -> None:
         """Take the connections idle for longer than KEEPALIVE_EXPIRY (under the lock)."""
@@ -273,6 +290,7 @@ class KeepAlivePool:
 
     def close(self) -> None:
         """Close the idle connections; connections still in use are closed when released."""
+        self._stop.set()
         with self._lock:
             self._closed = True
             idle = list(self._idle)
