@@ -37,14 +37,11 @@ from pathlib import Path
 from typing import Any
 
 import story_mix
-from story_mix import GATE_HI, MixClusterer, Row, fmt, halves
+from story_mix import GATE_HI, MixClusterer, Row, fmt, gold_replay, halves
 
 from monitor.changes import stories as S
-from monitor.changes.evaluate import read_jsonl, stream_order
-from monitor.changes.offline import parse_article
-from monitor.changes.story_signals import number_factor
+from monitor.changes.evaluate import read_jsonl
 from monitor.changes.text import WORD_RE, headline, iter_sentences
-from monitor.changes.vectors import Vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -179,36 +176,17 @@ def run_online(rows: Sequence[Row]) -> None:
 def teacher(rows: Sequence[Row], seed: int) -> list[tuple[str, list[tuple[bool, float, float, float]]]]:
     """Per article: kind ("follow", "second", "first") and per candidate (own, unigram
     similarity, year x number factor, bigram similarity), stories placed by the gold."""
-    df, bdf, vocab, index = S.DocFrequency(), BigramFrequency(), Vocabulary(), S.MemoryStoryIndex()
-    gold: dict[str, S._Story] = {}
+    bdf = BigramFrequency()
     bgold: dict[str, BigramStory] = defaultdict(BigramStory)
-    topics: set[str] = set()
     out = []
-    for r in stream_order(rows, seed):
-        art = parse_article(r)
-        counts = S.term_counts(art.title, art.text, df)
-        df.add(counts.keys())
-        vec = S.weigh(counts, df)
-        bvec = bdf.vector(bigram_counts(art.title, art.text))
-        query = sorted(vec, key=vec.__getitem__, reverse=True)[: S.QUERY_TERMS]
-        year, numbers, ivec = S.article_year(art), S.article_numbers(counts), vocab.vector(vec)
-        story, topic = str(r["story"]), str(r.get("topic", r["story"]))
-        cands = []
-        for sid in index.candidates(query, None, S.MAX_CANDIDATES):
-            st = gold[sid]
-            conflict = bool(year is not None and st.years and S._year_conflict(year, st.years))
-            factor = (S.YEAR_PENALTY if conflict else 1.0) * number_factor(numbers, st.numbers)
-            cands.append((sid == story, st.similarity(ivec, S.CENTROID_SHARE), factor, bgold[sid].similarity(bvec)))
-        first = story not in gold
-        out.append(("second" if first and topic in topics else "first" if first else "follow", cands))
-        topics.add(topic)
-        st = gold.setdefault(story, S._Story(story))
-        st.add(ivec, None)
-        if year is not None:
-            st.years.add(year)
-        st.note_numbers(numbers)
-        bgold[story].add(bvec)
-        index.add(story, query, None)
+    for step in gold_replay(rows, seed):
+        bvec = bdf.vector(bigram_counts(step.article.title, step.article.text))
+        cands = [
+            (c.own, c.story.similarity(step.ivec, S.CENTROID_SHARE), c.factor, bgold[c.sid].similarity(bvec))
+            for c in step.candidates
+        ]
+        out.append((step.kind, cands))
+        bgold[step.story].add(bvec)
     return out
 
 

@@ -43,14 +43,11 @@ from typing import Any
 
 import numpy as np
 import story_mix
-from story_mix import GATE_HI, MixClusterer, Row, fmt, halves
+from story_mix import GATE_HI, MixClusterer, Row, fmt, gold_replay, halves
 
 from monitor.changes import stories as S
 from monitor.changes.evaluate import read_jsonl, stream_order
-from monitor.changes.offline import parse_article
-from monitor.changes.story_signals import number_factor
 from monitor.changes.text import headline, is_date_line, sentences
-from monitor.changes.vectors import Vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -202,37 +199,17 @@ Item = tuple[str, list[Cand]]
 
 def teacher(rows: Sequence[Row], seed: int, vecs: dict[str, dict[str, Vec]]) -> list[Item]:
     """Per article: kind ("follow", "second", "first") and its candidates, stories placed by the gold."""
-    df, vocab, index = S.DocFrequency(), Vocabulary(), S.MemoryStoryIndex()
-    gold: dict[str, S._Story] = {}
     egold: dict[str, dict[str, EmbedStory]] = {k: defaultdict(EmbedStory) for k in vecs}
-    topics: set[str] = set()
     out: list[Item] = []
-    for r in stream_order(rows, seed):
-        art = parse_article(r)
-        counts = S.term_counts(art.title, art.text, df)
-        df.add(counts.keys())
-        vec = S.weigh(counts, df)
-        query = sorted(vec, key=vec.__getitem__, reverse=True)[: S.QUERY_TERMS]
-        year, numbers, ivec = S.article_year(art), S.article_numbers(counts), vocab.vector(vec)
-        story, topic = str(r["story"]), str(r.get("topic", r["story"]))
+    for step in gold_replay(rows, seed):
+        aid = step.article.id
         cands: list[Cand] = []
-        for sid in index.candidates(query, None, S.MAX_CANDIDATES):
-            st = gold[sid]
-            conflict = bool(year is not None and st.years and S._year_conflict(year, st.years))
-            factor = (S.YEAR_PENALTY if conflict else 1.0) * number_factor(numbers, st.numbers)
-            emb = {k: egold[k][sid].similarity(vecs[k][art.id]) for k in vecs}
-            cands.append((sid == story, st.similarity(ivec, S.CENTROID_SHARE), factor, emb))
-        first = story not in gold
-        out.append(("second" if first and topic in topics else "first" if first else "follow", cands))
-        topics.add(topic)
-        st = gold.setdefault(story, S._Story(story))
-        st.add(ivec, None)
-        if year is not None:
-            st.years.add(year)
-        st.note_numbers(numbers)
+        for c in step.candidates:
+            emb = {k: egold[k][c.sid].similarity(vecs[k][aid]) for k in vecs}
+            cands.append((c.own, c.story.similarity(step.ivec, S.CENTROID_SHARE), c.factor, emb))
+        out.append((step.kind, cands))
         for k in vecs:
-            egold[k][story].add(vecs[k][art.id])
-        index.add(story, query, None)
+            egold[k][step.story].add(vecs[k][aid])
     return out
 
 

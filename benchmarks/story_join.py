@@ -31,13 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from story_mix import gold_replay
 
 from monitor.changes import stories as S
-from monitor.changes.evaluate import read_jsonl, stream_order
-from monitor.changes.offline import parse_article
-from monitor.changes.story_signals import number_factor
+from monitor.changes.evaluate import read_jsonl
 from monitor.changes.text import STOPWORDS, WORD_RE, fold, headline, sentences, stem
-from monitor.changes.vectors import TermVector, Vocabulary
+from monitor.changes.vectors import TermVector
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -70,10 +69,9 @@ def cosine(a: dict[Any, float], b: dict[Any, float]) -> float:
 
 
 class _Gold:
-    """One gold story as the engine would hold it, plus what the features need."""
+    """What the features need of one gold story besides the engine's story (story_mix.gold_replay's)."""
 
     def __init__(self, first: TermVector, lead: list[str]) -> None:
-        self.story = S._Story("gold")
         self.first = first
         self.lead = set(lead)
         self.names: Counter[str] = Counter()
@@ -83,32 +81,22 @@ class _Gold:
 def features(rows: Sequence[Row], seed: int) -> list[Row]:
     """Per article of one order: is it a first article, of its topic's second event, and the
     features against the engine's best candidate (None when the index offers none)."""
-    df, vocab, index = S.DocFrequency(), Vocabulary(), S.MemoryStoryIndex()
     gold: dict[str, _Gold] = {}
-    topics: set[str] = set()
     out = []
-    for r in stream_order(rows, seed):
-        art = parse_article(r)
-        counts = S.term_counts(art.title, art.text, df)
-        df.add(counts.keys())
-        vec = S.weigh(counts, df)
-        query = sorted(vec, key=vec.__getitem__, reverse=True)[: S.QUERY_TERMS]
-        year, numbers, ivec = S.article_year(art), S.article_numbers(counts), vocab.vector(vec)
+    for step in gold_replay(rows, seed):
+        art, ivec, numbers = step.article, step.ivec, step.numbers
         lead, inner = names(art.title, art.text, 2)
         head = headline(art.title, art.text)[0]
-        titles = {vocab.ids([t])[0]: df.idf(t) for t in {stem(fold(w)) for w in WORD_RE.findall(head)}}
+        titles = {step.vocab.ids([t])[0]: step.df.idf(t) for t in {stem(fold(w)) for w in WORD_RE.findall(head)}}
         best: Row | None = None
-        for sid in index.candidates(query, None, S.MAX_CANDIDATES):
-            g = gold[sid]
-            st = g.story
+        for c in step.candidates:
+            g, st = gold[c.sid], c.story
             cen, near = st.centroid.dot(ivec) / (st.norm or 1.0), max(m.dot(ivec) for m in st.members)
-            conflict = bool(year is not None and st.years and S._year_conflict(year, st.years))
-            nf = number_factor(numbers, st.numbers)
-            sim = (0.5 * cen + 0.5 * near) * (S.YEAR_PENALTY if conflict else 1.0) * nf
+            sim = (0.5 * cen + 0.5 * near) * (S.YEAR_PENALTY if c.conflict else 1.0) * c.nf  # the engine's order
             if best is not None and sim <= best["sim"]:
                 continue
             best = {
-                "own": sid == str(r["story"]),
+                "own": c.own,
                 "sim": sim,
                 "cen": cen,
                 "near": near,
@@ -119,24 +107,17 @@ def features(rows: Sequence[Row], seed: int) -> list[Row]:
                 "first_lead_in_art": len(g.lead & set(inner)) / len(g.lead) if g.lead else 1.0,
                 "log_size": math.log(st.size),
                 "shared": float(bool(numbers & set(st.numbers))),
-                "year_conflict": float(conflict),
-                "log_nf": math.log(nf),
+                "year_conflict": float(c.conflict),
+                "log_nf": math.log(c.nf),
             }
-        story, topic = str(r["story"]), str(r.get("topic", r["story"]))
-        first = story not in gold
-        out.append({"topic": topic, "first": first, "second": first and topic in topics, "best": best})
-        topics.add(topic)
+        first = step.kind != "follow"
+        out.append({"topic": step.topic, "first": first, "second": step.kind == "second", "best": best})
         if first:
-            gold[story] = _Gold(TermVector.of(ivec), lead)
-        g = gold[story]
-        g.story.add(ivec, None)
-        if year is not None:
-            g.story.years.add(year)
-        g.story.note_numbers(numbers)
+            gold[step.story] = _Gold(TermVector.of(ivec), lead)
+        g = gold[step.story]
         g.names.update(inner)
         for t, v in titles.items():
             g.titles[t] = g.titles.get(t, 0.0) + v
-        index.add(story, query, None)
     return out
 
 

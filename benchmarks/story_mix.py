@@ -1,18 +1,21 @@
-"""What the story-engine experiments share (story_bigram.py, story_embed.py): the engine with a
-second similarity to each candidate story, mixed into its join decision or used as a gate, and
-the eval's online protocol (each topic half as its own stream, B-cubed F1 with new hits and
-false "new"). Not a script; the experiments import it."""
+"""What the story-engine experiments share (story_bigram.py, story_embed.py, story_join.py): the
+gold replay their teacher-forced measures run on, the engine with a second similarity to each
+candidate story, mixed into its join decision or used as a gate, and the eval's online protocol
+(each topic half as its own stream, B-cubed F1 with new hits and false "new"). Not a script; the
+experiments import it."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from monitor.changes import stories as S
 from monitor.changes.evaluate import story_scores, stream_order
 from monitor.changes.offline import parse_article
 from monitor.changes.story_signals import number_factor
+from monitor.changes.vectors import Vocabulary
 
 Row = dict[str, Any]
 GATE_HI = 0.40  # the gate looks only at joins below this similarity (the engine's uncertain band)
@@ -72,6 +75,72 @@ class MixClusterer(S.StoryClusterer):
         if self.gate is not None and self.threshold <= best < GATE_HI and best_extra < self.gate:
             return best_id, 0.0
         return best_id, best
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A story the engine's index offers for an article, as the gold placement built it."""
+
+    sid: str
+    story: S._Story
+    own: bool  # the article's gold story
+    conflict: bool  # the year rule fires
+    nf: float  # the number factor
+
+    @property
+    def factor(self) -> float:
+        """The year and number factors the engine multiplies its similarity by."""
+        return (S.YEAR_PENALTY if self.conflict else 1.0) * self.nf
+
+
+@dataclass(frozen=True)
+class GoldStep:
+    """One article of a gold replay, before it joins its gold story. `kind`: "first" (a topic's
+    first article), "second" (the first article of a topic's second event), "follow"."""
+
+    row: Row
+    article: S.Article
+    story: str
+    topic: str
+    kind: str
+    ivec: dict[int, float]  # the engine's weighted terms, by the replay's vocabulary ids
+    year: int | None
+    numbers: frozenset[str]
+    candidates: list[Candidate]
+    df: S.DocFrequency
+    vocab: Vocabulary
+
+
+def gold_replay(rows: Sequence[Row], seed: int) -> Iterator[GoldStep]:
+    """The eval's order of this seed placed by the *gold* stories: every article meets the
+    stories as they would be had every earlier decision been right (the engine's terms, index,
+    year and number rules). Each article is yielded with its candidates, then joins its story."""
+    df, vocab, index = S.DocFrequency(), Vocabulary(), S.MemoryStoryIndex()
+    gold: dict[str, S._Story] = {}
+    topics: set[str] = set()
+    for r in stream_order(rows, seed):
+        art = parse_article(r)
+        counts = S.term_counts(art.title, art.text, df)
+        df.add(counts.keys())
+        vec = S.weigh(counts, df)
+        query = sorted(vec, key=vec.__getitem__, reverse=True)[: S.QUERY_TERMS]
+        year, numbers, ivec = S.article_year(art), S.article_numbers(counts), vocab.vector(vec)
+        story, topic = str(r["story"]), str(r.get("topic", r["story"]))
+        cands = []
+        for sid in index.candidates(query, None, S.MAX_CANDIDATES):
+            st = gold[sid]
+            conflict = bool(year is not None and st.years and S._year_conflict(year, st.years))
+            cands.append(Candidate(sid, st, sid == story, conflict, number_factor(numbers, st.numbers)))
+        first = story not in gold
+        kind = "second" if first and topic in topics else "first" if first else "follow"
+        yield GoldStep(r, art, story, topic, kind, ivec, year, numbers, cands, df, vocab)
+        topics.add(topic)
+        st = gold.setdefault(story, S._Story(story))
+        st.add(ivec, None)
+        if year is not None:
+            st.years.add(year)
+        st.note_numbers(numbers)
+        index.add(story, query, None)
 
 
 def halves(rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
